@@ -24,3 +24,11 @@ pub mod time;
 pub mod model;
 pub mod fakta;
 pub mod store;
+pub mod error;
+pub mod json;
+pub mod merge;
+pub mod query;
+pub mod engine;
+
+pub use engine::{Engine, Kontekst, Skriv};
+pub use error::{OioError, OioResult};
