@@ -17,6 +17,7 @@
 //! - [`fakta`]: the flat search facts stored beside each registrering;
 //! - [`store`]: the storage port implemented by `fki-store`;
 //! - [`engine`]: the operations, each one transaction;
+//! - [`describe`]: `/fields` structures and JSON Schemas derived from the table;
 //! - [`error`]: the one domain error type, with stable codes.
 
 pub mod spec;
@@ -29,6 +30,7 @@ pub mod json;
 pub mod merge;
 pub mod query;
 pub mod engine;
+pub mod describe;
 
 pub use engine::{Engine, Kontekst, Skriv};
 pub use error::{OioError, OioResult};

@@ -1,1 +1,140 @@
-fn main() {}
+//! The `fki` binary: `fki serve` runs every support system in one process; the other
+//! subcommands do admin and data work.
+
+mod seed;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use fki_server::Config;
+
+#[derive(Parser)]
+#[command(name = "fki", version, about = "An open, self-hostable implementation of the Danish common municipal infrastructure")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (all support systems in one process).
+    Serve(ServeArgs),
+    /// Load the deterministic demo municipality into the store, then exit.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// Directory for the SQLite database and other state.
+    #[arg(long, env = "FKI_DATA_DIR", default_value = "./fki-data")]
+    data_dir: PathBuf,
+    /// PostgreSQL URL (postgres://…); without it fki uses SQLite in the data directory.
+    #[arg(long, env = "FKI_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address of the plain HTTP listener.
+    #[arg(long, env = "FKI_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Myndighed (CVR) that owns objects written without an X-FKI-Myndighed header.
+    #[arg(long, env = "FKI_MYNDIGHED")]
+    myndighed: Option<String>,
+    /// Largest accepted request body in bytes.
+    #[arg(long, env = "FKI_BODY_LIMIT", default_value_t = Config::DEFAULT_BODY_LIMIT)]
+    body_limit: usize,
+    /// Seed the demo municipality first (skipped when it is already there).
+    #[arg(long)]
+    demo: bool,
+    /// Seed of the demo data.
+    #[arg(long, default_value_t = fki_demo::DemoConfig::default().seed)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Seed of the demo data (same seed, same UUIDs).
+    #[arg(long, default_value_t = fki_demo::DemoConfig::default().seed)]
+    seed: u64,
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("FKI_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let json = std::env::var("FKI_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(a) => serve(a).await,
+        Command::Demo(a) => {
+            let config = Config {
+                data_dir: a.store.data_dir,
+                database_url: a.store.database_url,
+                ..Config::for_test(PathBuf::new(), None)
+            };
+            let store = fki_server::open_store(&config).await?;
+            seed::demo(&fki_oio::Engine::new(store), a.seed, true).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let config = Config {
+        listen: a.listen,
+        data_dir: a.store.data_dir,
+        database_url: a.store.database_url,
+        myndighed: a.myndighed,
+        body_limit: a.body_limit,
+    };
+    let store = fki_server::open_store(&config).await?;
+    if a.demo {
+        seed::demo(&fki_oio::Engine::new(store.clone()), a.seed, true)
+            .await
+            .context("while seeding the demo data")?;
+    }
+    let handle = fki_server::start_with_store(config, store).await?;
+    eprintln!("fki serving on {} (API docs: {}/docs)", handle.url(), handle.url());
+    let stop = handle.stopper();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    handle.wait().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
