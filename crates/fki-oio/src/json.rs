@@ -166,6 +166,12 @@ pub fn parse_write(spec: &ClassSpec, body: &Value, mode: Mode) -> OioResult<Aend
     // Relations.
     if let Some(v) = top.get("relationer") {
         let o = as_object(v, "relationer")?;
+        if o.is_empty() && mode == Mode::Update {
+            // `"relationer": {}` clears every relation (Doc; docs/oio-rest.md).
+            for r in spec.relations {
+                data.relationer.insert(r.name.to_owned(), Vec::new());
+            }
+        }
         for (name, entries) in o {
             let path = join("relationer", name);
             let rel = spec.relation(name).ok_or_else(|| {
@@ -836,4 +842,59 @@ pub fn render_virkning(v: &Virkning) -> Value {
         m.insert("notetekst".into(), json!(n));
     }
     Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::class;
+
+    fn enhed() -> &'static ClassSpec {
+        class("organisation", "organisationenhed").unwrap()
+    }
+
+    fn v() -> Value {
+        json!({"from": "2020-01-01", "to": "infinity"})
+    }
+
+    #[test]
+    fn empty_relationer_on_patch_clears_every_relation() {
+        let a = parse_write(enhed(), &json!({"relationer": {}}), Mode::Update).unwrap();
+        assert_eq!(a.data.relationer.len(), enhed().relations.len());
+        assert!(a.data.relationer.values().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let cases = [
+            (json!({"attributter": {"organisationenhedegenskaber": [{"brugervendtnoegle": 1, "virkning": v()}]}}),
+             "attributter.organisationenhedegenskaber[0].brugervendtnoegle"),
+            (json!({"attributter": {"organisationenhedegenskaber": [{"x": "1", "virkning": v()}]}}),
+             "attributter.organisationenhedegenskaber[0].x"),
+            (json!({"tilstande": {"organisationenhedgyldighed": [{"gyldighed": "Maybe", "virkning": v()}]}}),
+             "tilstande.organisationenhedgyldighed[0].gyldighed"),
+            (json!({"relationer": {"tilhoerer": [{"uuid": "x", "virkning": v()}]}}),
+             "relationer.tilhoerer[0].uuid"),
+            (json!({"relationer": {"tilhoerer": [{"urn": "urn:a", "virkning": {"from": "2020-01-01"}}]}}),
+             "relationer.tilhoerer[0].virkning.to"),
+            (json!({"bogus": 1}), "bogus"),
+        ];
+        for (body, field) in cases {
+            match parse_write(enhed(), &body, Mode::Update) {
+                Err(OioError::Validation { field: f, .. }) => assert_eq!(f, field, "{body}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn inclusive_bounds_are_honoured() {
+        let body = json!({"tilstande": {"organisationenhedgyldighed": [{"gyldighed": "Aktiv",
+            "virkning": {"from": "2020-01-01T00:00:00Z", "to": "2021-01-01T00:00:00Z",
+                         "from_included": false, "to_included": true}}]}});
+        let a = parse_write(enhed(), &body, Mode::Update).unwrap();
+        let vk = &a.data.tilstande["gyldighed"][0].virkning;
+        assert_eq!(vk.from, time::parse("2020-01-01T00:00:00Z").unwrap() + 1);
+        assert_eq!(vk.to, time::parse("2021-01-01T00:00:00Z").unwrap() + 1);
+    }
 }
