@@ -11,7 +11,10 @@ pub fn fields(spec: &ClassSpec) -> Value {
     let mut attributter = Map::new();
     let mut metadata = Map::new();
     for g in spec.attributes {
-        attributter.insert(g.name.into(), json!(g.fields.iter().map(|f| f.name).collect::<Vec<_>>()));
+        attributter.insert(
+            g.name.into(),
+            json!(g.fields.iter().map(|f| f.name).collect::<Vec<_>>()),
+        );
         let mut m = Map::new();
         for f in g.fields {
             let mut fm = Map::new();
@@ -28,19 +31,39 @@ pub fn fields(spec: &ClassSpec) -> Value {
         metadata.insert(g.name.into(), Value::Object(m));
     }
     let tilstande = if spec.states_as_pairs {
-        json!(spec.states.iter().map(|s| json!([s.name, s.values])).collect::<Vec<_>>())
+        json!(
+            spec.states
+                .iter()
+                .map(|s| json!([s.name, s.values]))
+                .collect::<Vec<_>>()
+        )
     } else {
-        Value::Object(spec.states.iter().map(|s| (s.name.to_owned(), json!(s.values))).collect())
+        Value::Object(
+            spec.states
+                .iter()
+                .map(|s| (s.name.to_owned(), json!(s.values)))
+                .collect(),
+        )
     };
     let names = |c: Cardinality| -> Vec<&str> {
-        spec.relations.iter().filter(|r| r.card == c).map(|r| r.name).collect()
+        spec.relations
+            .iter()
+            .filter(|r| r.card == c)
+            .map(|r| r.name)
+            .collect()
     };
     let mut out = Map::new();
     out.insert("attributter".into(), Value::Object(attributter));
     out.insert("attributter_metadata".into(), Value::Object(metadata));
     out.insert("tilstande".into(), tilstande);
-    out.insert("relationer_nul_til_en".into(), json!(names(Cardinality::ZeroToOne)));
-    out.insert("relationer_nul_til_mange".into(), json!(names(Cardinality::ZeroToMany)));
+    out.insert(
+        "relationer_nul_til_en".into(),
+        json!(names(Cardinality::ZeroToOne)),
+    );
+    out.insert(
+        "relationer_nul_til_mange".into(),
+        json!(names(Cardinality::ZeroToMany)),
+    );
     let rel_meta: Map<String, Value> = spec
         .relations
         .iter()
@@ -74,7 +97,10 @@ fn rel_metadata(spec: &ClassSpec, r: &RelSpec) -> Value {
     }
     match r.kind {
         RelKind::Journalpost => {
-            m.insert("journalpostkode".into(), json!({"enum": ["journalnotat", "vedlagtdokument"], "mandatory": true}));
+            m.insert(
+                "journalpostkode".into(),
+                json!({"enum": ["journalnotat", "vedlagtdokument"], "mandatory": true}),
+            );
             m.insert("journalnotat".into(), json!({"type": "journalnotat"}));
             m.insert("journaldokument".into(), json!({"type": "journaldokument"}));
         }
@@ -82,7 +108,10 @@ fn rel_metadata(spec: &ClassSpec, r: &RelSpec) -> Value {
             m.insert("aktoerattr".into(), json!({"type": "aktoerattr"}));
         }
         RelKind::Tilstandsvaerdi => {
-            m.insert("tilstandsvaerdiattr".into(), json!({"type": "tilstandsvaerdiattr"}));
+            m.insert(
+                "tilstandsvaerdiattr".into(),
+                json!({"type": "tilstandsvaerdiattr"}),
+            );
         }
         RelKind::Plain => {}
     }
@@ -129,7 +158,10 @@ fn field_schema(f: &Field) -> Value {
 }
 
 fn attr_entry_schema(fields: &[Field], mode: Mode, enforce: bool) -> Value {
-    let mut props: Map<String, Value> = fields.iter().map(|f| (f.name.to_owned(), field_schema(f))).collect();
+    let mut props: Map<String, Value> = fields
+        .iter()
+        .map(|f| (f.name.to_owned(), field_schema(f)))
+        .collect();
     props.insert("virkning".into(), virkning_schema());
     let mut required = vec!["virkning"];
     if mode == Mode::Create && enforce {
@@ -147,7 +179,10 @@ fn rel_entry_schema(spec_indexed: bool, r: &RelSpec) -> Value {
     }
     match r.kind {
         RelKind::Journalpost => {
-            props.insert("journalpostkode".into(), json!({"type": "string", "enum": ["journalnotat", "vedlagtdokument"]}));
+            props.insert(
+                "journalpostkode".into(),
+                json!({"type": "string", "enum": ["journalnotat", "vedlagtdokument"]}),
+            );
             props.insert("journalnotat".into(), json!({
                 "type": "object", "additionalProperties": false,
                 "properties": {"titel": {"type": "string"}, "notat": {"type": "string"}, "format": {"type": "string"}},
@@ -208,17 +243,40 @@ pub fn json_schema(spec: &ClassSpec, mode: Mode) -> Value {
     let relationer: Map<String, Value> = spec
         .relations
         .iter()
-        .map(|r| (r.name.to_owned(), json!({"type": "array", "items": rel_entry_schema(spec.indexed, r)})))
+        .map(|r| {
+            (
+                r.name.to_owned(),
+                json!({"type": "array", "items": rel_entry_schema(spec.indexed, r)}),
+            )
+        })
         .collect();
     let mut props = Map::new();
     let create = mode == Mode::Create;
-    let group_req: Vec<String> = if create { spec.attributes.iter().take(1).map(|g| spec.key(g.name)).collect() } else { vec![] };
+    let group_req: Vec<String> = if create {
+        spec.attributes
+            .iter()
+            .take(1)
+            .map(|g| spec.key(g.name))
+            .collect()
+    } else {
+        vec![]
+    };
     props.insert("attributter".into(), json!({"type": "object", "properties": attributter, "required": group_req, "additionalProperties": false}));
-    let state_req: Vec<String> = if create { spec.states.iter().map(|s| spec.key(s.name)).collect() } else { vec![] };
+    let state_req: Vec<String> = if create {
+        spec.states.iter().map(|s| spec.key(s.name)).collect()
+    } else {
+        vec![]
+    };
     props.insert("tilstande".into(), json!({"type": "object", "properties": tilstande, "required": state_req, "additionalProperties": false}));
-    props.insert("relationer".into(), json!({"type": "object", "properties": relationer, "additionalProperties": false}));
+    props.insert(
+        "relationer".into(),
+        json!({"type": "object", "properties": relationer, "additionalProperties": false}),
+    );
     props.insert("note".into(), json!({"type": "string"}));
-    props.insert("livscyklus".into(), json!({"type": "string", "description": "PATCH only: 'Passiv' passivates"}));
+    props.insert(
+        "livscyklus".into(),
+        json!({"type": "string", "description": "PATCH only: 'Passiv' passivates"}),
+    );
     if spec.varianter {
         let del = json!({"type": "object", "additionalProperties": false, "required": ["deltekst"], "properties": {
             "deltekst": {"type": "string"},
@@ -256,20 +314,40 @@ mod tests {
         let f = fields(class("organisation", "organisationenhed").unwrap());
         assert_eq!(f["attributter"]["egenskaber"][0], "brugervendtnoegle");
         assert_eq!(f["tilstande"]["gyldighed"], json!(["Aktiv", "Inaktiv"]));
-        assert!(f["relationer_nul_til_en"].as_array().unwrap().contains(&json!("overordnet")));
-        assert!(f["relationer_nul_til_mange"].as_array().unwrap().contains(&json!("adresser")));
+        assert!(
+            f["relationer_nul_til_en"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("overordnet"))
+        );
+        assert!(
+            f["relationer_nul_til_mange"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("adresser"))
+        );
         let t = fields(class("tilstand", "tilstand").unwrap());
         assert_eq!(t["tilstande"][0][0], "status");
-        assert!(fields(class("klassifikation", "klasse").unwrap())["attributter"]["egenskaber"]
-            .as_array().unwrap().contains(&json!("soegeord")));
+        assert!(
+            fields(class("klassifikation", "klasse").unwrap())["attributter"]["egenskaber"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("soegeord"))
+        );
     }
 
     #[test]
     fn create_schema_requires_what_the_codec_requires() {
         let s = json_schema(class("klassifikation", "klasse").unwrap(), Mode::Create);
         let item = &s["properties"]["attributter"]["properties"]["klasseegenskaber"]["items"];
-        assert_eq!(item["required"], json!(["virkning", "brugervendtnoegle", "titel"]));
-        assert_eq!(s["properties"]["tilstande"]["required"], json!(["klassepubliceret"]));
+        assert_eq!(
+            item["required"],
+            json!(["virkning", "brugervendtnoegle", "titel"])
+        );
+        assert_eq!(
+            s["properties"]["tilstande"]["required"],
+            json!(["klassepubliceret"])
+        );
         let u = json_schema(class("klassifikation", "klasse").unwrap(), Mode::Update);
         assert_eq!(u["required"], json!([]));
     }

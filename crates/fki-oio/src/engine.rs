@@ -36,7 +36,12 @@ pub struct Kontekst {
 impl Kontekst {
     /// The system itself: sees and writes everything (demo seeding, admin commands).
     pub fn system() -> Kontekst {
-        Kontekst { scope: Scope::All, myndighed: None, faelles: false, brugerref: None }
+        Kontekst {
+            scope: Scope::All,
+            myndighed: None,
+            faelles: false,
+            brugerref: None,
+        }
     }
 
     /// Whether the caller may write an existing object: it must see it, and fælleskommunale
@@ -46,7 +51,10 @@ impl Kontekst {
             Scope::All => Ok(()),
             Scope::Myndigheder(m) => {
                 if !self.scope.permits(o) {
-                    Err(OioError::NotFound { klasse: klasse.into(), uuid: o.uuid })
+                    Err(OioError::NotFound {
+                        klasse: klasse.into(),
+                        uuid: o.uuid,
+                    })
                 } else if o.myndighed.as_ref().is_some_and(|c| m.contains(c)) {
                     Ok(())
                 } else {
@@ -69,8 +77,12 @@ pub enum Skriv {
     Importer(Aendring),
     /// PATCH: merge this change (update-validated); `livscyklus: Passiv` passivates.
     Ret(Aendring),
-    Passiver { note: Option<String> },
-    Slet { note: Option<String> },
+    Passiver {
+        note: Option<String>,
+    },
+    Slet {
+        note: Option<String>,
+    },
 }
 
 impl Skriv {
@@ -101,7 +113,13 @@ impl Engine {
     }
 
     /// Run one write in its own transaction.
-    pub async fn write(&self, ctx: &Kontekst, spec: &ClassSpec, uuid: Uuid, op: Skriv) -> OioResult<Uuid> {
+    pub async fn write(
+        &self,
+        ctx: &Kontekst,
+        spec: &ClassSpec,
+        uuid: Uuid,
+        op: Skriv,
+    ) -> OioResult<Uuid> {
         let mut tx = self.store.begin().await?;
         self.write_in(tx.as_mut(), ctx, spec, uuid, op).await?;
         tx.commit().await?;
@@ -135,12 +153,19 @@ impl Engine {
     ) -> OioResult<()> {
         let op_name = op.name();
         let current = tx.lock(uuid).await?;
-        let not_found = || OioError::NotFound { klasse: spec.name.into(), uuid };
+        let not_found = || OioError::NotFound {
+            klasse: spec.name.into(),
+            uuid,
+        };
 
         // Resolve what to store: (objekt, data, livscyklus, note, previous registrering).
         let (objekt, data, livscyklus, note, previous) = match (op, current) {
             (Skriv::Opret(a) | Skriv::Importer(a), None) => {
-                let livscyklus = if op_name == "opret" { Livscyklus::Opstaaet } else { Livscyklus::Importeret };
+                let livscyklus = if op_name == "opret" {
+                    Livscyklus::Opstaaet
+                } else {
+                    Livscyklus::Importeret
+                };
                 let objekt = Objekt {
                     uuid,
                     klasse: spec.name.into(),
@@ -148,7 +173,9 @@ impl Engine {
                     faelles: ctx.faelles,
                 };
                 tx.insert_objekt(&objekt).await.map_err(|e| match e {
-                    StoreError::Conflict(_) => OioError::Conflict(format!("{} {uuid} already exists", spec.name)),
+                    StoreError::Conflict(_) => {
+                        OioError::Conflict(format!("{} {uuid} already exists", spec.name))
+                    }
                     e => e.into(),
                 })?;
                 let mut data = a.data;
@@ -168,19 +195,27 @@ impl Engine {
                 }
                 ctx.check_write(spec.name, &objekt)?;
                 let cur = current.ok_or_else(|| {
-                    OioError::Store(StoreError::Backend(format!("{uuid} has no current registrering")))
+                    OioError::Store(StoreError::Backend(format!(
+                        "{uuid} has no current registrering"
+                    )))
                 })?;
                 let from = cur.meta.livscyklus;
                 let transition = |to: Livscyklus| -> OioResult<()> {
                     if from.may_become(to) {
                         Ok(())
                     } else {
-                        Err(OioError::Livscyklus { from: from.as_str(), to: to.as_str() })
+                        Err(OioError::Livscyklus {
+                            from: from.as_str(),
+                            to: to.as_str(),
+                        })
                     }
                 };
                 let (data, livscyklus, note) = match op {
                     Skriv::Opret(_) => {
-                        return Err(OioError::Conflict(format!("{} {uuid} already exists", spec.name)));
+                        return Err(OioError::Conflict(format!(
+                            "{} {uuid} already exists",
+                            spec.name
+                        )));
                     }
                     Skriv::Importer(a) => {
                         if matches!(from, Livscyklus::Passiveret | Livscyklus::Slettet) {
@@ -189,7 +224,11 @@ impl Engine {
                             transition(Livscyklus::Importeret)?;
                             let mut change = a.data;
                             merge::normalise_new(spec, &mut change);
-                            (merge::apply(spec, &cur.data, &change), Livscyklus::Importeret, a.note)
+                            (
+                                merge::apply(spec, &cur.data, &change),
+                                Livscyklus::Importeret,
+                                a.note,
+                            )
                         } else {
                             transition(Livscyklus::Rettet)?;
                             let mut data = a.data;
@@ -197,13 +236,21 @@ impl Engine {
                             (data, Livscyklus::Rettet, a.note)
                         }
                     }
-                    Skriv::Ret(a) if a.livscyklus.as_deref().is_some_and(|l| l.eq_ignore_ascii_case("passiv")) => {
+                    Skriv::Ret(a)
+                        if a.livscyklus
+                            .as_deref()
+                            .is_some_and(|l| l.eq_ignore_ascii_case("passiv")) =>
+                    {
                         transition(Livscyklus::Passiveret)?;
                         (cur.data.clone(), Livscyklus::Passiveret, a.note)
                     }
                     Skriv::Ret(a) => {
                         transition(Livscyklus::Rettet)?;
-                        (merge::apply(spec, &cur.data, &a.data), Livscyklus::Rettet, a.note)
+                        (
+                            merge::apply(spec, &cur.data, &a.data),
+                            Livscyklus::Rettet,
+                            a.note,
+                        )
                     }
                     Skriv::Passiver { note } => {
                         transition(Livscyklus::Passiveret)?;
@@ -235,21 +282,46 @@ impl Engine {
             fra = fra.max(prev.meta.fra + 1);
             tx.close_registrering(prev.id, fra).await?;
         }
-        let meta = RegistreringMeta { fra, til: POS_INF, livscyklus, brugerref: ctx.brugerref, note };
-        tx.insert_registrering(&objekt, &meta, &data, &fakta(spec, &data)).await?;
+        let meta = RegistreringMeta {
+            fra,
+            til: POS_INF,
+            livscyklus,
+            brugerref: ctx.brugerref,
+            note,
+        };
+        tx.insert_registrering(&objekt, &meta, &data, &fakta(spec, &data))
+            .await?;
         tracing::debug!(%uuid, klasse = spec.name, op = op_name, livscyklus = livscyklus.as_str(), "registered");
         Ok(())
     }
 
     /// Read one object (LoRa's `laes`): its registreringer in the window, newest first.
-    pub async fn laes(&self, ctx: &Kontekst, spec: &ClassSpec, uuid: Uuid, tid: Tid, konsolider: bool) -> OioResult<Value> {
+    pub async fn laes(
+        &self,
+        ctx: &Kontekst,
+        spec: &ClassSpec,
+        uuid: Uuid,
+        tid: Tid,
+        konsolider: bool,
+    ) -> OioResult<Value> {
         let hist = self.store.read(&[uuid], tid.reg).await?;
         let h = hist
             .into_iter()
             .find(|h| visible(ctx, spec, h))
-            .ok_or_else(|| OioError::NotFound { klasse: spec.name.into(), uuid })?;
+            .ok_or_else(|| OioError::NotFound {
+                klasse: spec.name.into(),
+                uuid,
+            })?;
         check_readable(spec, &h)?;
-        Ok(render_objekt(spec, uuid, &h.registreringer, RenderOpts { virk: tid.virk, konsolider }))
+        Ok(render_objekt(
+            spec,
+            uuid,
+            &h.registreringer,
+            RenderOpts {
+                virk: tid.virk,
+                konsolider,
+            },
+        ))
     }
 
     /// Read many objects (LoRa's `list`). Unknown UUIDs are left out (LoRa's reference code);
@@ -264,9 +336,20 @@ impl Engine {
     ) -> OioResult<Vec<Value>> {
         let hist = self.store.read(uuids, tid.reg).await?;
         let mut out = Vec::with_capacity(hist.len());
-        for h in hist.iter().filter(|h| visible(ctx, spec, h) && !h.registreringer.is_empty()) {
+        for h in hist
+            .iter()
+            .filter(|h| visible(ctx, spec, h) && !h.registreringer.is_empty())
+        {
             check_readable(spec, h)?;
-            out.push(render_objekt(spec, h.objekt.uuid, &h.registreringer, RenderOpts { virk: tid.virk, konsolider }));
+            out.push(render_objekt(
+                spec,
+                h.objekt.uuid,
+                &h.registreringer,
+                RenderOpts {
+                    virk: tid.virk,
+                    konsolider,
+                },
+            ));
         }
         Ok(out)
     }
@@ -295,10 +378,14 @@ fn visible(ctx: &Kontekst, spec: &ClassSpec, h: &Historik) -> bool {
 
 fn check_readable(spec: &ClassSpec, h: &Historik) -> OioResult<()> {
     match h.registreringer.first() {
-        None => Err(OioError::NotFound { klasse: spec.name.into(), uuid: h.objekt.uuid }),
-        Some(r) if r.meta.livscyklus == Livscyklus::Slettet => {
-            Err(OioError::Gone { klasse: spec.name.into(), uuid: h.objekt.uuid })
-        }
+        None => Err(OioError::NotFound {
+            klasse: spec.name.into(),
+            uuid: h.objekt.uuid,
+        }),
+        Some(r) if r.meta.livscyklus == Livscyklus::Slettet => Err(OioError::Gone {
+            klasse: spec.name.into(),
+            uuid: h.objekt.uuid,
+        }),
         Some(_) => Ok(()),
     }
 }

@@ -18,10 +18,16 @@ pub enum OioError {
     BadRequest(String),
     /// The lifecycle table forbids the operation on the object's current state.
     #[error("Invalid [livscyklus] transition from {from} to {to}")]
-    Livscyklus { from: &'static str, to: &'static str },
+    Livscyklus {
+        from: &'static str,
+        to: &'static str,
+    },
     /// No such object (or none of this class, or none visible to the caller, or none in the window).
     #[error("No {klasse} with uuid {uuid}")]
     NotFound { klasse: String, uuid: Uuid },
+    /// No object type at this service and class name.
+    #[error("No class /{service}/{class}")]
+    NoSuchClass { service: String, class: String },
     /// The object's newest registrering in the window is `Slettet`.
     #[error("{klasse} {uuid} has been deleted")]
     Gone { klasse: String, uuid: Uuid },
@@ -37,7 +43,10 @@ pub enum OioError {
 
 impl OioError {
     pub fn validation(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        OioError::Validation { field: field.into(), reason: reason.into() }
+        OioError::Validation {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Stable code of the variant.
@@ -47,6 +56,7 @@ impl OioError {
             OioError::BadRequest(_) => "OIO-BAD-REQUEST",
             OioError::Livscyklus { .. } => "OIO-LIVSCYKLUS",
             OioError::NotFound { .. } => "OIO-NOT-FOUND",
+            OioError::NoSuchClass { .. } => "OIO-NO-SUCH-CLASS",
             OioError::Gone { .. } => "OIO-GONE",
             OioError::Forbidden(_) => "OIO-FORBIDDEN",
             OioError::Conflict(_) => "OIO-CONFLICT",
@@ -62,7 +72,7 @@ impl OioError {
                 400
             }
             OioError::Forbidden(_) => 403,
-            OioError::NotFound { .. } => 404,
+            OioError::NotFound { .. } | OioError::NoSuchClass { .. } => 404,
             OioError::Conflict(_) | OioError::Store(StoreError::Conflict(_)) => 409,
             OioError::Gone { .. } => 410,
             OioError::Store(StoreError::Backend(_)) => 500,
@@ -82,13 +92,50 @@ mod tests {
         let table: Vec<(OioError, u16, &str)> = vec![
             (OioError::validation("a", "b"), 400, "OIO-VALIDATION"),
             (OioError::BadRequest("x".into()), 400, "OIO-BAD-REQUEST"),
-            (OioError::Livscyklus { from: "Slettet", to: "Rettet" }, 400, "OIO-LIVSCYKLUS"),
+            (
+                OioError::Livscyklus {
+                    from: "Slettet",
+                    to: "Rettet",
+                },
+                400,
+                "OIO-LIVSCYKLUS",
+            ),
             (OioError::Forbidden("x".into()), 403, "OIO-FORBIDDEN"),
-            (OioError::NotFound { klasse: "k".into(), uuid: u }, 404, "OIO-NOT-FOUND"),
+            (
+                OioError::NotFound {
+                    klasse: "k".into(),
+                    uuid: u,
+                },
+                404,
+                "OIO-NOT-FOUND",
+            ),
+            (
+                OioError::NoSuchClass {
+                    service: "s".into(),
+                    class: "c".into(),
+                },
+                404,
+                "OIO-NO-SUCH-CLASS",
+            ),
             (OioError::Conflict("x".into()), 409, "OIO-CONFLICT"),
-            (OioError::Store(StoreError::Conflict("x".into())), 409, "OIO-CONFLICT"),
-            (OioError::Gone { klasse: "k".into(), uuid: u }, 410, "OIO-GONE"),
-            (OioError::Store(StoreError::Backend("x".into())), 500, "OIO-STORE"),
+            (
+                OioError::Store(StoreError::Conflict("x".into())),
+                409,
+                "OIO-CONFLICT",
+            ),
+            (
+                OioError::Gone {
+                    klasse: "k".into(),
+                    uuid: u,
+                },
+                410,
+                "OIO-GONE",
+            ),
+            (
+                OioError::Store(StoreError::Backend("x".into())),
+                500,
+                "OIO-STORE",
+            ),
         ];
         for (e, status, code) in table {
             assert_eq!((e.status(), e.code()), (status, code), "{e:?}");

@@ -18,7 +18,9 @@ pub const STI_SEP: char = '\u{1f}';
 pub fn fakta(spec: &ClassSpec, data: &Data) -> Vec<Fakt> {
     let mut out = Vec::new();
     for (group, entries) in &data.attributter {
-        let Some(g) = spec.attr_group(group) else { continue };
+        let Some(g) = spec.attr_group(group) else {
+            continue;
+        };
         for e in entries {
             attr_facts(g.fields, e, None, &mut out);
         }
@@ -75,7 +77,12 @@ pub fn canonical(typ: FieldType, v: &Value) -> Option<String> {
     }
 }
 
-fn attr_facts(fields: &[crate::spec::Field], e: &AttrEntry, sti: Option<&str>, out: &mut Vec<Fakt>) {
+fn attr_facts(
+    fields: &[crate::spec::Field],
+    e: &AttrEntry,
+    sti: Option<&str>,
+    out: &mut Vec<Fakt>,
+) {
     let mut push = |navn: String, vaerdi: String| {
         out.push(Fakt {
             navn,
@@ -87,7 +94,9 @@ fn attr_facts(fields: &[crate::spec::Field], e: &AttrEntry, sti: Option<&str>, o
         })
     };
     for f in fields {
-        let Some(v) = e.felter.get(f.name) else { continue };
+        let Some(v) = e.felter.get(f.name) else {
+            continue;
+        };
         match f.typ {
             FieldType::Bool => {
                 if let Some(c) = canonical(f.typ, v) {

@@ -52,18 +52,21 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn as_object<'a>(v: &'a Value, path: &str) -> OioResult<&'a Obj> {
-    v.as_object()
-        .ok_or_else(|| OioError::validation(path, format!("expected an object, got {}", type_name(v))))
+    v.as_object().ok_or_else(|| {
+        OioError::validation(path, format!("expected an object, got {}", type_name(v)))
+    })
 }
 
 fn as_array<'a>(v: &'a Value, path: &str) -> OioResult<&'a Vec<Value>> {
-    v.as_array()
-        .ok_or_else(|| OioError::validation(path, format!("expected an array, got {}", type_name(v))))
+    v.as_array().ok_or_else(|| {
+        OioError::validation(path, format!("expected an array, got {}", type_name(v)))
+    })
 }
 
 fn as_str<'a>(v: &'a Value, path: &str) -> OioResult<&'a str> {
-    v.as_str()
-        .ok_or_else(|| OioError::validation(path, format!("expected a string, got {}", type_name(v))))
+    v.as_str().ok_or_else(|| {
+        OioError::validation(path, format!("expected a string, got {}", type_name(v)))
+    })
 }
 
 fn only_keys(o: &Obj, allowed: &[&str], path: &str) -> OioResult<()> {
@@ -79,37 +82,62 @@ fn only_keys(o: &Obj, allowed: &[&str], path: &str) -> OioResult<()> {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// Parse a UUID the way LoRa's schema does (hex 8-4-4-4-12, any case).
 pub fn parse_uuid(s: &str, path: &str) -> OioResult<Uuid> {
     let ok = s.len() == 36
         && s.char_indices().all(|(i, c)| {
-            if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() }
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
         });
     if !ok {
-        return err(path, format!("'{s}' is not a UUID (expected hex 8-4-4-4-12)"));
+        return err(
+            path,
+            format!("'{s}' is not a UUID (expected hex 8-4-4-4-12)"),
+        );
     }
     Uuid::parse_str(s).map_err(|e| OioError::validation(path, format!("'{s}' is not a UUID: {e}")))
 }
 
 /// Parse a write body (contract §2.1, §7).
 pub fn parse_write(spec: &ClassSpec, body: &Value, mode: Mode) -> OioResult<Aendring> {
-    let top = body
-        .as_object()
-        .ok_or_else(|| OioError::validation("", format!("the body must be a JSON object, got {}", type_name(body))))?;
+    let top = body.as_object().ok_or_else(|| {
+        OioError::validation(
+            "",
+            format!("the body must be a JSON object, got {}", type_name(body)),
+        )
+    })?;
     if top.is_empty() {
         return err("", "the body is empty");
     }
-    let mut allowed = vec!["attributter", "tilstande", "relationer", "note", "livscyklus"];
+    let mut allowed = vec![
+        "attributter",
+        "tilstande",
+        "relationer",
+        "note",
+        "livscyklus",
+    ];
     if spec.varianter {
         allowed.push("varianter");
     }
     only_keys(top, &allowed, "")?;
-    let note = top.get("note").map(|v| as_str(v, "note").map(str::to_owned)).transpose()?;
-    let livscyklus =
-        top.get("livscyklus").map(|v| as_str(v, "livscyklus").map(str::to_owned)).transpose()?;
+    let note = top
+        .get("note")
+        .map(|v| as_str(v, "note").map(str::to_owned))
+        .transpose()?;
+    let livscyklus = top
+        .get("livscyklus")
+        .map(|v| as_str(v, "livscyklus").map(str::to_owned))
+        .transpose()?;
 
     let mut data = Data::default();
 
@@ -120,9 +148,13 @@ pub fn parse_write(spec: &ClassSpec, body: &Value, mode: Mode) -> OioResult<Aend
             for (key, entries) in o {
                 let path = join("attributter", key);
                 let group = spec.attr_group_by_key(key).ok_or_else(|| {
-                    OioError::validation(&path, format!("unknown attribute group for {}", spec.name))
+                    OioError::validation(
+                        &path,
+                        format!("unknown attribute group for {}", spec.name),
+                    )
                 })?;
-                let list = parse_attr_entries(group.fields, entries, &path, mode, spec.enforce_mandatory)?;
+                let list =
+                    parse_attr_entries(group.fields, entries, &path, mode, spec.enforce_mandatory)?;
                 data.attributter.insert(group.name.to_owned(), list);
             }
         }
@@ -143,16 +175,22 @@ pub fn parse_write(spec: &ClassSpec, body: &Value, mode: Mode) -> OioResult<Aend
                     let p = format!("{path}[{i}]");
                     let eo = as_object(e, &p)?;
                     only_keys(eo, &[state.name, "virkning"], &p)?;
-                    let raw = eo
-                        .get(state.name)
-                        .ok_or_else(|| OioError::validation(&p, format!("missing '{}'", state.name)))?;
+                    let raw = eo.get(state.name).ok_or_else(|| {
+                        OioError::validation(&p, format!("missing '{}'", state.name))
+                    })?;
                     let vp = join(&p, state.name);
                     let val = as_str(raw, &vp)?;
                     if !state.values.contains(&val) {
-                        return err(&vp, format!("'{val}' is not one of: {}", state.values.join(", ")));
+                        return err(
+                            &vp,
+                            format!("'{val}' is not one of: {}", state.values.join(", ")),
+                        );
                     }
                     let virkning = parse_virkning(eo.get("virkning"), &join(&p, "virkning"))?;
-                    list.push(StateEntry { vaerdi: val.to_owned(), virkning });
+                    list.push(StateEntry {
+                        vaerdi: val.to_owned(),
+                        virkning,
+                    });
                 }
                 no_overlap(&list, &path)?;
                 data.tilstande.insert(state.name.to_owned(), list);
@@ -201,7 +239,12 @@ pub fn parse_write(spec: &ClassSpec, body: &Value, mode: Mode) -> OioResult<Aend
         for s in spec.states {
             match data.tilstande.get(s.name) {
                 Some(l) if !l.is_empty() => {}
-                _ => return err(&join("tilstande", &spec.key(s.name)), "missing or empty (required on create)"),
+                _ => {
+                    return err(
+                        &join("tilstande", &spec.key(s.name)),
+                        "missing or empty (required on create)",
+                    );
+                }
             }
         }
         // Blank entries mean "clear"; on create there is nothing to clear.
@@ -209,7 +252,11 @@ pub fn parse_write(spec: &ClassSpec, body: &Value, mode: Mode) -> OioResult<Aend
             list.retain(|e| e.maal != Maal::Ingen || !e.ekstra.is_empty());
         }
     }
-    Ok(Aendring { note, livscyklus, data })
+    Ok(Aendring {
+        note,
+        livscyklus,
+        data,
+    })
 }
 
 fn parse_attr_entries(
@@ -230,7 +277,10 @@ fn parse_attr_entries(
             }
             let f = fields.iter().find(|f| f.name == k).ok_or_else(|| {
                 let names: Vec<_> = fields.iter().map(|f| f.name).collect();
-                OioError::validation(join(&p, k), format!("unknown field (fields: {})", names.join(", ")))
+                OioError::validation(
+                    join(&p, k),
+                    format!("unknown field (fields: {})", names.join(", ")),
+                )
             })?;
             felter.insert(k.clone(), check_field(f, v, &join(&p, k))?);
         }
@@ -286,7 +336,9 @@ fn check_field(f: &Field, v: &Value, path: &str) -> OioResult<Value> {
             _ => want("an integer"),
         },
         FieldType::TextList => {
-            let a = v.as_array().map_or_else(|| want("an array of strings").map(|_| ()), |_| Ok(()));
+            let a = v
+                .as_array()
+                .map_or_else(|| want("an array of strings").map(|_| ()), |_| Ok(()));
             a?;
             for (i, x) in v.as_array().into_iter().flatten().enumerate() {
                 as_str(x, &format!("{path}[{i}]"))?;
@@ -294,7 +346,9 @@ fn check_field(f: &Field, v: &Value, path: &str) -> OioResult<Value> {
             Ok(v.clone())
         }
         FieldType::Soegeord => {
-            let Some(a) = v.as_array() else { return want("an array of [identifikator, beskrivelse, kategori]") };
+            let Some(a) = v.as_array() else {
+                return want("an array of [identifikator, beskrivelse, kategori]");
+            };
             for (i, x) in a.iter().enumerate() {
                 let p = format!("{path}[{i}]");
                 let t = as_array(x, &p)?;
@@ -311,7 +365,9 @@ fn check_field(f: &Field, v: &Value, path: &str) -> OioResult<Value> {
             let o = as_object(v, path)?;
             only_keys(o, &["alternativtitel", "hjemmel"], path)?;
             for k in ["alternativtitel", "hjemmel"] {
-                let x = o.get(k).ok_or_else(|| OioError::validation(join(path, k), "missing"))?;
+                let x = o
+                    .get(k)
+                    .ok_or_else(|| OioError::validation(join(path, k), "missing"))?;
                 as_str(x, &join(path, k))?;
             }
             Ok(v.clone())
@@ -327,19 +383,34 @@ pub fn parse_virkning(v: Option<&Value>, path: &str) -> OioResult<Virkning> {
     let o = as_object(v, path)?;
     only_keys(
         o,
-        &["from", "to", "from_included", "to_included", "aktoerref", "aktoertypekode", "notetekst"],
+        &[
+            "from",
+            "to",
+            "from_included",
+            "to_included",
+            "aktoerref",
+            "aktoertypekode",
+            "notetekst",
+        ],
         path,
     )?;
     let bound = |k: &str| -> OioResult<Ts> {
         let p = join(path, k);
-        let s = as_str(o.get(k).ok_or_else(|| OioError::validation(&p, "missing"))?, &p)?;
+        let s = as_str(
+            o.get(k)
+                .ok_or_else(|| OioError::validation(&p, "missing"))?,
+            &p,
+        )?;
         time::parse(s).map_err(|e| OioError::validation(&p, e))
     };
     let flag = |k: &str| -> OioResult<Option<bool>> {
         match o.get(k) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(x) => err(&join(path, k), format!("expected a boolean, got {}", type_name(x))),
+            Some(x) => err(
+                &join(path, k),
+                format!("expected a boolean, got {}", type_name(x)),
+            ),
         }
     };
     let mut from = bound("from")?;
@@ -355,7 +426,10 @@ pub fn parse_virkning(v: Option<&Value>, path: &str) -> OioResult<Virkning> {
     }
     let aktoerref = match o.get("aktoerref") {
         None => None,
-        Some(x) => Some(parse_uuid(as_str(x, &join(path, "aktoerref"))?, &join(path, "aktoerref"))?),
+        Some(x) => Some(parse_uuid(
+            as_str(x, &join(path, "aktoerref"))?,
+            &join(path, "aktoerref"),
+        )?),
     };
     let aktoertypekode = match o.get("aktoertypekode") {
         None => None,
@@ -363,7 +437,10 @@ pub fn parse_virkning(v: Option<&Value>, path: &str) -> OioResult<Virkning> {
             let p = join(path, "aktoertypekode");
             let s = as_str(x, &p)?;
             if !AKTOERTYPEKODER.contains(&s) {
-                return err(&p, format!("'{s}' is not one of: {}", AKTOERTYPEKODER.join(", ")));
+                return err(
+                    &p,
+                    format!("'{s}' is not one of: {}", AKTOERTYPEKODER.join(", ")),
+                );
             }
             Some(s.to_owned())
         }
@@ -372,25 +449,42 @@ pub fn parse_virkning(v: Option<&Value>, path: &str) -> OioResult<Virkning> {
         .get("notetekst")
         .map(|x| as_str(x, &join(path, "notetekst")).map(str::to_owned))
         .transpose()?;
-    Ok(Virkning { from, to, aktoerref, aktoertypekode, notetekst })
+    Ok(Virkning {
+        from,
+        to,
+        aktoerref,
+        aktoertypekode,
+        notetekst,
+    })
 }
 
 fn no_overlap<T: HasVirkning>(list: &[T], path: &str) -> OioResult<()> {
-    let mut periods: Vec<(Ts, Ts, usize)> =
-        list.iter().enumerate().map(|(i, e)| (e.virkning().from, e.virkning().to, i)).collect();
+    let mut periods: Vec<(Ts, Ts, usize)> = list
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.virkning().from, e.virkning().to, i))
+        .collect();
     periods.sort();
     for w in periods.windows(2) {
         if w[1].0 < w[0].1 {
             return err(
                 &format!("{path}[{}]", w[1].2.max(w[0].2)),
-                format!("virkning overlaps entry {} of the same list", w[1].2.min(w[0].2)),
+                format!(
+                    "virkning overlaps entry {} of the same list",
+                    w[1].2.min(w[0].2)
+                ),
             );
         }
     }
     Ok(())
 }
 
-fn parse_rel_entries(indexed_class: bool, rel: &RelSpec, entries: &Value, path: &str) -> OioResult<Vec<RelEntry>> {
+fn parse_rel_entries(
+    indexed_class: bool,
+    rel: &RelSpec,
+    entries: &Value,
+    path: &str,
+) -> OioResult<Vec<RelEntry>> {
     let mut list = Vec::new();
     let indexed = indexed_class && rel.card == Cardinality::ZeroToMany;
     for (i, e) in as_array(entries, path)?.iter().enumerate() {
@@ -405,8 +499,14 @@ fn parse_rel_entries(indexed_class: bool, rel: &RelSpec, entries: &Value, path: 
 
 fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResult<RelEntry> {
     let eo = as_object(e, p)?;
-    let uuid = eo.get("uuid").map(|v| as_str(v, &join(p, "uuid"))).transpose()?;
-    let urn = eo.get("urn").map(|v| as_str(v, &join(p, "urn"))).transpose()?;
+    let uuid = eo
+        .get("uuid")
+        .map(|v| as_str(v, &join(p, "uuid")))
+        .transpose()?;
+    let urn = eo
+        .get("urn")
+        .map(|v| as_str(v, &join(p, "urn")))
+        .transpose()?;
     let virkning = parse_virkning(eo.get("virkning"), &join(p, "virkning"))?;
     let mut allowed: Vec<&str> = vec!["virkning", "objekttype"];
     if indexed {
@@ -422,11 +522,17 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
             only_keys(ao, &["forventet", "nominelvaerdi"], &ap)?;
             match ao.get("forventet") {
                 Some(Value::Bool(_)) => {}
-                Some(x) => return err(&join(&ap, "forventet"), format!("expected a boolean, got {}", type_name(x))),
+                Some(x) => {
+                    return err(
+                        &join(&ap, "forventet"),
+                        format!("expected a boolean, got {}", type_name(x)),
+                    );
+                }
                 None => return err(&join(&ap, "forventet"), "missing"),
             }
             as_str(
-                ao.get("nominelvaerdi").ok_or_else(|| OioError::validation(join(&ap, "nominelvaerdi"), "missing"))?,
+                ao.get("nominelvaerdi")
+                    .ok_or_else(|| OioError::validation(join(&ap, "nominelvaerdi"), "missing"))?,
                 &join(&ap, "nominelvaerdi"),
             )?;
             ekstra.insert("tilstandsvaerdiattr".into(), a.clone());
@@ -437,7 +543,13 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
             (Some(""), Some("")) => {
                 // The blank entry: nothing but virkning.
                 only_keys(eo, &["uuid", "urn", "virkning"], p)?;
-                return Ok(RelEntry { maal: Maal::Ingen, objekttype: None, indeks: None, ekstra, virkning });
+                return Ok(RelEntry {
+                    maal: Maal::Ingen,
+                    objekttype: None,
+                    indeks: None,
+                    ekstra,
+                    virkning,
+                });
             }
             (Some(u), None) => {
                 allowed.push("uuid");
@@ -446,7 +558,10 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
             (None, Some(u)) => {
                 allowed.push("urn");
                 if !u.starts_with("urn:") || u.len() < 5 {
-                    return err(&join(p, "urn"), format!("'{u}' is not a URN (must start with 'urn:')"));
+                    return err(
+                        &join(p, "urn"),
+                        format!("'{u}' is not a URN (must start with 'urn:')"),
+                    );
                 }
                 Maal::Urn(u.to_owned())
             }
@@ -459,9 +574,16 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
             allowed.extend(["journalpostkode", "journalnotat", "journaldokument"]);
             only_keys(eo, &allowed, p)?;
             let kp = join(p, "journalpostkode");
-            let kode = as_str(eo.get("journalpostkode").ok_or_else(|| OioError::validation(&kp, "missing"))?, &kp)?;
+            let kode = as_str(
+                eo.get("journalpostkode")
+                    .ok_or_else(|| OioError::validation(&kp, "missing"))?,
+                &kp,
+            )?;
             if !["journalnotat", "vedlagtdokument"].contains(&kode) {
-                return err(&kp, format!("'{kode}' is not one of: journalnotat, vedlagtdokument"));
+                return err(
+                    &kp,
+                    format!("'{kode}' is not one of: journalnotat, vedlagtdokument"),
+                );
             }
             ekstra.insert("journalpostkode".into(), json!(kode));
             if let Some(n) = eo.get("journalnotat") {
@@ -480,12 +602,15 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
                 let o = as_object(d, &dp)?;
                 only_keys(o, &["dokumenttitel", "offentlighedundtaget"], &dp)?;
                 as_str(
-                    o.get("dokumenttitel").ok_or_else(|| OioError::validation(join(&dp, "dokumenttitel"), "missing"))?,
+                    o.get("dokumenttitel").ok_or_else(|| {
+                        OioError::validation(join(&dp, "dokumenttitel"), "missing")
+                    })?,
                     &join(&dp, "dokumenttitel"),
                 )?;
                 let op = join(&dp, "offentlighedundtaget");
                 strings_object(
-                    o.get("offentlighedundtaget").ok_or_else(|| OioError::validation(&op, "missing"))?,
+                    o.get("offentlighedundtaget")
+                        .ok_or_else(|| OioError::validation(&op, "missing"))?,
                     &["alternativtitel", "hjemmel"],
                     &op,
                 )?;
@@ -498,18 +623,34 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
             if let Some(a) = eo.get("aktoerattr") {
                 let ap = join(p, "aktoerattr");
                 let ao = as_object(a, &ap)?;
-                only_keys(ao, &["accepteret", "obligatorisk", "repraesentation_uuid", "repraesentation_urn"], &ap)?;
+                only_keys(
+                    ao,
+                    &[
+                        "accepteret",
+                        "obligatorisk",
+                        "repraesentation_uuid",
+                        "repraesentation_urn",
+                    ],
+                    &ap,
+                )?;
                 for (k, vals) in [
                     ("accepteret", &["accepteret", "foreloebigt", "afslaaet"][..]),
                     ("obligatorisk", &["noedvendig", "valgfri"][..]),
                 ] {
                     let kp = join(&ap, k);
-                    let s = as_str(ao.get(k).ok_or_else(|| OioError::validation(&kp, "missing"))?, &kp)?;
+                    let s = as_str(
+                        ao.get(k)
+                            .ok_or_else(|| OioError::validation(&kp, "missing"))?,
+                        &kp,
+                    )?;
                     if !vals.contains(&s) {
                         return err(&kp, format!("'{s}' is not one of: {}", vals.join(", ")));
                     }
                 }
-                match (ao.get("repraesentation_uuid"), ao.get("repraesentation_urn")) {
+                match (
+                    ao.get("repraesentation_uuid"),
+                    ao.get("repraesentation_urn"),
+                ) {
                     (Some(u), None) => {
                         let up = join(&ap, "repraesentation_uuid");
                         parse_uuid(as_str(u, &up)?, &up)?;
@@ -520,21 +661,39 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
                             return err(&up, "not a URN (must start with 'urn:')");
                         }
                     }
-                    _ => return err(&ap, "give exactly one of 'repraesentation_uuid' and 'repraesentation_urn'"),
+                    _ => {
+                        return err(
+                            &ap,
+                            "give exactly one of 'repraesentation_uuid' and 'repraesentation_urn'",
+                        );
+                    }
                 }
                 ekstra.insert("aktoerattr".into(), a.clone());
             }
         }
         RelKind::Plain | RelKind::Tilstandsvaerdi => only_keys(eo, &allowed, p)?,
     }
-    let objekttype =
-        eo.get("objekttype").map(|v| as_str(v, &join(p, "objekttype")).map(str::to_owned)).transpose()?;
+    let objekttype = eo
+        .get("objekttype")
+        .map(|v| as_str(v, &join(p, "objekttype")).map(str::to_owned))
+        .transpose()?;
     let indeks = match eo.get("indeks") {
         None => None,
         Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
-        Some(x) => return err(&join(p, "indeks"), format!("expected an integer, got {}", type_name(x))),
+        Some(x) => {
+            return err(
+                &join(p, "indeks"),
+                format!("expected an integer, got {}", type_name(x)),
+            );
+        }
     };
-    Ok(RelEntry { maal, objekttype, indeks, ekstra, virkning })
+    Ok(RelEntry {
+        maal,
+        objekttype,
+        indeks,
+        ekstra,
+        virkning,
+    })
 }
 
 fn strings_object(v: &Value, keys: &[&str], path: &str) -> OioResult<()> {
@@ -542,7 +701,11 @@ fn strings_object(v: &Value, keys: &[&str], path: &str) -> OioResult<()> {
     only_keys(o, keys, path)?;
     for k in keys {
         let p = join(path, k);
-        as_str(o.get(*k).ok_or_else(|| OioError::validation(&p, "missing"))?, &p)?;
+        as_str(
+            o.get(*k)
+                .ok_or_else(|| OioError::validation(&p, "missing"))?,
+            &p,
+        )?;
     }
     Ok(())
 }
@@ -554,7 +717,11 @@ fn parse_varianter(v: &Value, mode: Mode) -> OioResult<Vec<Variant>> {
         let o = as_object(x, &p)?;
         only_keys(o, &["varianttekst", "egenskaber", "dele"], &p)?;
         let tp = join(&p, "varianttekst");
-        let varianttekst = as_str(o.get("varianttekst").ok_or_else(|| OioError::validation(&tp, "missing"))?, &tp)?;
+        let varianttekst = as_str(
+            o.get("varianttekst")
+                .ok_or_else(|| OioError::validation(&tp, "missing"))?,
+            &tp,
+        )?;
         if out.iter().any(|v| v.varianttekst == varianttekst) {
             return err(&tp, format!("variant '{varianttekst}' given twice"));
         }
@@ -571,14 +738,25 @@ fn parse_varianter(v: &Value, mode: Mode) -> OioResult<Vec<Variant>> {
                     let dobj = as_object(y, &dp)?;
                     only_keys(dobj, &["deltekst", "egenskaber", "relationer"], &dp)?;
                     let tp = join(&dp, "deltekst");
-                    let deltekst =
-                        as_str(dobj.get("deltekst").ok_or_else(|| OioError::validation(&tp, "missing"))?, &tp)?;
+                    let deltekst = as_str(
+                        dobj.get("deltekst")
+                            .ok_or_else(|| OioError::validation(&tp, "missing"))?,
+                        &tp,
+                    )?;
                     if dele.iter().any(|d| d.deltekst == deltekst) {
                         return err(&tp, format!("part '{deltekst}' given twice"));
                     }
                     let egenskaber = dobj
                         .get("egenskaber")
-                        .map(|e| parse_attr_entries(spec::DEL_FIELDS, e, &join(&dp, "egenskaber"), mode, false))
+                        .map(|e| {
+                            parse_attr_entries(
+                                spec::DEL_FIELDS,
+                                e,
+                                &join(&dp, "egenskaber"),
+                                mode,
+                                false,
+                            )
+                        })
                         .transpose()?;
                     let relationer = match dobj.get("relationer") {
                         None => None,
@@ -587,20 +765,37 @@ fn parse_varianter(v: &Value, mode: Mode) -> OioResult<Vec<Variant>> {
                             let ro = as_object(r, &rp)?;
                             let mut m = BTreeMap::new();
                             for (name, entries) in ro {
-                                let rel = spec::DEL_RELATIONS.iter().find(|r| r.name == name).ok_or_else(|| {
-                                    OioError::validation(join(&rp, name), "unknown part relation (only underredigeringaf)")
-                                })?;
-                                m.insert(name.clone(), parse_rel_entries(false, rel, entries, &join(&rp, name))?);
+                                let rel = spec::DEL_RELATIONS
+                                    .iter()
+                                    .find(|r| r.name == name)
+                                    .ok_or_else(|| {
+                                        OioError::validation(
+                                            join(&rp, name),
+                                            "unknown part relation (only underredigeringaf)",
+                                        )
+                                    })?;
+                                m.insert(
+                                    name.clone(),
+                                    parse_rel_entries(false, rel, entries, &join(&rp, name))?,
+                                );
                             }
                             Some(m)
                         }
                     };
-                    dele.push(Del { deltekst: deltekst.to_owned(), egenskaber, relationer });
+                    dele.push(Del {
+                        deltekst: deltekst.to_owned(),
+                        egenskaber,
+                        relationer,
+                    });
                 }
                 Some(dele)
             }
         };
-        out.push(Variant { varianttekst: varianttekst.to_owned(), egenskaber, dele });
+        out.push(Variant {
+            varianttekst: varianttekst.to_owned(),
+            egenskaber,
+            dele,
+        });
     }
     Ok(out)
 }
@@ -644,8 +839,16 @@ pub struct RenderOpts {
 pub const LORA_BRUGERREF: &str = "42c432e8-9c4a-11e6-9f62-873cf34a735f";
 
 /// Render an object in the read shape (contract §2.3): `{"id", "registreringer": [...]}`.
-pub fn render_objekt(spec: &ClassSpec, uuid: Uuid, regs: &[Registrering], opts: RenderOpts) -> Value {
-    let registreringer: Vec<Value> = regs.iter().map(|r| render_registrering(spec, r, opts)).collect();
+pub fn render_objekt(
+    spec: &ClassSpec,
+    uuid: Uuid,
+    regs: &[Registrering],
+    opts: RenderOpts,
+) -> Value {
+    let registreringer: Vec<Value> = regs
+        .iter()
+        .map(|r| render_registrering(spec, r, opts))
+        .collect();
     json!({ "id": uuid.to_string(), "registreringer": registreringer })
 }
 
@@ -655,16 +858,27 @@ fn render_registrering(spec: &ClassSpec, r: &Registrering, opts: RenderOpts) -> 
         "fratidspunkt".into(),
         json!({"tidsstempeldatotid": time::format_iso(r.meta.fra), "graenseindikator": true}),
     );
-    o.insert("tiltidspunkt".into(), json!({"tidsstempeldatotid": time::format_iso(r.meta.til)}));
+    o.insert(
+        "tiltidspunkt".into(),
+        json!({"tidsstempeldatotid": time::format_iso(r.meta.til)}),
+    );
     o.insert("livscykluskode".into(), json!(r.meta.livscyklus.as_str()));
     o.insert(
         "brugerref".into(),
-        json!(r.meta.brugerref.map_or_else(|| LORA_BRUGERREF.to_owned(), |u| u.to_string())),
+        json!(
+            r.meta
+                .brugerref
+                .map_or_else(|| LORA_BRUGERREF.to_owned(), |u| u.to_string())
+        ),
     );
     if let Some(n) = &r.meta.note {
         o.insert("note".into(), json!(n));
     }
-    let d = if opts.konsolider { crate::merge::konsolider(&r.data) } else { r.data.clone() };
+    let d = if opts.konsolider {
+        crate::merge::konsolider(&r.data)
+    } else {
+        r.data.clone()
+    };
     let (from, to) = opts.virk;
 
     let mut attributter = Map::new();
@@ -713,11 +927,18 @@ fn render_registrering(spec: &ClassSpec, r: &Registrering, opts: RenderOpts) -> 
     Value::Object(o)
 }
 
-fn render_relations(rels: &BTreeMap<String, Vec<RelEntry>>, from: Ts, to: Ts) -> Map<String, Value> {
+fn render_relations(
+    rels: &BTreeMap<String, Vec<RelEntry>>,
+    from: Ts,
+    to: Ts,
+) -> Map<String, Value> {
     let mut out = Map::new();
     // BTreeMap iteration is alphabetical, as LoRa emits relation groups.
     for (name, entries) in rels {
-        let mut shown: Vec<&RelEntry> = entries.iter().filter(|e| e.virkning.overlaps(from, to)).collect();
+        let mut shown: Vec<&RelEntry> = entries
+            .iter()
+            .filter(|e| e.virkning.overlaps(from, to))
+            .collect();
         shown.sort_by_key(|e| e.indeks.unwrap_or(i64::MAX));
         let list: Vec<Value> = shown.into_iter().map(render_rel_entry).collect();
         if !list.is_empty() {
@@ -735,7 +956,11 @@ fn render_attr_entries(fields: &[Field], entries: &[AttrEntry], from: Ts, to: Ts
             let mut m = Map::new();
             for f in fields {
                 if let Some(v) = e.felter.get(f.name) {
-                    let v = if f.typ == FieldType::Soegeord { render_soegeord(v) } else { v.clone() };
+                    let v = if f.typ == FieldType::Soegeord {
+                        render_soegeord(v)
+                    } else {
+                        v.clone()
+                    };
                     m.insert(f.name.into(), v);
                 }
             }
@@ -784,7 +1009,11 @@ fn render_rel_entry(e: &RelEntry) -> Value {
     }
     for (k, v) in &e.ekstra {
         // The database type of a journal post's code is `reltypespec` (contract §2.3).
-        let key = if k == "journalpostkode" { "reltypespec" } else { k.as_str() };
+        let key = if k == "journalpostkode" {
+            "reltypespec"
+        } else {
+            k.as_str()
+        };
         m.insert(key.into(), v.clone());
     }
     prune_empty(&mut m);
@@ -795,7 +1024,12 @@ fn render_rel_entry(e: &RelEntry) -> Value {
 fn render_variant(v: &Variant, from: Ts, to: Ts) -> Value {
     let mut m = Map::new();
     m.insert("varianttekst".into(), json!(v.varianttekst));
-    let eg = render_attr_entries(spec::VARIANT_FIELDS, v.egenskaber.as_deref().unwrap_or_default(), from, to);
+    let eg = render_attr_entries(
+        spec::VARIANT_FIELDS,
+        v.egenskaber.as_deref().unwrap_or_default(),
+        from,
+        to,
+    );
     if !eg.is_empty() {
         m.insert("egenskaber".into(), Value::Array(eg));
     }
@@ -806,7 +1040,12 @@ fn render_variant(v: &Variant, from: Ts, to: Ts) -> Value {
         .map(|d| {
             let mut dm = Map::new();
             dm.insert("deltekst".into(), json!(d.deltekst));
-            let eg = render_attr_entries(spec::DEL_FIELDS, d.egenskaber.as_deref().unwrap_or_default(), from, to);
+            let eg = render_attr_entries(
+                spec::DEL_FIELDS,
+                d.egenskaber.as_deref().unwrap_or_default(),
+                from,
+                to,
+            );
             if !eg.is_empty() {
                 dm.insert("egenskaber".into(), Value::Array(eg));
             }
@@ -867,16 +1106,26 @@ mod tests {
     #[test]
     fn refusals_name_the_field() {
         let cases = [
-            (json!({"attributter": {"organisationenhedegenskaber": [{"brugervendtnoegle": 1, "virkning": v()}]}}),
-             "attributter.organisationenhedegenskaber[0].brugervendtnoegle"),
-            (json!({"attributter": {"organisationenhedegenskaber": [{"x": "1", "virkning": v()}]}}),
-             "attributter.organisationenhedegenskaber[0].x"),
-            (json!({"tilstande": {"organisationenhedgyldighed": [{"gyldighed": "Maybe", "virkning": v()}]}}),
-             "tilstande.organisationenhedgyldighed[0].gyldighed"),
-            (json!({"relationer": {"tilhoerer": [{"uuid": "x", "virkning": v()}]}}),
-             "relationer.tilhoerer[0].uuid"),
-            (json!({"relationer": {"tilhoerer": [{"urn": "urn:a", "virkning": {"from": "2020-01-01"}}]}}),
-             "relationer.tilhoerer[0].virkning.to"),
+            (
+                json!({"attributter": {"organisationenhedegenskaber": [{"brugervendtnoegle": 1, "virkning": v()}]}}),
+                "attributter.organisationenhedegenskaber[0].brugervendtnoegle",
+            ),
+            (
+                json!({"attributter": {"organisationenhedegenskaber": [{"x": "1", "virkning": v()}]}}),
+                "attributter.organisationenhedegenskaber[0].x",
+            ),
+            (
+                json!({"tilstande": {"organisationenhedgyldighed": [{"gyldighed": "Maybe", "virkning": v()}]}}),
+                "tilstande.organisationenhedgyldighed[0].gyldighed",
+            ),
+            (
+                json!({"relationer": {"tilhoerer": [{"uuid": "x", "virkning": v()}]}}),
+                "relationer.tilhoerer[0].uuid",
+            ),
+            (
+                json!({"relationer": {"tilhoerer": [{"urn": "urn:a", "virkning": {"from": "2020-01-01"}}]}}),
+                "relationer.tilhoerer[0].virkning.to",
+            ),
             (json!({"bogus": 1}), "bogus"),
         ];
         for (body, field) in cases {

@@ -20,17 +20,17 @@
 //! - [`describe`]: `/fields` structures and JSON Schemas derived from the table;
 //! - [`error`]: the one domain error type, with stable codes.
 
-pub mod spec;
-pub mod time;
-pub mod model;
-pub mod fakta;
-pub mod store;
+pub mod describe;
+pub mod engine;
 pub mod error;
+pub mod fakta;
 pub mod json;
 pub mod merge;
+pub mod model;
 pub mod query;
-pub mod engine;
-pub mod describe;
+pub mod spec;
+pub mod store;
+pub mod time;
 
 pub use engine::{Engine, Kontekst, Skriv};
 pub use error::{OioError, OioResult};

@@ -14,7 +14,11 @@ use crate::time::Ts;
 
 /// The parts of `[from, to)` not covered by any of `covers`.
 pub fn uncovered(from: Ts, to: Ts, covers: &[(Ts, Ts)]) -> Vec<(Ts, Ts)> {
-    let mut cs: Vec<(Ts, Ts)> = covers.iter().copied().filter(|&(a, b)| a < to && from < b).collect();
+    let mut cs: Vec<(Ts, Ts)> = covers
+        .iter()
+        .copied()
+        .filter(|&(a, b)| a < to && from < b)
+        .collect();
     cs.sort();
     let mut out = Vec::new();
     let mut cur = from;
@@ -67,24 +71,36 @@ pub fn apply_attr(fields: &[Field], old: &[AttrEntry], new: &[AttrEntry]) -> Vec
             continue;
         }
         let mut covered = Vec::new();
-        for o in old.iter().filter(|o| o.virkning.overlaps(n.virkning.from, n.virkning.to)) {
+        for o in old
+            .iter()
+            .filter(|o| o.virkning.overlaps(n.virkning.from, n.virkning.to))
+        {
             let a = o.virkning.from.max(n.virkning.from);
             let b = o.virkning.to.min(n.virkning.to);
             let mut felter = o.felter.clone();
             for (k, v) in &n.felter {
                 felter.insert(k.clone(), v.clone());
             }
-            out.push(AttrEntry { felter, virkning: n.virkning.with_period(a, b) });
+            out.push(AttrEntry {
+                felter,
+                virkning: n.virkning.with_period(a, b),
+            });
             covered.push((a, b));
         }
         for (a, b) in uncovered(n.virkning.from, n.virkning.to, &covered) {
-            out.push(AttrEntry { felter: n.felter.clone(), virkning: n.virkning.with_period(a, b) });
+            out.push(AttrEntry {
+                felter: n.felter.clone(),
+                virkning: n.virkning.with_period(a, b),
+            });
         }
     }
     let covers: Vec<(Ts, Ts)> = new.iter().map(period).collect();
     for o in old {
         for (a, b) in uncovered(o.virkning.from, o.virkning.to, &covers) {
-            out.push(AttrEntry { felter: o.felter.clone(), virkning: o.virkning.with_period(a, b) });
+            out.push(AttrEntry {
+                felter: o.felter.clone(),
+                virkning: o.virkning.with_period(a, b),
+            });
         }
     }
     for e in &mut out {
@@ -114,11 +130,17 @@ pub fn apply_indexed(old: &[RelEntry], new: &[RelEntry]) -> Vec<RelEntry> {
     let mut out = old.to_vec();
     let mut max = out.iter().filter_map(|e| e.indeks).max().unwrap_or(0);
     for n in new.iter().filter(|e| !is_blank(e)) {
-        match n.indeks.and_then(|i| out.iter().position(|o| o.indeks == Some(i))) {
+        match n
+            .indeks
+            .and_then(|i| out.iter().position(|o| o.indeks == Some(i)))
+        {
             Some(pos) => out[pos] = n.clone(),
             None => {
                 max += 1;
-                out.push(RelEntry { indeks: Some(max), ..n.clone() });
+                out.push(RelEntry {
+                    indeks: Some(max),
+                    ..n.clone()
+                });
             }
         }
     }
@@ -135,7 +157,10 @@ fn is_blank(e: &RelEntry) -> bool {
 pub fn normalise_new(spec: &ClassSpec, data: &mut Data) {
     for (name, list) in data.relationer.iter_mut() {
         list.retain(|e| !is_blank(e));
-        let indexed = spec.indexed && spec.relation(name).is_some_and(|r| r.card == Cardinality::ZeroToMany);
+        let indexed = spec.indexed
+            && spec
+                .relation(name)
+                .is_some_and(|r| r.card == Cardinality::ZeroToMany);
         for (i, e) in list.iter_mut().enumerate() {
             e.indeks = if indexed { Some(i as i64 + 1) } else { None };
         }
@@ -174,7 +199,11 @@ pub fn apply(spec: &ClassSpec, old: &Data, change: &Data) -> Data {
             continue;
         }
         let fields = spec.attr_group(group).map_or(&[][..], |g| g.fields);
-        let merged = apply_attr(fields, old.attributter.get(group).map_or(&[][..], Vec::as_slice), new);
+        let merged = apply_attr(
+            fields,
+            old.attributter.get(group).map_or(&[][..], Vec::as_slice),
+            new,
+        );
         out.attributter.insert(group.clone(), merged);
     }
     for (state, new) in &change.tilstande {
@@ -183,7 +212,9 @@ pub fn apply(spec: &ClassSpec, old: &Data, change: &Data) -> Data {
     }
     for (name, new) in &change.relationer {
         let old_list = old.relationer.get(name).map_or(&[][..], Vec::as_slice);
-        let card = spec.relation(name).map_or(Cardinality::ZeroToMany, |r| r.card);
+        let card = spec
+            .relation(name)
+            .map_or(Cardinality::ZeroToMany, |r| r.card);
         let merged = match card {
             Cardinality::ZeroToOne => {
                 let mut l = apply_periodic(old_list, new);
@@ -199,12 +230,19 @@ pub fn apply(spec: &ClassSpec, old: &Data, change: &Data) -> Data {
     out.tilstande.retain(|_, l| !l.is_empty());
     out.relationer.retain(|_, l| !l.is_empty());
     if let Some(new) = &change.varianter {
-        out.varianter = Some(apply_varianter(old.varianter.as_deref().unwrap_or_default(), new));
+        out.varianter = Some(apply_varianter(
+            old.varianter.as_deref().unwrap_or_default(),
+            new,
+        ));
     }
     out
 }
 
-fn merge_opt_attr(fields: &[Field], old: Option<&Vec<AttrEntry>>, new: Option<&Vec<AttrEntry>>) -> Vec<AttrEntry> {
+fn merge_opt_attr(
+    fields: &[Field],
+    old: Option<&Vec<AttrEntry>>,
+    new: Option<&Vec<AttrEntry>>,
+) -> Vec<AttrEntry> {
     let old = old.map_or(&[][..], Vec::as_slice);
     match new {
         None => old.to_vec(),
@@ -263,7 +301,10 @@ fn apply_dele(old: &[Del], new: &[Del]) -> Vec<Del> {
             nd.egenskaber.as_ref(),
         );
         let relationer = match &nd.relationer {
-            None => od.as_ref().and_then(|d| d.relationer.clone()).unwrap_or_default(),
+            None => od
+                .as_ref()
+                .and_then(|d| d.relationer.clone())
+                .unwrap_or_default(),
             Some(r) => r
                 .iter()
                 .map(|(k, l)| (k.clone(), apply_many(l)))
@@ -271,7 +312,11 @@ fn apply_dele(old: &[Del], new: &[Del]) -> Vec<Del> {
                 .collect(),
         };
         let empty = egenskaber.is_empty() && relationer.is_empty();
-        let merged = Del { deltekst: nd.deltekst.clone(), egenskaber: Some(egenskaber), relationer: Some(relationer) };
+        let merged = Del {
+            deltekst: nd.deltekst.clone(),
+            egenskaber: Some(egenskaber),
+            relationer: Some(relationer),
+        };
         match (pos, empty) {
             (Some(p), true) => {
                 out.remove(p);
@@ -307,17 +352,28 @@ fn join_touching<T: HasVirkning + Clone>(list: &[T], same: impl Fn(&T, &T) -> bo
 /// Merge entries that are equal apart from `virkning` and whose periods touch.
 pub fn konsolider(d: &Data) -> Data {
     let rel_same = |a: &RelEntry, b: &RelEntry| {
-        a.maal == b.maal && a.objekttype == b.objekttype && a.indeks == b.indeks && a.ekstra == b.ekstra
+        a.maal == b.maal
+            && a.objekttype == b.objekttype
+            && a.indeks == b.indeks
+            && a.ekstra == b.ekstra
     };
     let attr_same = |a: &AttrEntry, b: &AttrEntry| a.felter == b.felter;
     Data {
-        attributter: d.attributter.iter().map(|(k, l)| (k.clone(), join_touching(l, attr_same))).collect(),
+        attributter: d
+            .attributter
+            .iter()
+            .map(|(k, l)| (k.clone(), join_touching(l, attr_same)))
+            .collect(),
         tilstande: d
             .tilstande
             .iter()
             .map(|(k, l)| (k.clone(), join_touching(l, |a, b| a.vaerdi == b.vaerdi)))
             .collect(),
-        relationer: d.relationer.iter().map(|(k, l)| (k.clone(), join_touching(l, rel_same))).collect(),
+        relationer: d
+            .relationer
+            .iter()
+            .map(|(k, l)| (k.clone(), join_touching(l, rel_same)))
+            .collect(),
         varianter: d.varianter.as_ref().map(|vs| {
             vs.iter()
                 .map(|v| Variant {
@@ -327,9 +383,14 @@ pub fn konsolider(d: &Data) -> Data {
                         ds.iter()
                             .map(|dl| Del {
                                 deltekst: dl.deltekst.clone(),
-                                egenskaber: dl.egenskaber.as_ref().map(|l| join_touching(l, attr_same)),
+                                egenskaber: dl
+                                    .egenskaber
+                                    .as_ref()
+                                    .map(|l| join_touching(l, attr_same)),
                                 relationer: dl.relationer.as_ref().map(|r| {
-                                    r.iter().map(|(k, l)| (k.clone(), join_touching(l, rel_same))).collect()
+                                    r.iter()
+                                        .map(|(k, l)| (k.clone(), join_touching(l, rel_same)))
+                                        .collect()
                                 }),
                             })
                             .collect()
@@ -349,8 +410,16 @@ mod tests {
     use serde_json::json;
 
     const FIELDS: &[Field] = &[
-        Field { name: "brugervendtnoegle", typ: spec::FieldType::Text, mandatory: true },
-        Field { name: "supplement", typ: spec::FieldType::Text, mandatory: false },
+        Field {
+            name: "brugervendtnoegle",
+            typ: spec::FieldType::Text,
+            mandatory: true,
+        },
+        Field {
+            name: "supplement",
+            typ: spec::FieldType::Text,
+            mandatory: false,
+        },
     ];
 
     fn attr(pairs: &[(&str, &str)], from: Ts, to: Ts) -> AttrEntry {
@@ -358,31 +427,54 @@ mod tests {
         for (k, v) in pairs {
             felter.insert((*k).into(), json!(v));
         }
-        AttrEntry { felter, virkning: Virkning::new(from, to) }
+        AttrEntry {
+            felter,
+            virkning: Virkning::new(from, to),
+        }
     }
 
     fn state(v: &str, from: Ts, to: Ts) -> StateEntry {
-        StateEntry { vaerdi: v.into(), virkning: Virkning::new(from, to) }
+        StateEntry {
+            vaerdi: v.into(),
+            virkning: Virkning::new(from, to),
+        }
     }
 
     #[test]
     fn uncovered_cuts_exactly() {
         assert_eq!(uncovered(0, 10, &[]), vec![(0, 10)]);
-        assert_eq!(uncovered(0, 10, &[(2, 4), (6, 8)]), vec![(0, 2), (4, 6), (8, 10)]);
+        assert_eq!(
+            uncovered(0, 10, &[(2, 4), (6, 8)]),
+            vec![(0, 2), (4, 6), (8, 10)]
+        );
         assert_eq!(uncovered(0, 10, &[(-5, 15)]), Vec::<(Ts, Ts)>::new());
         assert_eq!(uncovered(0, 10, &[(5, 15), (0, 3)]), vec![(3, 5)]);
-        assert_eq!(uncovered(NEG_INF, POS_INF, &[(0, 1)]), vec![(NEG_INF, 0), (1, POS_INF)]);
+        assert_eq!(
+            uncovered(NEG_INF, POS_INF, &[(0, 1)]),
+            vec![(NEG_INF, 0), (1, POS_INF)]
+        );
     }
 
     /// The contract's own example (§5.2): Ja until 2015-08-27, Nej until 2015-09-30, Ja after.
     #[test]
     fn partial_attribute_update_splits_the_old_period() {
-        let old = vec![attr(&[("brugervendtnoegle", "x"), ("supplement", "Ja")], 100, POS_INF)];
+        let old = vec![attr(
+            &[("brugervendtnoegle", "x"), ("supplement", "Ja")],
+            100,
+            POS_INF,
+        )];
         let new = vec![attr(&[("supplement", "Nej")], 200, 300)];
         let out = apply_attr(FIELDS, &old, &new);
         let got: Vec<(Ts, Ts, Value, Value)> = out
             .iter()
-            .map(|e| (e.virkning.from, e.virkning.to, e.felter["supplement"].clone(), e.felter["brugervendtnoegle"].clone()))
+            .map(|e| {
+                (
+                    e.virkning.from,
+                    e.virkning.to,
+                    e.felter["supplement"].clone(),
+                    e.felter["brugervendtnoegle"].clone(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -407,7 +499,11 @@ mod tests {
 
     #[test]
     fn empty_string_clears_a_field() {
-        let old = vec![attr(&[("brugervendtnoegle", "x"), ("supplement", "Ja")], 0, 10)];
+        let old = vec![attr(
+            &[("brugervendtnoegle", "x"), ("supplement", "Ja")],
+            0,
+            10,
+        )];
         let new = vec![attr(&[("supplement", "")], 0, 10)];
         let out = apply_attr(FIELDS, &old, &new);
         assert_eq!(out.len(), 1);
@@ -418,8 +514,18 @@ mod tests {
     fn states_are_replaced_inside_new_periods_only() {
         let old = vec![state("Aktiv", 0, POS_INF)];
         let out = apply_periodic(&old, &[state("Inaktiv", 10, 20)]);
-        let got: Vec<_> = out.iter().map(|e| (e.vaerdi.as_str(), e.virkning.from, e.virkning.to)).collect();
-        assert_eq!(got, vec![("Aktiv", 0, 10), ("Inaktiv", 10, 20), ("Aktiv", 20, POS_INF)]);
+        let got: Vec<_> = out
+            .iter()
+            .map(|e| (e.vaerdi.as_str(), e.virkning.from, e.virkning.to))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Aktiv", 0, 10),
+                ("Inaktiv", 10, 20),
+                ("Aktiv", 20, POS_INF)
+            ]
+        );
     }
 
     fn rel(u: u128, indeks: Option<i64>) -> RelEntry {
@@ -436,7 +542,15 @@ mod tests {
     fn indexed_relations_replace_by_index_and_append_the_rest() {
         let old = vec![rel(1, Some(1)), rel(2, Some(2))];
         let out = apply_indexed(&old, &[rel(9, Some(2)), rel(3, None), rel(4, Some(77))]);
-        let got: Vec<_> = out.iter().map(|e| (e.maal.key().unwrap().chars().last().unwrap(), e.indeks.unwrap())).collect();
+        let got: Vec<_> = out
+            .iter()
+            .map(|e| {
+                (
+                    e.maal.key().unwrap().chars().last().unwrap(),
+                    e.indeks.unwrap(),
+                )
+            })
+            .collect();
         assert_eq!(got, vec![('1', 1), ('9', 2), ('3', 3), ('4', 4)]);
     }
 
@@ -445,10 +559,18 @@ mod tests {
         let mut d = Data::default();
         d.tilstande.insert(
             "gyldighed".into(),
-            vec![state("Aktiv", 0, 10), state("Aktiv", 10, 20), state("Inaktiv", 20, 30), state("Aktiv", 31, 40)],
+            vec![
+                state("Aktiv", 0, 10),
+                state("Aktiv", 10, 20),
+                state("Inaktiv", 20, 30),
+                state("Aktiv", 31, 40),
+            ],
         );
         let k = konsolider(&d);
-        let got: Vec<_> = k.tilstande["gyldighed"].iter().map(|e| (e.virkning.from, e.virkning.to)).collect();
+        let got: Vec<_> = k.tilstande["gyldighed"]
+            .iter()
+            .map(|e| (e.virkning.from, e.virkning.to))
+            .collect();
         assert_eq!(got, vec![(0, 20), (20, 30), (31, 40)]);
     }
 
@@ -467,11 +589,15 @@ mod tests {
     }
 
     fn states_of(p: &[(Ts, Ts, u8)]) -> Vec<StateEntry> {
-        p.iter().map(|&(a, b, t)| state(["A", "B", "C"][t as usize], a, b)).collect()
+        p.iter()
+            .map(|&(a, b, t)| state(["A", "B", "C"][t as usize], a, b))
+            .collect()
     }
 
     fn value_at(list: &[StateEntry], t: Ts) -> Option<&str> {
-        list.iter().find(|e| e.virkning.from <= t && t < e.virkning.to).map(|e| e.vaerdi.as_str())
+        list.iter()
+            .find(|e| e.virkning.from <= t && t < e.virkning.to)
+            .map(|e| e.vaerdi.as_str())
     }
 
     proptest! {

@@ -32,7 +32,13 @@ pub struct Virkning {
 
 impl Virkning {
     pub fn new(from: Ts, to: Ts) -> Self {
-        Virkning { from, to, aktoerref: None, aktoertypekode: None, notetekst: None }
+        Virkning {
+            from,
+            to,
+            aktoerref: None,
+            aktoertypekode: None,
+            notetekst: None,
+        }
     }
     pub fn always() -> Self {
         Virkning::new(NEG_INF, POS_INF)
@@ -42,7 +48,11 @@ impl Virkning {
     }
     /// The same metadata over another period.
     pub fn with_period(&self, from: Ts, to: Ts) -> Self {
-        Virkning { from, to, ..self.clone() }
+        Virkning {
+            from,
+            to,
+            ..self.clone()
+        }
     }
     pub fn same_meta(&self, other: &Virkning) -> bool {
         self.aktoerref == other.aktoerref
@@ -197,12 +207,14 @@ impl Livscyklus {
     /// The transition table of contract §6.
     pub fn may_become(self, next: Livscyklus) -> bool {
         use Livscyklus::*;
-        match (self, next) {
-            (Opstaaet | Importeret | Rettet, Passiveret | Slettet | Rettet) => true,
-            (Passiveret, Importeret | Slettet) => true,
-            (Slettet, Importeret) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (
+                Opstaaet | Importeret | Rettet,
+                Passiveret | Slettet | Rettet
+            ) | (Passiveret, Importeret | Slettet)
+                | (Slettet, Importeret)
+        )
     }
 }
 
@@ -257,7 +269,10 @@ mod tests {
     fn lifecycle_table_matches_the_contract() {
         use Livscyklus::*;
         let allowed = |a: Livscyklus| -> Vec<Livscyklus> {
-            Livscyklus::ALL.into_iter().filter(|b| a.may_become(*b)).collect()
+            Livscyklus::ALL
+                .into_iter()
+                .filter(|b| a.may_become(*b))
+                .collect()
         };
         assert_eq!(allowed(Opstaaet), vec![Passiveret, Slettet, Rettet]);
         assert_eq!(allowed(Importeret), vec![Passiveret, Slettet, Rettet]);

@@ -24,15 +24,27 @@ impl Tid {
     /// Defaults: valid time = the present instant; transaction time = the current registrering.
     pub fn now() -> Tid {
         let n = time::now();
-        Tid { virk: (n, n + 1), reg: RegWindow::Current }
+        Tid {
+            virk: (n, n + 1),
+            reg: RegWindow::Current,
+        }
     }
 }
 
 /// A class-level GET.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Forespoergsel {
-    List { uuids: Vec<Uuid>, tid: Tid, konsolider: bool },
-    Soeg { query: SearchQuery, tid: Tid, list: bool, konsolider: bool },
+    List {
+        uuids: Vec<Uuid>,
+        tid: Tid,
+        konsolider: bool,
+    },
+    Soeg {
+        query: SearchQuery,
+        tid: Tid,
+        list: bool,
+        konsolider: bool,
+    },
 }
 
 const TIME_PARAMS: &[&str] = &[
@@ -51,7 +63,11 @@ pub fn normalise_name(name: &str) -> String {
         Some((h, t)) => (h.to_lowercase(), Some(t)),
         None => (name.to_lowercase(), None),
     };
-    let head = if head == "bvn" { "brugervendtnoegle".to_owned() } else { head };
+    let head = if head == "bvn" {
+        "brugervendtnoegle".to_owned()
+    } else {
+        head
+    };
     match tail {
         Some(t) => format!("{head}:{t}"),
         None => head,
@@ -76,14 +92,26 @@ pub fn parse_tid(pairs: &[(String, String)]) -> OioResult<Tid> {
         let t = ts_param("virkningstid", v)?;
         tid.virk = (t, t.saturating_add(1));
     } else if vf.is_some() || vt.is_some() {
-        let a = vf.map(|v| ts_param("virkningFra", v)).transpose()?.unwrap_or(NEG_INF);
-        let b = vt.map(|v| ts_param("virkningTil", v)).transpose()?.unwrap_or(POS_INF);
+        let a = vf
+            .map(|v| ts_param("virkningFra", v))
+            .transpose()?
+            .unwrap_or(NEG_INF);
+        let b = vt
+            .map(|v| ts_param("virkningTil", v))
+            .transpose()?
+            .unwrap_or(POS_INF);
         if a >= b {
-            return Err(OioError::BadRequest("virkningFra must be before virkningTil".into()));
+            return Err(OioError::BadRequest(
+                "virkningFra must be before virkningTil".into(),
+            ));
         }
         tid.virk = (a, b);
     }
-    let (rf, rt, rs) = (get("registreretfra"), get("registrerettil"), get("registreringstid"));
+    let (rf, rt, rs) = (
+        get("registreretfra"),
+        get("registrerettil"),
+        get("registreringstid"),
+    );
     if rs.is_some() && (rf.is_some() || rt.is_some()) {
         return Err(OioError::BadRequest(
             "registreringstid cannot be combined with registreretFra/registreretTil".into(),
@@ -93,10 +121,18 @@ pub fn parse_tid(pairs: &[(String, String)]) -> OioResult<Tid> {
         let t = ts_param("registreringstid", v)?;
         tid.reg = RegWindow::Range(t, t.saturating_add(1));
     } else if rf.is_some() || rt.is_some() {
-        let a = rf.map(|v| ts_param("registreretFra", v)).transpose()?.unwrap_or(NEG_INF);
-        let b = rt.map(|v| ts_param("registreretTil", v)).transpose()?.unwrap_or(POS_INF);
+        let a = rf
+            .map(|v| ts_param("registreretFra", v))
+            .transpose()?
+            .unwrap_or(NEG_INF);
+        let b = rt
+            .map(|v| ts_param("registreretTil", v))
+            .transpose()?
+            .unwrap_or(POS_INF);
         if a >= b {
-            return Err(OioError::BadRequest("registreretFra must be before registreretTil".into()));
+            return Err(OioError::BadRequest(
+                "registreretFra must be before registreretTil".into(),
+            ));
         }
         tid.reg = RegWindow::Range(a, b);
     }
@@ -109,7 +145,10 @@ fn unsupported(names: &[&str]) -> OioError {
 
 /// Parameters of a read (`GET …/{uuid}`): only time parameters and `konsolider`.
 pub fn parse_read(pairs: &[(String, String)]) -> OioResult<(Tid, bool)> {
-    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (normalise_name(k), v.clone())).collect();
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (normalise_name(k), v.clone()))
+        .collect();
     let bad: Vec<&str> = pairs
         .iter()
         .map(|(k, _)| k.as_str())
@@ -118,7 +157,10 @@ pub fn parse_read(pairs: &[(String, String)]) -> OioResult<(Tid, bool)> {
     if !bad.is_empty() {
         return Err(unsupported(&bad));
     }
-    Ok((parse_tid(&pairs)?, pairs.iter().any(|(k, _)| k == "konsolider")))
+    Ok((
+        parse_tid(&pairs)?,
+        pairs.iter().any(|(k, _)| k == "konsolider"),
+    ))
 }
 
 /// Turn an attribute search value into a match: `%` is the wildcard, `\%` a literal percent, and
@@ -164,7 +206,11 @@ pub fn text_match(value: &str, escape_underscore: bool) -> Match {
             }
         }
     }
-    if wildcard { Match::Like { pattern, prefix } } else { Match::Eq(prefix) }
+    if wildcard {
+        Match::Like { pattern, prefix }
+    } else {
+        Match::Eq(prefix)
+    }
 }
 
 fn relation_value(name: &str, v: &str) -> OioResult<String> {
@@ -177,19 +223,35 @@ fn relation_value(name: &str, v: &str) -> OioResult<String> {
 }
 
 /// Parse a class-level GET (`GET /{service}/{class}?…`).
-pub fn parse_class_query(spec: &ClassSpec, raw: &[(String, String)], scope: Scope) -> OioResult<Forespoergsel> {
-    let pairs: Vec<(String, String)> = raw.iter().map(|(k, v)| (normalise_name(k), v.clone())).collect();
+pub fn parse_class_query(
+    spec: &ClassSpec,
+    raw: &[(String, String)],
+    scope: Scope,
+) -> OioResult<Forespoergsel> {
+    let pairs: Vec<(String, String)> = raw
+        .iter()
+        .map(|(k, v)| (normalise_name(k), v.clone()))
+        .collect();
     let tid = parse_tid(&pairs)?;
     let konsolider = pairs.iter().any(|(k, _)| k == "konsolider");
     let list = pairs.iter().any(|(k, _)| k == "list");
     let is_list = !list
-        && pairs.iter().all(|(k, _)| k == "uuid" || k == "konsolider" || TIME_PARAMS.contains(&k.as_str()));
+        && pairs
+            .iter()
+            .all(|(k, _)| k == "uuid" || k == "konsolider" || TIME_PARAMS.contains(&k.as_str()));
     if is_list {
         let mut uuids = Vec::new();
         for (_, v) in pairs.iter().filter(|(k, _)| k == "uuid") {
-            uuids.push(Uuid::parse_str(v).map_err(|_| OioError::BadRequest(format!("uuid: '{v}' is not a UUID")))?);
+            uuids.push(
+                Uuid::parse_str(v)
+                    .map_err(|_| OioError::BadRequest(format!("uuid: '{v}' is not a UUID")))?,
+            );
         }
-        return Ok(Forespoergsel::List { uuids, tid, konsolider });
+        return Ok(Forespoergsel::List {
+            uuids,
+            tid,
+            konsolider,
+        });
     }
 
     let mut q = SearchQuery {
@@ -221,15 +283,28 @@ pub fn parse_class_query(spec: &ClassSpec, raw: &[(String, String)], scope: Scop
             "list" | "konsolider" => {}
             "uuid" => {
                 if q.uuid.is_some() {
-                    return Err(OioError::BadRequest("uuid can be given only once in a search".into()));
+                    return Err(OioError::BadRequest(
+                        "uuid can be given only once in a search".into(),
+                    ));
                 }
-                q.uuid = Some(Uuid::parse_str(value).map_err(|_| OioError::BadRequest(format!("uuid: '{value}' is not a UUID")))?);
+                q.uuid =
+                    Some(Uuid::parse_str(value).map_err(|_| {
+                        OioError::BadRequest(format!("uuid: '{value}' is not a UUID"))
+                    })?);
             }
             "foersteresultat" => {
-                offset = Some(value.parse().map_err(|_| OioError::BadRequest(format!("foersteresultat: '{value}' is not a non-negative integer")))?);
+                offset = Some(value.parse().map_err(|_| {
+                    OioError::BadRequest(format!(
+                        "foersteresultat: '{value}' is not a non-negative integer"
+                    ))
+                })?);
             }
             "maximalantalresultater" => {
-                limit = Some(value.parse().map_err(|_| OioError::BadRequest(format!("maximalantalresultater: '{value}' is not a non-negative integer")))?);
+                limit = Some(value.parse().map_err(|_| {
+                    OioError::BadRequest(format!(
+                        "maximalantalresultater: '{value}' is not a non-negative integer"
+                    ))
+                })?);
             }
             "livscykluskode" => {
                 q.livscyklus = Some(Livscyklus::parse(value).ok_or_else(|| {
@@ -237,10 +312,18 @@ pub fn parse_class_query(spec: &ClassSpec, raw: &[(String, String)], scope: Scop
                 })?);
             }
             "brugerref" => {
-                q.brugerref = Some(Uuid::parse_str(value).map_err(|_| OioError::BadRequest(format!("brugerref: '{value}' is not a UUID")))?);
+                q.brugerref = Some(Uuid::parse_str(value).map_err(|_| {
+                    OioError::BadRequest(format!("brugerref: '{value}' is not a UUID"))
+                })?);
             }
             "notetekst" => match text_match(value, false) {
-                Match::Eq(v) => q.note = Some(v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")),
+                Match::Eq(v) => {
+                    q.note = Some(
+                        v.replace('\\', "\\\\")
+                            .replace('%', "\\%")
+                            .replace('_', "\\_"),
+                    )
+                }
                 Match::Like { pattern, .. } => q.note = Some(pattern),
             },
             "vilkaarligattr" => q.kriterier.push(Kriterium {
@@ -248,15 +331,19 @@ pub fn parse_class_query(spec: &ClassSpec, raw: &[(String, String)], scope: Scop
                 navn_prefix: true,
                 vaerdi: match text_match(value, false) {
                     // Equality over any attribute still needs LIKE (other fields share the prefix).
-                    Match::Eq(v) => Match::Like { pattern: v.replace('\\', "\\\\"), prefix: v },
+                    Match::Eq(v) => Match::Like {
+                        pattern: v.replace('\\', "\\\\"),
+                        prefix: v,
+                    },
                     m => m,
                 },
                 objekttype: None,
                 sti_prefix: None,
             }),
             "vilkaarligrel" => {
-                let v = Uuid::parse_str(value)
-                    .map_err(|_| OioError::BadRequest(format!("vilkaarligrel: '{value}' is not a UUID")))?;
+                let v = Uuid::parse_str(value).map_err(|_| {
+                    OioError::BadRequest(format!("vilkaarligrel: '{value}' is not a UUID"))
+                })?;
                 q.kriterier.push(Kriterium {
                     navn: "r:".into(),
                     navn_prefix: true,
@@ -273,7 +360,11 @@ pub fn parse_class_query(spec: &ClassSpec, raw: &[(String, String)], scope: Scop
                         navn_prefix: false,
                         vaerdi: Match::Eq(value.to_lowercase()),
                         objekttype: None,
-                        sti_prefix: if base == "deltekst" { varianttekst.map(str::to_owned) } else { None },
+                        sti_prefix: if base == "deltekst" {
+                            varianttekst.map(str::to_owned)
+                        } else {
+                            None
+                        },
                     });
                 }
             }
@@ -314,8 +405,11 @@ pub fn parse_class_query(spec: &ClassSpec, raw: &[(String, String)], scope: Scop
                         objekttype: None,
                         sti_prefix: None,
                     });
-                } else if let Some((_, field)) = spec.find_field(base).filter(|_| qualifier.is_none()) {
-                    q.kriterier.push(attr_criterion(field.name, field.typ, value)?);
+                } else if let Some((_, field)) =
+                    spec.find_field(base).filter(|_| qualifier.is_none())
+                {
+                    q.kriterier
+                        .push(attr_criterion(field.name, field.typ, value)?);
                 } else {
                     unknown.push(name);
                 }
@@ -328,7 +422,12 @@ pub fn parse_class_query(spec: &ClassSpec, raw: &[(String, String)], scope: Scop
     if offset.is_some_and(|o| o > 0) || limit.is_some() {
         q.paging = Some((offset.unwrap_or(0), limit));
     }
-    Ok(Forespoergsel::Soeg { query: q, tid, list, konsolider })
+    Ok(Forespoergsel::Soeg {
+        query: q,
+        tid,
+        list,
+        konsolider,
+    })
 }
 
 fn attr_criterion(field: &str, typ: FieldType, value: &str) -> OioResult<Kriterium> {
@@ -337,21 +436,31 @@ fn attr_criterion(field: &str, typ: FieldType, value: &str) -> OioResult<Kriteri
             let v = match value.to_lowercase().as_str() {
                 "true" | "1" => "true",
                 "false" | "0" => "false",
-                _ => return Err(OioError::BadRequest(format!("{field}: '{value}' is not a boolean"))),
+                _ => {
+                    return Err(OioError::BadRequest(format!(
+                        "{field}: '{value}' is not a boolean"
+                    )));
+                }
             };
             (format!("b:{field}"), false, Match::Eq(v.to_owned()))
         }
         FieldType::Int => {
-            let n: i64 = value
-                .parse()
-                .map_err(|_| OioError::BadRequest(format!("{field}: '{value}' is not an integer")))?;
+            let n: i64 = value.parse().map_err(|_| {
+                OioError::BadRequest(format!("{field}: '{value}' is not an integer"))
+            })?;
             (format!("a:{field}"), false, Match::Eq(n.to_string()))
         }
         FieldType::Date => (format!("a:{field}"), false, Match::Eq(value.to_owned())),
         FieldType::OffentlighedUndtaget => (format!("a:{field}."), true, text_match(value, true)),
         _ => (format!("a:{field}"), false, text_match(value, true)),
     };
-    Ok(Kriterium { navn, navn_prefix, vaerdi, objekttype: None, sti_prefix: None })
+    Ok(Kriterium {
+        navn,
+        navn_prefix,
+        vaerdi,
+        objekttype: None,
+        sti_prefix: None,
+    })
 }
 
 #[cfg(test)]
@@ -360,7 +469,10 @@ mod tests {
     use crate::spec::class;
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -368,30 +480,61 @@ mod tests {
         assert_eq!(text_match("Hq", true), Match::Eq("hq".into()));
         assert_eq!(
             text_match("ab%", true),
-            Match::Like { pattern: "ab%".into(), prefix: "ab".into() }
+            Match::Like {
+                pattern: "ab%".into(),
+                prefix: "ab".into()
+            }
         );
         // `_` is literal, `\%` a literal percent.
         assert_eq!(
             text_match("a_b\\%c%", true),
-            Match::Like { pattern: "a\\_b\\%c%".into(), prefix: "a_b%c".into() }
+            Match::Like {
+                pattern: "a\\_b\\%c%".into(),
+                prefix: "a_b%c".into()
+            }
         );
         assert_eq!(text_match("100\\%", true), Match::Eq("100%".into()));
-        assert_eq!(text_match("a_c", false), Match::Like { pattern: "a_c".into(), prefix: "a".into() });
+        assert_eq!(
+            text_match("a_c", false),
+            Match::Like {
+                pattern: "a_c".into(),
+                prefix: "a".into()
+            }
+        );
     }
 
     #[test]
     fn list_versus_search() {
         let spec = class("organisation", "organisationenhed").unwrap();
         let u = "9a2e0d5c-0c5f-4e61-9b6e-1c2d3e4f5a6b";
-        match parse_class_query(spec, &p(&[("uuid", u), ("virkningFra", "2020-01-01")]), Scope::All).unwrap() {
+        match parse_class_query(
+            spec,
+            &p(&[("uuid", u), ("virkningFra", "2020-01-01")]),
+            Scope::All,
+        )
+        .unwrap()
+        {
             Forespoergsel::List { uuids, .. } => assert_eq!(uuids.len(), 1),
             other => panic!("{other:?}"),
         }
-        match parse_class_query(spec, &p(&[("bvn", "a%"), ("tilhoerer:organisation", u), ("gyldighed", "Aktiv")]), Scope::All).unwrap() {
+        match parse_class_query(
+            spec,
+            &p(&[
+                ("bvn", "a%"),
+                ("tilhoerer:organisation", u),
+                ("gyldighed", "Aktiv"),
+            ]),
+            Scope::All,
+        )
+        .unwrap()
+        {
             Forespoergsel::Soeg { query, list, .. } => {
                 assert!(!list);
                 assert_eq!(query.kriterier.len(), 3);
-                assert_eq!(query.kriterier[1].objekttype.as_deref(), Some("organisation"));
+                assert_eq!(
+                    query.kriterier[1].objekttype.as_deref(),
+                    Some("organisation")
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -408,15 +551,29 @@ mod tests {
             vec![("nosuchparam", "1")],
             vec![("gyldighed", "Maybe")],
             vec![("tilhoerer", "not-a-uuid")],
-            vec![("bvn", "x"), ("uuid", "9a2e0d5c-0c5f-4e61-9b6e-1c2d3e4f5a6b"), ("uuid", "9a2e0d5c-0c5f-4e61-9b6e-1c2d3e4f5a6c")],
-            vec![("virkningstid", "2020-01-01"), ("virkningFra", "2020-01-01")],
+            vec![
+                ("bvn", "x"),
+                ("uuid", "9a2e0d5c-0c5f-4e61-9b6e-1c2d3e4f5a6b"),
+                ("uuid", "9a2e0d5c-0c5f-4e61-9b6e-1c2d3e4f5a6c"),
+            ],
+            vec![
+                ("virkningstid", "2020-01-01"),
+                ("virkningFra", "2020-01-01"),
+            ],
             vec![("bvn", "x"), ("maximalantalresultater", "ten")],
             vec![("bvn", "x"), ("livscykluskode", "Levende")],
         ] {
-            assert!(parse_class_query(spec, &p(&bad), Scope::All).is_err(), "{bad:?} accepted");
+            assert!(
+                parse_class_query(spec, &p(&bad), Scope::All).is_err(),
+                "{bad:?} accepted"
+            );
         }
         assert!(parse_read(&p(&[("bvn", "x")])).is_err());
-        assert!(parse_read(&p(&[("virkningFra", "2020-01-01"), ("konsolider", "")])).unwrap().1);
+        assert!(
+            parse_read(&p(&[("virkningFra", "2020-01-01"), ("konsolider", "")]))
+                .unwrap()
+                .1
+        );
     }
 
     #[test]

@@ -212,36 +212,73 @@ pub fn services() -> Vec<&'static str> {
 // Building blocks of the table.
 
 const fn t(name: &'static str) -> Field {
-    Field { name, typ: FieldType::Text, mandatory: false }
+    Field {
+        name,
+        typ: FieldType::Text,
+        mandatory: false,
+    }
 }
 const fn tm(name: &'static str) -> Field {
-    Field { name, typ: FieldType::Text, mandatory: true }
+    Field {
+        name,
+        typ: FieldType::Text,
+        mandatory: true,
+    }
 }
 const fn f(name: &'static str, typ: FieldType) -> Field {
-    Field { name, typ, mandatory: false }
+    Field {
+        name,
+        typ,
+        mandatory: false,
+    }
 }
 const fn fm(name: &'static str, typ: FieldType) -> Field {
-    Field { name, typ, mandatory: true }
+    Field {
+        name,
+        typ,
+        mandatory: true,
+    }
 }
 const BVN: Field = tm("brugervendtnoegle");
 const INTEGRATIONSDATA: Field = t("integrationsdata");
 
 const fn one(name: &'static str) -> RelSpec {
-    RelSpec { name, card: Cardinality::ZeroToOne, kind: RelKind::Plain }
+    RelSpec {
+        name,
+        card: Cardinality::ZeroToOne,
+        kind: RelKind::Plain,
+    }
 }
 const fn many(name: &'static str) -> RelSpec {
-    RelSpec { name, card: Cardinality::ZeroToMany, kind: RelKind::Plain }
+    RelSpec {
+        name,
+        card: Cardinality::ZeroToMany,
+        kind: RelKind::Plain,
+    }
 }
 const fn aktoer_one(name: &'static str) -> RelSpec {
-    RelSpec { name, card: Cardinality::ZeroToOne, kind: RelKind::Aktoer }
+    RelSpec {
+        name,
+        card: Cardinality::ZeroToOne,
+        kind: RelKind::Aktoer,
+    }
 }
 const fn aktoer_many(name: &'static str) -> RelSpec {
-    RelSpec { name, card: Cardinality::ZeroToMany, kind: RelKind::Aktoer }
+    RelSpec {
+        name,
+        card: Cardinality::ZeroToMany,
+        kind: RelKind::Aktoer,
+    }
 }
 
-const GYLDIGHED: &[StateSpec] = &[StateSpec { name: "gyldighed", values: &["Aktiv", "Inaktiv"] }];
-const PUBLICERET: &[StateSpec] =
-    &[StateSpec { name: "publiceret", values: &["Publiceret", "IkkePubliceret"] }];
+const GYLDIGHED: &[StateSpec] = &[StateSpec {
+    name: "gyldighed",
+    values: &["Aktiv", "Inaktiv"],
+}];
+const PUBLICERET: &[StateSpec] = &[StateSpec {
+    name: "publiceret",
+    values: &["Publiceret", "IkkePubliceret"],
+}];
 
 /// The ten 0..n relations shared by organisation and organisationenhed.
 macro_rules! org_many {
@@ -354,10 +391,25 @@ static CLASSES: &[ClassSpec] = &[
         relations: &{
             let m = org_many!();
             [
-                one("branche"), one("myndighed"), one("myndighedstype"), one("overordnet"),
-                one("produktionsenhed"), one("skatteenhed"), one("tilhoerer"), one("virksomhed"),
+                one("branche"),
+                one("myndighed"),
+                one("myndighedstype"),
+                one("overordnet"),
+                one("produktionsenhed"),
+                one("skatteenhed"),
+                one("tilhoerer"),
+                one("virksomhed"),
                 one("virksomhedstype"),
-                m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9],
+                m[0],
+                m[1],
+                m[2],
+                m[3],
+                m[4],
+                m[5],
+                m[6],
+                m[7],
+                m[8],
+                m[9],
             ]
         },
         ..ClassSpec::DEFAULTS
@@ -373,9 +425,22 @@ static CLASSES: &[ClassSpec] = &[
         relations: &{
             let m = org_many!();
             [
-                one("branche"), one("enhedstype"), one("overordnet"), one("produktionsenhed"),
-                one("skatteenhed"), one("tilhoerer"),
-                m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9],
+                one("branche"),
+                one("enhedstype"),
+                one("overordnet"),
+                one("produktionsenhed"),
+                one("skatteenhed"),
+                one("tilhoerer"),
+                m[0],
+                m[1],
+                m[2],
+                m[3],
+                m[4],
+                m[5],
+                m[6],
+                m[7],
+                m[8],
+                m[9],
             ]
         },
         ..ClassSpec::DEFAULTS
@@ -407,24 +472,62 @@ static CLASSES: &[ClassSpec] = &[
         name: "sag",
         attributes: &[AttrGroup {
             name: "egenskaber",
-            fields: &[BVN, tm("beskrivelse"), tm("kassationskode"), tm("sagsnummer"), tm("titel"),
-                      t("hjemmel"), f("afleveret", Bool), f("principiel", Bool),
-                      f("offentlighedundtaget", OffentlighedUndtaget), INTEGRATIONSDATA],
+            fields: &[
+                BVN,
+                tm("beskrivelse"),
+                tm("kassationskode"),
+                tm("sagsnummer"),
+                tm("titel"),
+                t("hjemmel"),
+                f("afleveret", Bool),
+                f("principiel", Bool),
+                f("offentlighedundtaget", OffentlighedUndtaget),
+                INTEGRATIONSDATA,
+            ],
         }],
         states: &[StateSpec {
             name: "fremdrift",
-            values: &["Opstaaet", "Oplyst", "Afgjort", "Bestilt", "Udfoert", "Afsluttet"],
+            values: &[
+                "Opstaaet",
+                "Oplyst",
+                "Afgjort",
+                "Bestilt",
+                "Udfoert",
+                "Afsluttet",
+            ],
         }],
         relations: &[
-            one("behandlingarkiv"), one("afleveringsarkiv"), one("primaerklasse"),
-            one("opgaveklasse"), one("handlingsklasse"), one("kontoklasse"),
-            one("sikkerhedsklasse"), one("foelsomhedsklasse"), one("indsatsklasse"),
-            one("ydelsesklasse"), one("ejer"), one("ansvarlig"), one("primaerbehandler"),
-            one("udlaanttil"), one("primaerpart"), one("ydelsesmodtager"), one("oversag"),
-            one("praecedens"), one("afgiftsobjekt"), one("ejendomsskat"),
-            many("andetarkiv"), many("andrebehandlere"), many("sekundaerpart"),
-            many("andresager"), many("byggeri"), many("fredning"),
-            RelSpec { name: "journalpost", card: ZeroToMany, kind: RelKind::Journalpost },
+            one("behandlingarkiv"),
+            one("afleveringsarkiv"),
+            one("primaerklasse"),
+            one("opgaveklasse"),
+            one("handlingsklasse"),
+            one("kontoklasse"),
+            one("sikkerhedsklasse"),
+            one("foelsomhedsklasse"),
+            one("indsatsklasse"),
+            one("ydelsesklasse"),
+            one("ejer"),
+            one("ansvarlig"),
+            one("primaerbehandler"),
+            one("udlaanttil"),
+            one("primaerpart"),
+            one("ydelsesmodtager"),
+            one("oversag"),
+            one("praecedens"),
+            one("afgiftsobjekt"),
+            one("ejendomsskat"),
+            many("andetarkiv"),
+            many("andrebehandlere"),
+            many("sekundaerpart"),
+            many("andresager"),
+            many("byggeri"),
+            many("fredning"),
+            RelSpec {
+                name: "journalpost",
+                card: ZeroToMany,
+                kind: RelKind::Journalpost,
+            },
         ],
         indexed: true,
         ..ClassSpec::DEFAULTS
@@ -435,21 +538,48 @@ static CLASSES: &[ClassSpec] = &[
         name: "dokument",
         attributes: &[AttrGroup {
             name: "egenskaber",
-            fields: &[BVN, tm("beskrivelse"), fm("brevdato", Date), tm("dokumenttype"), tm("titel"),
-                      t("kassationskode"), f("major", Int), f("minor", Int),
-                      f("offentlighedundtaget", OffentlighedUndtaget), INTEGRATIONSDATA],
+            fields: &[
+                BVN,
+                tm("beskrivelse"),
+                fm("brevdato", Date),
+                tm("dokumenttype"),
+                tm("titel"),
+                t("kassationskode"),
+                f("major", Int),
+                f("minor", Int),
+                f("offentlighedundtaget", OffentlighedUndtaget),
+                INTEGRATIONSDATA,
+            ],
         }],
         states: &[StateSpec {
             name: "fremdrift",
-            values: &["Modtaget", "Fordelt", "Underudarbejdelse", "Underreview", "Publiceret",
-                      "Endeligt", "Afleveret"],
+            values: &[
+                "Modtaget",
+                "Fordelt",
+                "Underudarbejdelse",
+                "Underreview",
+                "Publiceret",
+                "Endeligt",
+                "Afleveret",
+            ],
         }],
         relations: &[
-            one("nyrevision"), one("primaerklasse"), one("ejer"), one("ansvarlig"),
-            one("primaerbehandler"), one("fordelttil"),
-            many("arkiver"), many("besvarelser"), many("udgangspunkter"), many("kommentarer"),
-            many("bilag"), many("andredokumenter"), many("andreklasser"),
-            many("andrebehandlere"), many("parter"), many("kopiparter"),
+            one("nyrevision"),
+            one("primaerklasse"),
+            one("ejer"),
+            one("ansvarlig"),
+            one("primaerbehandler"),
+            one("fordelttil"),
+            many("arkiver"),
+            many("besvarelser"),
+            many("udgangspunkter"),
+            many("kommentarer"),
+            many("bilag"),
+            many("andredokumenter"),
+            many("andreklasser"),
+            many("andrebehandlere"),
+            many("parter"),
+            many("kopiparter"),
             many("tilknyttedesager"),
         ],
         varianter: true,
@@ -465,14 +595,29 @@ static CLASSES: &[ClassSpec] = &[
             fields: &[BVN, t("beskrivelse"), INTEGRATIONSDATA],
         }],
         states: &[
-            StateSpec { name: "status", values: &["Inaktiv", "Aktiv"] },
-            StateSpec { name: "publiceret", values: &["Publiceret", "IkkePubliceret", "Normal"] },
+            StateSpec {
+                name: "status",
+                values: &["Inaktiv", "Aktiv"],
+            },
+            StateSpec {
+                name: "publiceret",
+                values: &["Publiceret", "IkkePubliceret", "Normal"],
+            },
         ],
         relations: &[
-            one("tilstandsobjekt"), one("tilstandstype"),
-            RelSpec { name: "tilstandsvaerdi", card: ZeroToMany, kind: RelKind::Tilstandsvaerdi },
-            many("begrundelse"), many("tilstandskvalitet"), many("tilstandsvurdering"),
-            many("tilstandsaktoer"), many("tilstandsudstyr"), many("samtykke"),
+            one("tilstandsobjekt"),
+            one("tilstandstype"),
+            RelSpec {
+                name: "tilstandsvaerdi",
+                card: ZeroToMany,
+                kind: RelKind::Tilstandsvaerdi,
+            },
+            many("begrundelse"),
+            many("tilstandskvalitet"),
+            many("tilstandsvurdering"),
+            many("tilstandsaktoer"),
+            many("tilstandsudstyr"),
+            many("samtykke"),
             many("tilstandsdokument"),
         ],
         indexed: true,
@@ -485,25 +630,51 @@ static CLASSES: &[ClassSpec] = &[
         name: "aktivitet",
         attributes: &[AttrGroup {
             name: "egenskaber",
-            fields: &[BVN, t("aktivitetnavn"), t("beskrivelse"), t("formaal"),
-                      f("starttidspunkt", Timestamp), f("sluttidspunkt", Timestamp),
-                      f("tidsforbrug", Interval), INTEGRATIONSDATA],
+            fields: &[
+                BVN,
+                t("aktivitetnavn"),
+                t("beskrivelse"),
+                t("formaal"),
+                f("starttidspunkt", Timestamp),
+                f("sluttidspunkt", Timestamp),
+                f("tidsforbrug", Interval),
+                INTEGRATIONSDATA,
+            ],
         }],
         states: &[
-            StateSpec { name: "status", values: &["Inaktiv", "Aktiv", "Aflyst"] },
-            StateSpec { name: "publiceret", values: &["Publiceret", "IkkePubliceret", "Normal"] },
+            StateSpec {
+                name: "status",
+                values: &["Inaktiv", "Aktiv", "Aflyst"],
+            },
+            StateSpec {
+                name: "publiceret",
+                values: &["Publiceret", "IkkePubliceret", "Normal"],
+            },
         ],
         relations: &[
-            aktoer_one("aktivitetstype"), aktoer_one("emne"), aktoer_one("foelsomhedklasse"),
-            aktoer_one("ansvarligklasse"), aktoer_one("rekvirentklasse"), aktoer_one("ansvarlig"),
+            aktoer_one("aktivitetstype"),
+            aktoer_one("emne"),
+            aktoer_one("foelsomhedklasse"),
+            aktoer_one("ansvarligklasse"),
+            aktoer_one("rekvirentklasse"),
+            aktoer_one("ansvarlig"),
             aktoer_one("tilhoerer"),
-            aktoer_many("udfoererklasse"), aktoer_many("deltagerklasse"),
-            aktoer_many("objektklasse"), aktoer_many("resultatklasse"),
-            aktoer_many("grundlagklasse"), aktoer_many("facilitetklasse"),
-            aktoer_many("adresse"), aktoer_many("geoobjekt"), aktoer_many("position"),
-            aktoer_many("facilitet"), aktoer_many("lokale"), aktoer_many("aktivitetdokument"),
-            aktoer_many("aktivitetgrundlag"), aktoer_many("aktivitetresultat"),
-            aktoer_many("udfoerer"), aktoer_many("deltager"),
+            aktoer_many("udfoererklasse"),
+            aktoer_many("deltagerklasse"),
+            aktoer_many("objektklasse"),
+            aktoer_many("resultatklasse"),
+            aktoer_many("grundlagklasse"),
+            aktoer_many("facilitetklasse"),
+            aktoer_many("adresse"),
+            aktoer_many("geoobjekt"),
+            aktoer_many("position"),
+            aktoer_many("facilitet"),
+            aktoer_many("lokale"),
+            aktoer_many("aktivitetdokument"),
+            aktoer_many("aktivitetgrundlag"),
+            aktoer_many("aktivitetresultat"),
+            aktoer_many("udfoerer"),
+            aktoer_many("deltager"),
         ],
         indexed: true,
         states_as_pairs: true,
@@ -515,20 +686,32 @@ static CLASSES: &[ClassSpec] = &[
         name: "indsats",
         attributes: &[AttrGroup {
             name: "egenskaber",
-            fields: &[BVN, t("beskrivelse"), f("starttidspunkt", Timestamp),
-                      f("sluttidspunkt", Timestamp), INTEGRATIONSDATA],
+            fields: &[
+                BVN,
+                t("beskrivelse"),
+                f("starttidspunkt", Timestamp),
+                f("sluttidspunkt", Timestamp),
+                INTEGRATIONSDATA,
+            ],
         }],
         states: &[
-            StateSpec { name: "publiceret", values: &["Publiceret", "IkkePubliceret", "Normal"] },
+            StateSpec {
+                name: "publiceret",
+                values: &["Publiceret", "IkkePubliceret", "Normal"],
+            },
             StateSpec {
                 name: "fremdrift",
                 values: &["Uoplyst", "Visiteret", "Disponeret", "Leveret", "Vurderet"],
             },
         ],
         relations: &[
-            one("indsatsmodtager"), one("indsatstype"),
-            many("indsatskvalitet"), many("indsatsaktoer"), many("samtykke"),
-            many("indsatssag"), many("indsatsdokument"),
+            one("indsatsmodtager"),
+            one("indsatstype"),
+            many("indsatskvalitet"),
+            many("indsatsaktoer"),
+            many("samtykke"),
+            many("indsatssag"),
+            many("indsatsdokument"),
         ],
         indexed: true,
         states_as_pairs: true,
@@ -551,12 +734,7 @@ pub const VARIANT_FIELDS: &[Field] = &[
 ];
 
 /// Fields of a Dokument part's `egenskaber` (contract §3.3).
-pub const DEL_FIELDS: &[Field] = &[
-    f("indeks", Int),
-    t("indhold"),
-    t("lokation"),
-    t("mimetype"),
-];
+pub const DEL_FIELDS: &[Field] = &[f("indeks", Int), t("indhold"), t("lokation"), t("mimetype")];
 
 /// The single relation type of Dokument parts.
 pub const DEL_RELATIONS: &[RelSpec] = &[many("underredigeringaf")];
@@ -571,15 +749,29 @@ mod tests {
         for c in classes() {
             assert!(seen.insert(c.name), "duplicate class {}", c.name);
             assert_eq!(c.name, c.name.to_lowercase());
-            assert!(!c.attributes.is_empty(), "{} has no attribute group", c.name);
+            assert!(
+                !c.attributes.is_empty(),
+                "{} has no attribute group",
+                c.name
+            );
             let mut rels = std::collections::HashSet::new();
             for r in c.relations {
-                assert!(rels.insert(r.name), "{}: duplicate relation {}", c.name, r.name);
+                assert!(
+                    rels.insert(r.name),
+                    "{}: duplicate relation {}",
+                    c.name,
+                    r.name
+                );
             }
             let mut fields = std::collections::HashSet::new();
             for g in c.attributes {
                 for f in g.fields {
-                    assert!(fields.insert(f.name), "{}: duplicate field {}", c.name, f.name);
+                    assert!(
+                        fields.insert(f.name),
+                        "{}: duplicate field {}",
+                        c.name,
+                        f.name
+                    );
                 }
             }
         }
@@ -600,14 +792,35 @@ mod tests {
     #[test]
     fn the_table_holds_every_type_the_foundation_names() {
         for name in [
-            "organisation", "organisationenhed", "organisationfunktion", "bruger",
-            "interessefaellesskab", "itsystem", "facet", "klasse", "klassifikation", "adresse",
-            "person", "virksomhed", "myndighed", "sag", "dokument", "aktivitet", "indsats",
-            "tilstand", "loghaendelse",
+            "organisation",
+            "organisationenhed",
+            "organisationfunktion",
+            "bruger",
+            "interessefaellesskab",
+            "itsystem",
+            "facet",
+            "klasse",
+            "klassifikation",
+            "adresse",
+            "person",
+            "virksomhed",
+            "myndighed",
+            "sag",
+            "dokument",
+            "aktivitet",
+            "indsats",
+            "tilstand",
+            "loghaendelse",
         ] {
             assert!(class_by_name(name).is_some(), "{name} missing");
         }
-        assert_eq!(class("organisation", "organisationenhed").unwrap().relations.len(), 16);
+        assert_eq!(
+            class("organisation", "organisationenhed")
+                .unwrap()
+                .relations
+                .len(),
+            16
+        );
         assert!(class("sag", "sag").unwrap().indexed);
     }
 }

@@ -69,7 +69,9 @@ impl Scope {
     pub fn permits(&self, o: &Objekt) -> bool {
         match self {
             Scope::All => true,
-            Scope::Myndigheder(m) => o.faelles || o.myndighed.as_ref().is_some_and(|c| m.contains(c)),
+            Scope::Myndigheder(m) => {
+                o.faelles || o.myndighed.as_ref().is_some_and(|c| m.contains(c))
+            }
         }
     }
 }

@@ -11,8 +11,10 @@
 //! zone is read in Europe/Copenhagen, the session zone LoRa configures (contract §2.2), so the same
 //! request means the same instant on fki as on LoRa. Output uses the same zone.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime,
-             NaiveTime, Offset, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime,
+    Offset, TimeZone, Utc,
+};
 use chrono_tz::Europe::Copenhagen;
 
 pub type Ts = i64;
@@ -50,7 +52,9 @@ pub fn parse(input: &str) -> Result<Ts, String> {
     // Split off a zone: `Z`, ` UTC`, `+HH`, `+HHMM`, `+HH:MM` (also `-`), after the time part.
     let (body, zone) = split_zone(s)?;
     let naive = parse_naive(body).ok_or_else(|| {
-        format!("invalid timestamp '{input}': expected e.g. 2020-01-31 or 2020-01-31T12:00:00+01:00")
+        format!(
+            "invalid timestamp '{input}': expected e.g. 2020-01-31 or 2020-01-31T12:00:00+01:00"
+        )
     })?;
     match zone {
         Some(off) => {
@@ -87,16 +91,25 @@ fn local_to_ts(naive: NaiveDateTime) -> Result<Ts, String> {
 
 fn split_zone(s: &str) -> Result<(&str, Option<FixedOffset>), String> {
     if let Some(b) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
-        return Ok((b.trim_end(), Some(FixedOffset::east_opt(0).expect("zero offset"))));
+        return Ok((
+            b.trim_end(),
+            Some(FixedOffset::east_opt(0).expect("zero offset")),
+        ));
     }
     for suffix in [" UTC", " utc", " GMT", " gmt"] {
         if let Some(b) = s.strip_suffix(suffix) {
-            return Ok((b.trim_end(), Some(FixedOffset::east_opt(0).expect("zero offset"))));
+            return Ok((
+                b.trim_end(),
+                Some(FixedOffset::east_opt(0).expect("zero offset")),
+            ));
         }
     }
     // A sign after the time part (position > 10 skips the date's own dashes).
     let bytes = s.as_bytes();
-    if let Some(pos) = (11..bytes.len()).rev().find(|&i| bytes[i] == b'+' || bytes[i] == b'-') {
+    if let Some(pos) = (11..bytes.len())
+        .rev()
+        .find(|&i| bytes[i] == b'+' || bytes[i] == b'-')
+    {
         let (body, z) = s.split_at(pos);
         let sign = if z.starts_with('-') { -1 } else { 1 };
         let digits: String = z[1..].chars().filter(|c| *c != ':').collect();
@@ -107,7 +120,10 @@ fn split_zone(s: &str) -> Result<(&str, Option<FixedOffset>), String> {
             1 | 2 => (digits.parse::<i32>().unwrap_or(99), 0),
             3 | 4 => {
                 let (h, m) = digits.split_at(digits.len() - 2);
-                (h.parse::<i32>().unwrap_or(99), m.parse::<i32>().unwrap_or(99))
+                (
+                    h.parse::<i32>().unwrap_or(99),
+                    m.parse::<i32>().unwrap_or(99),
+                )
             }
             _ => unreachable!(),
         };
@@ -125,7 +141,12 @@ fn parse_naive(s: &str) -> Option<NaiveDateTime> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Some(d.and_time(NaiveTime::MIN));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(dt);
         }
@@ -205,17 +226,38 @@ mod tests {
     #[test]
     fn zoneless_literals_are_copenhagen_time() {
         assert_eq!(parse("2020-01-01").unwrap(), utc("2019-12-31T23:00:00Z"));
-        assert_eq!(parse("2020-07-01 12:00").unwrap(), utc("2020-07-01T10:00:00Z"));
-        assert_eq!(parse("2020-07-01T12:00:00.5").unwrap(), utc("2020-07-01T10:00:00.5Z"));
+        assert_eq!(
+            parse("2020-07-01 12:00").unwrap(),
+            utc("2020-07-01T10:00:00Z")
+        );
+        assert_eq!(
+            parse("2020-07-01T12:00:00.5").unwrap(),
+            utc("2020-07-01T10:00:00.5Z")
+        );
     }
 
     #[test]
     fn zoned_literals() {
-        assert_eq!(parse("2020-01-01T00:00:00Z").unwrap(), utc("2020-01-01T00:00:00Z"));
-        assert_eq!(parse("2020-01-01 12:00:00+02").unwrap(), utc("2020-01-01T10:00:00Z"));
-        assert_eq!(parse("2020-01-01 12:00:00+0530").unwrap(), utc("2020-01-01T06:30:00Z"));
-        assert_eq!(parse("2020-01-01T12:00:00-01:00").unwrap(), utc("2020-01-01T13:00:00Z"));
-        assert_eq!(parse("2020-01-01 12:00:00 UTC").unwrap(), utc("2020-01-01T12:00:00Z"));
+        assert_eq!(
+            parse("2020-01-01T00:00:00Z").unwrap(),
+            utc("2020-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            parse("2020-01-01 12:00:00+02").unwrap(),
+            utc("2020-01-01T10:00:00Z")
+        );
+        assert_eq!(
+            parse("2020-01-01 12:00:00+0530").unwrap(),
+            utc("2020-01-01T06:30:00Z")
+        );
+        assert_eq!(
+            parse("2020-01-01T12:00:00-01:00").unwrap(),
+            utc("2020-01-01T13:00:00Z")
+        );
+        assert_eq!(
+            parse("2020-01-01 12:00:00 UTC").unwrap(),
+            utc("2020-01-01T12:00:00Z")
+        );
     }
 
     #[test]
@@ -228,7 +270,13 @@ mod tests {
 
     #[test]
     fn garbage_is_refused() {
-        for s in ["", "2020-13-01", "yesterday-ish", "2020-01-01T25:00", "2020-01-01 12:00+99"] {
+        for s in [
+            "",
+            "2020-13-01",
+            "yesterday-ish",
+            "2020-01-01T25:00",
+            "2020-01-01 12:00+99",
+        ] {
             assert!(parse(s).is_err(), "{s} parsed");
         }
     }
@@ -236,24 +284,49 @@ mod tests {
     #[test]
     fn dst_edges_follow_postgresql() {
         // 2021-10-31 02:30 happens twice; PostgreSQL takes the summer-time (earlier) reading.
-        assert_eq!(parse("2021-10-31 02:30").unwrap(), utc("2021-10-31T00:30:00Z"));
+        assert_eq!(
+            parse("2021-10-31 02:30").unwrap(),
+            utc("2021-10-31T00:30:00Z")
+        );
         // 2021-03-28 02:30 does not exist; PostgreSQL reads it with the winter offset.
-        assert_eq!(parse("2021-03-28 02:30").unwrap(), utc("2021-03-28T01:30:00Z"));
+        assert_eq!(
+            parse("2021-03-28 02:30").unwrap(),
+            utc("2021-03-28T01:30:00Z")
+        );
     }
 
     #[test]
     fn pg_and_iso_output() {
-        assert_eq!(format_pg(parse("2020-01-01").unwrap()), "2020-01-01 00:00:00+01");
-        assert_eq!(format_pg(utc("2020-06-01T10:30:00.25Z")), "2020-06-01 12:30:00.25+02");
+        assert_eq!(
+            format_pg(parse("2020-01-01").unwrap()),
+            "2020-01-01 00:00:00+01"
+        );
+        assert_eq!(
+            format_pg(utc("2020-06-01T10:30:00.25Z")),
+            "2020-06-01 12:30:00.25+02"
+        );
         assert_eq!(format_pg(POS_INF), "infinity");
         assert_eq!(format_pg(NEG_INF), "-infinity");
-        assert_eq!(format_iso(utc("2021-05-03T09:15:22.104233Z")), "2021-05-03T11:15:22.104233+02:00");
-        assert_eq!(format_iso(utc("2021-01-03T09:15:22Z")), "2021-01-03T10:15:22+01:00");
+        assert_eq!(
+            format_iso(utc("2021-05-03T09:15:22.104233Z")),
+            "2021-05-03T11:15:22.104233+02:00"
+        );
+        assert_eq!(
+            format_iso(utc("2021-01-03T09:15:22Z")),
+            "2021-01-03T10:15:22+01:00"
+        );
     }
 
     #[test]
     fn output_parses_back_to_the_same_instant() {
-        for ts in [0, 1, 1_600_000_000_123_456, -86_400_000_000 * 365 * 50, POS_INF, NEG_INF] {
+        for ts in [
+            0,
+            1,
+            1_600_000_000_123_456,
+            -86_400_000_000 * 365 * 50,
+            POS_INF,
+            NEG_INF,
+        ] {
             assert_eq!(parse(&format_pg(ts)).unwrap(), ts, "{}", format_pg(ts));
             assert_eq!(parse(&format_iso(ts)).unwrap(), ts, "{}", format_iso(ts));
         }

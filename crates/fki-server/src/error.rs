@@ -30,7 +30,11 @@ impl ApiError {
 
 /// A JSON error response with an arbitrary status (body too large, unknown route …).
 pub fn message(status: StatusCode, code: &str, text: impl Into<String>) -> Response {
-    (status, axum::Json(json!({"message": text.into(), "code": code}))).into_response()
+    (
+        status,
+        axum::Json(json!({"message": text.into(), "code": code})),
+    )
+        .into_response()
 }
 
 impl IntoResponse for ApiError {
@@ -39,7 +43,11 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         match &e {
             OioError::Validation { field, reason } => {
-                let text = if field.is_empty() { reason.clone() } else { format!("{field}: {reason}") };
+                let text = if field.is_empty() {
+                    reason.clone()
+                } else {
+                    format!("{field}: {reason}")
+                };
                 (
                     status,
                     axum::Json(json!({
@@ -69,9 +77,24 @@ mod tests {
         let cases = [
             (ApiError::validation("a.b", "bad"), 400),
             (ApiError::bad_request("x"), 400),
-            (ApiError(OioError::NotFound { klasse: "k".into(), uuid: uuid::Uuid::nil() }), 404),
-            (ApiError(OioError::Gone { klasse: "k".into(), uuid: uuid::Uuid::nil() }), 410),
-            (ApiError(OioError::Store(StoreError::Backend("secret".into()))), 500),
+            (
+                ApiError(OioError::NotFound {
+                    klasse: "k".into(),
+                    uuid: uuid::Uuid::nil(),
+                }),
+                404,
+            ),
+            (
+                ApiError(OioError::Gone {
+                    klasse: "k".into(),
+                    uuid: uuid::Uuid::nil(),
+                }),
+                410,
+            ),
+            (
+                ApiError(OioError::Store(StoreError::Backend("secret".into()))),
+                500,
+            ),
         ];
         for (e, s) in cases {
             assert_eq!(e.into_response().status().as_u16(), s);

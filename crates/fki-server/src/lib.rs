@@ -102,7 +102,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         .await
         .with_context(|| match &config.database_url {
             Some(_) => "while opening the PostgreSQL database of FKI_DATABASE_URL".to_owned(),
-            None => format!("while opening the SQLite database in {}", config.data_dir.display()),
+            None => format!(
+                "while opening the SQLite database in {}",
+                config.data_dir.display()
+            ),
         })
 }
 
@@ -126,7 +129,10 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
 }
 
 /// As [`start`], with an already opened store.
-pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<ServerHandle> {
+pub async fn start_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<ServerHandle> {
     let engine = Engine::new(store);
     let state = AppState {
         engine: engine.clone(),
@@ -152,5 +158,10 @@ pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::
             .context("while serving HTTP")
     });
     tracing::info!(%addr, backend = engine.store().backend(), "fki listening");
-    Ok(ServerHandle { addr, engine, shutdown: tx, task })
+    Ok(ServerHandle {
+        addr,
+        engine,
+        shutdown: tx,
+        task,
+    })
 }

@@ -13,7 +13,7 @@ use utoipa_scalar::{Scalar, Servable};
 
 use crate::AppState;
 use crate::error::{ApiError, message};
-use crate::rest::query_pairs;
+use crate::rest::{lookup, query_pairs};
 
 /// The LoRa version whose REST contract fki follows.
 pub const LORA_VERSION: &str = "1.13.1";
@@ -37,8 +37,17 @@ pub fn docs(openapi: Value) -> Router {
 
 /// Every GET route, sorted (LoRa's `/site-map`).
 pub fn site_map_paths() -> Vec<String> {
-    let mut paths: Vec<String> =
-        ["/", "/site-map", "/version", "/health", "/openapi.json", "/docs"].iter().map(|s| (*s).to_owned()).collect();
+    let mut paths: Vec<String> = [
+        "/",
+        "/site-map",
+        "/version",
+        "/health",
+        "/openapi.json",
+        "/docs",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
     for svc in spec::services() {
         paths.push(format!("/{svc}/classes"));
     }
@@ -58,13 +67,19 @@ async fn site_map() -> Response {
 }
 
 async fn version() -> Response {
-    axum::Json(json!({ "lora_version": LORA_VERSION, "fki_version": env!("CARGO_PKG_VERSION") })).into_response()
+    axum::Json(json!({ "lora_version": LORA_VERSION, "fki_version": env!("CARGO_PKG_VERSION") }))
+        .into_response()
 }
 
 async fn health(State(state): State<AppState>) -> Response {
     match state.engine.store().ping().await {
-        Ok(()) => axum::Json(json!({"status": "ok", "backend": state.engine.store().backend()})).into_response(),
-        Err(e) => message(StatusCode::SERVICE_UNAVAILABLE, "FKI-STORE-DOWN", e.to_string()),
+        Ok(()) => axum::Json(json!({"status": "ok", "backend": state.engine.store().backend()}))
+            .into_response(),
+        Err(e) => message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "FKI-STORE-DOWN",
+            e.to_string(),
+        ),
     }
 }
 
@@ -78,7 +93,10 @@ fn reject_query(raw: &Option<String>) -> Result<(), ApiError> {
         return Ok(());
     }
     let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-    Err(ApiError::bad_request(format!("Unsupported argument(s): {}", names.join(", "))))
+    Err(ApiError::bad_request(format!(
+        "Unsupported argument(s): {}",
+        names.join(", ")
+    )))
 }
 
 async fn service_classes(Path(service): Path<String>) -> Response {
@@ -88,25 +106,33 @@ async fn service_classes(Path(service): Path<String>) -> Response {
         .map(|c| (c.name.to_owned(), describe::fields(c)))
         .collect();
     if map.is_empty() {
-        return message(StatusCode::NOT_FOUND, "OIO-NO-SUCH-SERVICE", format!("No service /{service}"));
+        return message(
+            StatusCode::NOT_FOUND,
+            "OIO-NO-SUCH-SERVICE",
+            format!("No service /{service}"),
+        );
     }
     axum::Json(Value::Object(map)).into_response()
 }
 
-async fn class_fields(Path((service, class)): Path<(String, String)>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn class_fields(
+    Path((service, class)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     reject_query(&raw)?;
-    Ok(match spec::class(&service, &class) {
-        Some(c) => axum::Json(describe::fields(c)).into_response(),
-        None => message(StatusCode::NOT_FOUND, "OIO-NO-SUCH-CLASS", format!("No class /{service}/{class}")),
-    })
+    Ok(axum::Json(describe::fields(lookup(&service, &class)?)).into_response())
 }
 
-async fn class_schema(Path((service, class)): Path<(String, String)>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn class_schema(
+    Path((service, class)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     reject_query(&raw)?;
-    Ok(match spec::class(&service, &class) {
-        Some(c) => axum::Json(describe::json_schema(c, Mode::Create)).into_response(),
-        None => message(StatusCode::NOT_FOUND, "OIO-NO-SUCH-CLASS", format!("No class /{service}/{class}")),
-    })
+    Ok(axum::Json(describe::json_schema(
+        lookup(&service, &class)?,
+        Mode::Create,
+    ))
+    .into_response())
 }
 
 /// The OpenAPI 3.1 document: one path pair per class, with the create and update JSON Schemas
@@ -139,11 +165,20 @@ pub fn openapi() -> Value {
         let mut search_params = time_params();
         search_params.push(json!({"name": "uuid", "in": "query", "schema": {"type": "array", "items": {"type": "string", "format": "uuid"}}, "style": "form", "explode": true, "description": "List these objects (alone: list; with other criteria: restrict the search)"}));
         for (n, d) in [
-            ("brugervendtnoegle", "Attribute match; % wildcard, \\% literal; case-insensitive (alias bvn). Any attribute field name works the same way."),
+            (
+                "brugervendtnoegle",
+                "Attribute match; % wildcard, \\% literal; case-insensitive (alias bvn). Any attribute field name works the same way.",
+            ),
             ("vilkaarligattr", "Matches any attribute field"),
             ("vilkaarligrel", "UUID of any relation target"),
-            ("livscykluskode", "Lifecycle code of the registrering (also lifts the exclusion of Slettet)"),
-            ("foersteresultat", "Paging offset (results sorted by brugervendtnoegle, then uuid)"),
+            (
+                "livscykluskode",
+                "Lifecycle code of the registrering (also lifts the exclusion of Slettet)",
+            ),
+            (
+                "foersteresultat",
+                "Paging offset (results sorted by brugervendtnoegle, then uuid)",
+            ),
             ("maximalantalresultater", "Paging limit"),
             ("list", "Return objects instead of UUIDs"),
             ("konsolider", "Merge touching equal periods"),
@@ -201,12 +236,19 @@ pub fn openapi() -> Value {
     for svc in spec::services() {
         paths.insert(format!("/{svc}/classes"), json!({"get": {"tags": [svc], "summary": format!("Structures of the classes of {svc}"), "operationId": format!("{svc}_classes"), "responses": {"200": {"description": "class → structure"}}}}));
     }
-    for (p, s) in [("/site-map", "Every GET route"), ("/version", "LoRa contract version"), ("/health", "Liveness and storage backend")] {
+    for (p, s) in [
+        ("/site-map", "Every GET route"),
+        ("/version", "LoRa contract version"),
+        ("/health", "Liveness and storage backend"),
+    ] {
         paths.insert(p.into(), json!({"get": {"tags": ["meta"], "summary": s, "operationId": p.trim_start_matches('/').replace('-', "_"), "responses": {"200": {"description": "OK"}}}}));
     }
-    schemas.insert("Error".into(), json!({"type": "object", "properties": {
+    schemas.insert(
+        "Error".into(),
+        json!({"type": "object", "properties": {
         "message": {"type": "string"}, "code": {"type": "string"}, "error": {"type": "integer"},
-        "text": {"type": "string"}, "field": {"type": "string"}, "reason": {"type": "string"}}}));
+        "text": {"type": "string"}, "field": {"type": "string"}, "reason": {"type": "string"}}}),
+    );
     schemas.insert("UuidAnswer".into(), json!({"type": "object", "properties": {"uuid": {"type": "string", "format": "uuid"}}, "required": ["uuid"]}));
     json!({
         "openapi": "3.1.0",
@@ -228,15 +270,26 @@ mod tests {
     #[test]
     fn the_openapi_document_parses_as_openapi_and_covers_every_class() {
         let doc = openapi();
-        let parsed: utoipa::openapi::OpenApi = serde_json::from_value(doc.clone()).expect("valid OpenAPI");
+        let parsed: utoipa::openapi::OpenApi =
+            serde_json::from_value(doc.clone()).expect("valid OpenAPI");
         for c in classes() {
-            assert!(parsed.paths.paths.contains_key(&format!("/{}/{}/{{uuid}}", c.service, c.name)));
+            assert!(
+                parsed
+                    .paths
+                    .paths
+                    .contains_key(&format!("/{}/{}/{{uuid}}", c.service, c.name))
+            );
         }
         let mut ids: Vec<&str> = doc["paths"]
             .as_object()
             .unwrap()
             .values()
-            .flat_map(|p| p.as_object().unwrap().values().map(|op| op["operationId"].as_str().unwrap()))
+            .flat_map(|p| {
+                p.as_object()
+                    .unwrap()
+                    .values()
+                    .map(|op| op["operationId"].as_str().unwrap())
+            })
             .collect();
         let n = ids.len();
         ids.sort();

@@ -29,14 +29,21 @@ pub const HEADER_FAELLES: &str = "x-fki-faelles";
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/{service}/{class}", get(class_get).post(opret))
-        .route("/{service}/{class}/{uuid}", get(laes).put(importer).patch(ret).delete(slet))
+        .route(
+            "/{service}/{class}/{uuid}",
+            get(laes).put(importer).patch(ret).delete(slet),
+        )
 }
 
 type ApiResult = Result<Response, ApiError>;
 
-fn lookup(service: &str, class: &str) -> Result<&'static ClassSpec, Response> {
+/// The class at `/{service}/{class}`, or a 404.
+pub fn lookup(service: &str, class: &str) -> Result<&'static ClassSpec, ApiError> {
     spec::class(service, class).ok_or_else(|| {
-        message(StatusCode::NOT_FOUND, "OIO-NO-SUCH-CLASS", format!("No class /{service}/{class}"))
+        ApiError(OioError::NoSuchClass {
+            service: service.into(),
+            class: class.into(),
+        })
     })
 }
 
@@ -46,7 +53,8 @@ fn uuid_param(s: &str) -> Result<Uuid, ApiError> {
 
 /// Parse a raw query string into name/value pairs, keeping repeats and order.
 pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
+    raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
 }
 
 fn no_query(raw: &Option<String>) -> Result<(), ApiError> {
@@ -55,7 +63,10 @@ fn no_query(raw: &Option<String>) -> Result<(), ApiError> {
         Ok(())
     } else {
         let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-        Err(ApiError::bad_request(format!("Unsupported argument(s): {}", names.join(", "))))
+        Err(ApiError::bad_request(format!(
+            "Unsupported argument(s): {}",
+            names.join(", ")
+        )))
     }
 }
 
@@ -65,7 +76,10 @@ pub fn kontekst(state: &AppState, headers: &HeaderMap) -> Result<Kontekst, ApiEr
         Some(v) => {
             let s = v.to_str().unwrap_or_default().trim();
             if s.len() != 8 || !s.chars().all(|c| c.is_ascii_digit()) {
-                return Err(ApiError::validation("X-FKI-Myndighed", "expected a CVR number of 8 digits"));
+                return Err(ApiError::validation(
+                    "X-FKI-Myndighed",
+                    "expected a CVR number of 8 digits",
+                ));
             }
             Some(s.to_owned())
         }
@@ -75,7 +89,12 @@ pub fn kontekst(state: &AppState, headers: &HeaderMap) -> Result<Kontekst, ApiEr
         .get(HEADER_FAELLES)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
-    Ok(Kontekst { scope: Scope::All, myndighed, faelles, brugerref: None })
+    Ok(Kontekst {
+        scope: Scope::All,
+        myndighed,
+        faelles,
+        brugerref: None,
+    })
 }
 
 /// The JSON body: `application/json` (or any type whose body parses as JSON), or
@@ -93,14 +112,17 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("multipart/form-data"));
         let text: Bytes = if multipart {
-            let mut mp = Multipart::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+            let mut mp = Multipart::from_request(req, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
             let mut json_field = None;
             loop {
                 match mp.next_field().await {
                     Ok(Some(f)) => {
                         let name = f.name().unwrap_or_default().to_owned();
                         if name == "json" {
-                            json_field = Some(f.bytes().await.map_err(IntoResponse::into_response)?);
+                            json_field =
+                                Some(f.bytes().await.map_err(IntoResponse::into_response)?);
                         } else {
                             return Err(ApiError::validation(
                                 name,
@@ -142,7 +164,12 @@ fn uuid_json(uuid: Uuid) -> Value {
 }
 
 async fn exists(state: &AppState, spec: &ClassSpec, uuid: Uuid) -> Result<bool, ApiError> {
-    let h = state.engine.store().read(&[uuid], RegWindow::Current).await.map_err(|e| ApiError(e.into()))?;
+    let h = state
+        .engine
+        .store()
+        .read(&[uuid], RegWindow::Current)
+        .await
+        .map_err(|e| ApiError(e.into()))?;
     Ok(h.iter().any(|h| h.objekt.klasse == spec.name))
 }
 
@@ -154,14 +181,14 @@ async fn opret(
     headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult {
-    let spec = match lookup(&service, &class) {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
+    let spec = lookup(&service, &class)?;
     no_query(&raw)?;
     let ctx = kontekst(&state, &headers)?;
     let a = parse_write(spec, &require_body(body.0)?, Mode::Create)?;
-    let uuid = state.engine.write(&ctx, spec, Uuid::new_v4(), Skriv::Opret(a)).await?;
+    let uuid = state
+        .engine
+        .write(&ctx, spec, Uuid::new_v4(), Skriv::Opret(a))
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(uuid_json(uuid))).into_response())
 }
 
@@ -173,15 +200,15 @@ async fn importer(
     headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult {
-    let spec = match lookup(&service, &class) {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
+    let spec = lookup(&service, &class)?;
     let uuid = uuid_param(&uuid)?;
     no_query(&raw)?;
     let ctx = kontekst(&state, &headers)?;
     let a = parse_write(spec, &require_body(body.0)?, Mode::Create)?;
-    state.engine.write(&ctx, spec, uuid, Skriv::Importer(a)).await?;
+    state
+        .engine
+        .write(&ctx, spec, uuid, Skriv::Importer(a))
+        .await?;
     Ok(axum::Json(uuid_json(uuid)).into_response())
 }
 
@@ -192,19 +219,20 @@ async fn ret(
     headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult {
-    let spec = match lookup(&service, &class) {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
+    let spec = lookup(&service, &class)?;
     let uuid = uuid_param(&uuid)?;
     let ctx = kontekst(&state, &headers)?;
     // LoRa answers 404 for an unknown object before it looks at the body.
-    let parsed = require_body(body.0).and_then(|b| parse_write(spec, &b, Mode::Update).map_err(ApiError));
+    let parsed =
+        require_body(body.0).and_then(|b| parse_write(spec, &b, Mode::Update).map_err(ApiError));
     let a = match parsed {
         Ok(a) => a,
         Err(e) => {
             if !exists(&state, spec, uuid).await? {
-                return Err(ApiError(OioError::NotFound { klasse: spec.name.into(), uuid }));
+                return Err(ApiError(OioError::NotFound {
+                    klasse: spec.name.into(),
+                    uuid,
+                }));
             }
             return Err(e);
         }
@@ -221,10 +249,7 @@ async fn slet(
     headers: HeaderMap,
     body: JsonBody,
 ) -> ApiResult {
-    let spec = match lookup(&service, &class) {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
+    let spec = lookup(&service, &class)?;
     let uuid = uuid_param(&uuid)?;
     no_query(&raw)?;
     let ctx = kontekst(&state, &headers)?;
@@ -237,7 +262,10 @@ async fn slet(
         },
         Some(_) => return Err(ApiError::validation("", "the body must be a JSON object")),
     };
-    state.engine.write(&ctx, spec, uuid, Skriv::Slet { note }).await?;
+    state
+        .engine
+        .write(&ctx, spec, uuid, Skriv::Slet { note })
+        .await?;
     Ok((StatusCode::ACCEPTED, axum::Json(uuid_json(uuid))).into_response())
 }
 
@@ -248,10 +276,7 @@ async fn laes(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult {
-    let spec = match lookup(&service, &class) {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
+    let spec = lookup(&service, &class)?;
     let uuid = uuid_param(&uuid)?;
     let (tid, konsolider) = parse_read(&query_pairs(raw.as_deref()))?;
     let ctx = kontekst(&state, &headers)?;
@@ -268,24 +293,44 @@ async fn class_get(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult {
-    let spec = match lookup(&service, &class) {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
+    let spec = lookup(&service, &class)?;
     let ctx = kontekst(&state, &headers)?;
     let pairs = query_pairs(raw.as_deref());
     let results = match parse_class_query(spec, &pairs, Scope::All)? {
-        Forespoergsel::List { mut uuids, tid, konsolider } => {
+        Forespoergsel::List {
+            mut uuids,
+            tid,
+            konsolider,
+        } => {
             uuids.sort();
             uuids.dedup();
-            let objs = state.engine.list(&ctx, spec, &uuids, tid, konsolider).await?;
-            if objs.is_empty() { json!([]) } else { json!([objs]) }
+            let objs = state
+                .engine
+                .list(&ctx, spec, &uuids, tid, konsolider)
+                .await?;
+            if objs.is_empty() {
+                json!([])
+            } else {
+                json!([objs])
+            }
         }
-        Forespoergsel::Soeg { query, tid, list, konsolider } => {
+        Forespoergsel::Soeg {
+            query,
+            tid,
+            list,
+            konsolider,
+        } => {
             let hits = state.engine.soeg(&ctx, &query).await?;
             if list {
-                let objs = state.engine.list(&ctx, spec, &hits, tid, konsolider).await?;
-                if objs.is_empty() { json!([]) } else { json!([objs]) }
+                let objs = state
+                    .engine
+                    .list(&ctx, spec, &hits, tid, konsolider)
+                    .await?;
+                if objs.is_empty() {
+                    json!([])
+                } else {
+                    json!([objs])
+                }
             } else {
                 json!([hits.iter().map(Uuid::to_string).collect::<Vec<_>>()])
             }
