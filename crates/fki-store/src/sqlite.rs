@@ -1,0 +1,298 @@
+//! The SQLite backend.
+//!
+//! One *writer* pool with a single connection serialises all writers: its transactions start with
+//! `BEGIN IMMEDIATE`, so the write lock is taken up front and a transaction never fails half-way
+//! on a lock upgrade. A separate *reader* pool (several `query_only` connections) serves
+//! [`Store::read`], [`Store::search`] and [`Store::ping`]; in WAL mode readers see the last
+//! committed state and never wait for the writer.
+//!
+//! An in-memory database (`sqlite::memory:`) cannot be shared by two pools, so there one
+//! connection serves both: reads then wait while a write transaction is open.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fki_oio::model::{Data, Objekt, Registrering, RegistreringMeta};
+use fki_oio::store::{Fakt, Historik, RegWindow, SearchQuery, Store, StoreTx};
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use uuid::Uuid;
+
+use crate::exec::exec_helpers;
+use crate::sql::{self, Dialect, Drive, ObjektRow, RegRow};
+
+exec_helpers!(Sqlite);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Connections in the reader pool.
+const READERS: u32 = 4;
+
+/// The SQLite implementation of [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if missing) the database file at `path` and migrate it.
+    pub async fn open_path(path: &Path) -> StoreResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Backend(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+        }
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        Self::open_options(opts, false).await
+    }
+
+    /// Open a `sqlite:` URL (`sqlite://path/to/file`, `sqlite:file.db?mode=rwc`,
+    /// `sqlite::memory:`) and migrate it. A file is created if missing.
+    pub async fn open_url(url: &str) -> StoreResult<Self> {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("bad SQLite URL '{url}': {e}")))?;
+        if !memory {
+            let path = opts.get_filename();
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Backend(format!("cannot create directory {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        Self::open_options(opts.create_if_missing(true), memory).await
+    }
+
+    async fn open_options(opts: SqliteConnectOptions, memory: bool) -> StoreResult<Self> {
+        let opts = opts
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true)
+            // PostgreSQL's LIKE is case-sensitive; make SQLite's agree (facts are lower-cased
+            // by the engine already, `sti` is not).
+            .pragma("case_sensitive_like", "ON")
+            .pragma("cache_size", "-32768")
+            // Map the file: every connection then shares the OS page cache instead of copying
+            // pages into its own (searches touch scattered fact and registrering pages).
+            .pragma("mmap_size", "1073741824")
+            .pragma("temp_store", "MEMORY");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await
+            .map_err(db_err("opening SQLite database"))?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migrating SQLite database: {e}")))?;
+        let reader = if memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(READERS)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts.pragma("query_only", "ON"))
+                .await
+                .map_err(db_err("opening SQLite read connections"))?
+        };
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Close both pools (waits for connections to be returned).
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// The query plan SQLite picks for a search (`EXPLAIN QUERY PLAN`), one line per step.
+    /// For diagnostics and tests.
+    pub async fn explain_search(&self, q: &SearchQuery) -> StoreResult<Vec<String>> {
+        let mut conn = self
+            .reader
+            .acquire()
+            .await
+            .map_err(db_err("explaining search"))?;
+        let plan = plan_search(&mut conn, q, true).await?;
+        let drive = match plan.driver {
+            _ if plan.by_bvn => Drive::Bvn { lo: None, hi: None },
+            Some(d) => Drive::Kriterium(d),
+            None => Drive::Registrering,
+        };
+        let mut s = sql::search(Dialect::Sqlite, q, drive);
+        s.text = format!("EXPLAIN QUERY PLAN {}", s.text);
+        let a = args(s.binds, "explaining search")?;
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as_with(sqlx::AssertSqlSafe(s.text), a)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err("explaining search"))?;
+        Ok(rows.into_iter().map(|r| r.3).collect())
+    }
+
+    /// Update the planner statistics (`PRAGMA optimize`); cheap when nothing changed.
+    pub async fn optimize(&self) -> StoreResult<()> {
+        execute(
+            &self.writer,
+            Sql::new("PRAGMA optimize"),
+            "optimizing SQLite database",
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err("starting SQLite write transaction"))?;
+        Ok(Box::new(SqliteTx { tx }))
+    }
+
+    async fn read(&self, uuids: &[Uuid], reg: RegWindow) -> StoreResult<Vec<Historik>> {
+        let mut objekter: Vec<ObjektRow> = Vec::new();
+        let mut regs: Vec<RegRow> = Vec::new();
+        if !uuids.is_empty() {
+            let mut conn = self
+                .reader
+                .acquire()
+                .await
+                .map_err(db_err("reading objects: connecting"))?;
+            for chunk in sql::distinct(uuids).chunks(sql::IN_CHUNK) {
+                objekter.extend(
+                    fetch_all::<ObjektRow, _>(
+                        &mut *conn,
+                        sql::select_objekter(chunk),
+                        "reading objects",
+                    )
+                    .await?,
+                );
+                regs.extend(
+                    fetch_all::<RegRow, _>(
+                        &mut *conn,
+                        sql::select_registreringer(chunk, reg),
+                        "reading registreringer",
+                    )
+                    .await?,
+                );
+            }
+        }
+        sql::assemble(uuids, objekter, regs)
+    }
+
+    async fn search(&self, q: &SearchQuery) -> StoreResult<Vec<Uuid>> {
+        let mut conn = self
+            .reader
+            .acquire()
+            .await
+            .map_err(db_err("searching: connecting"))?;
+        // SQLite keeps no statistics on fact values: probe to choose the driver.
+        run_search(&mut conn, Dialect::Sqlite, q, true).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        fetch_one_column::<i64, _>(&self.reader, Sql::new("SELECT 1"), "ping").await?;
+        Ok(())
+    }
+}
+
+/// A write transaction on the single writer connection. Dropping it rolls back.
+pub struct SqliteTx {
+    tx: sqlx::Transaction<'static, Sqlite>,
+}
+
+#[async_trait]
+impl StoreTx for SqliteTx {
+    async fn lock(&mut self, uuid: Uuid) -> StoreResult<Option<(Objekt, Option<Registrering>)>> {
+        // The transaction already holds SQLite's write lock (BEGIN IMMEDIATE): just read.
+        let o: Option<ObjektRow> = fetch_optional(
+            &mut *self.tx,
+            sql::select_objekt_one(uuid, false),
+            "locking object",
+        )
+        .await?;
+        let Some(o) = o else { return Ok(None) };
+        let r: Option<RegRow> = fetch_optional(
+            &mut *self.tx,
+            sql::select_current(uuid),
+            "reading current registrering",
+        )
+        .await?;
+        Ok(Some((
+            o.into_objekt()?,
+            r.map(RegRow::into_registrering).transpose()?,
+        )))
+    }
+
+    async fn insert_objekt(&mut self, objekt: &Objekt) -> StoreResult<()> {
+        let n = execute(
+            &mut *self.tx,
+            sql::insert_objekt(objekt),
+            "inserting object",
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!(
+                "object {} already exists",
+                objekt.uuid
+            )));
+        }
+        Ok(())
+    }
+
+    async fn close_registrering(&mut self, id: i64, til: i64) -> StoreResult<()> {
+        let n = execute(
+            &mut *self.tx,
+            sql::close_registrering(id, til),
+            "closing registrering",
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::Backend(format!(
+                "closing registrering {id}: no such row"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn insert_registrering(
+        &mut self,
+        objekt: &Objekt,
+        meta: &RegistreringMeta,
+        data: &Data,
+        fakta: &[Fakt],
+    ) -> StoreResult<i64> {
+        let q = sql::insert_registrering(objekt, meta, data)?;
+        let id: i64 = fetch_one_column(&mut *self.tx, q, "inserting registrering").await?;
+        for q in sql::insert_fakta(id, &objekt.klasse, fakta) {
+            execute(&mut *self.tx, q, "inserting facts").await?;
+        }
+        Ok(id)
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx
+            .commit()
+            .await
+            .map_err(db_err("committing SQLite transaction"))
+    }
+}
