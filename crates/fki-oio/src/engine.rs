@@ -152,11 +152,33 @@ impl Engine {
         op: Skriv,
     ) -> OioResult<()> {
         let op_name = op.name();
-        let current = tx.lock(uuid).await?;
+        let mut current = tx.lock(uuid).await?;
         let not_found = || OioError::NotFound {
             klasse: spec.name.into(),
             uuid,
         };
+        let exists = || OioError::Conflict(format!("{} {uuid} already exists", spec.name));
+
+        // Create the object row first when the UUID is new.
+        let mut created = None;
+        if current.is_none() && matches!(op, Skriv::Opret(_) | Skriv::Importer(_)) {
+            let objekt = Objekt {
+                uuid,
+                klasse: spec.name.into(),
+                myndighed: ctx.myndighed.clone(),
+                faelles: ctx.faelles,
+            };
+            match tx.insert_objekt(&objekt).await {
+                Ok(()) => created = Some(objekt),
+                // A concurrent import created it first (PostgreSQL waits for that transaction):
+                // continue as an import onto the object it created.
+                Err(StoreError::Conflict(_)) if matches!(op, Skriv::Importer(_)) => {
+                    current = tx.lock(uuid).await?;
+                }
+                Err(StoreError::Conflict(_)) => return Err(exists()),
+                Err(e) => return Err(e.into()),
+            }
+        }
 
         // Resolve what to store: (objekt, data, livscyklus, note, previous registrering).
         let (objekt, data, livscyklus, note, previous) = match (op, current) {
@@ -166,17 +188,10 @@ impl Engine {
                 } else {
                     Livscyklus::Importeret
                 };
-                let objekt = Objekt {
-                    uuid,
-                    klasse: spec.name.into(),
-                    myndighed: ctx.myndighed.clone(),
-                    faelles: ctx.faelles,
-                };
-                tx.insert_objekt(&objekt).await.map_err(|e| match e {
-                    StoreError::Conflict(_) => {
-                        OioError::Conflict(format!("{} {uuid} already exists", spec.name))
-                    }
-                    e => e.into(),
+                let objekt = created.ok_or_else(|| {
+                    OioError::Store(StoreError::Backend(format!(
+                        "{uuid} vanished while importing"
+                    )))
                 })?;
                 let mut data = a.data;
                 merge::normalise_new(spec, &mut data);
@@ -211,12 +226,7 @@ impl Engine {
                     }
                 };
                 let (data, livscyklus, note) = match op {
-                    Skriv::Opret(_) => {
-                        return Err(OioError::Conflict(format!(
-                            "{} {uuid} already exists",
-                            spec.name
-                        )));
-                    }
+                    Skriv::Opret(_) => return Err(exists()),
                     Skriv::Importer(a) => {
                         if matches!(from, Livscyklus::Passiveret | Livscyklus::Slettet) {
                             // LoRa's reference code applies the import as an update on top of the
@@ -282,11 +292,14 @@ impl Engine {
             fra = fra.max(prev.meta.fra + 1);
             tx.close_registrering(prev.id, fra).await?;
         }
+        // Without a known user LoRa stamps its constant brugerref; storing it keeps
+        // `brugerref` searches consistent with what reads show.
+        let brugerref = Some(ctx.brugerref.unwrap_or(crate::json::LORA_BRUGERREF));
         let meta = RegistreringMeta {
             fra,
             til: POS_INF,
             livscyklus,
-            brugerref: ctx.brugerref,
+            brugerref,
             note,
         };
         tx.insert_registrering(&objekt, &meta, &data, &fakta(spec, &data))

@@ -249,7 +249,7 @@ pub fn parse_write(spec: &ClassSpec, body: &Value, mode: Mode) -> OioResult<Aend
         }
         // Blank entries mean "clear"; on create there is nothing to clear.
         for list in data.relationer.values_mut() {
-            list.retain(|e| e.maal != Maal::Ingen || !e.ekstra.is_empty());
+            list.retain(|e| e.maal != Maal::Ingen);
         }
     }
     Ok(Aendring {
@@ -537,7 +537,7 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
             )?;
             ekstra.insert("tilstandsvaerdiattr".into(), a.clone());
         }
-        Maal::Ingen
+        Maal::Vaerdi
     } else {
         match (uuid, urn) {
             (Some(""), Some("")) => {
@@ -836,7 +836,7 @@ pub struct RenderOpts {
 }
 
 /// LoRa's constant `brugerref` when no user is known (contract §2.3).
-pub const LORA_BRUGERREF: &str = "42c432e8-9c4a-11e6-9f62-873cf34a735f";
+pub const LORA_BRUGERREF: Uuid = uuid::uuid!("42c432e8-9c4a-11e6-9f62-873cf34a735f");
 
 /// Render an object in the read shape (contract §2.3): `{"id", "registreringer": [...]}`.
 pub fn render_objekt(
@@ -865,11 +865,7 @@ fn render_registrering(spec: &ClassSpec, r: &Registrering, opts: RenderOpts) -> 
     o.insert("livscykluskode".into(), json!(r.meta.livscyklus.as_str()));
     o.insert(
         "brugerref".into(),
-        json!(
-            r.meta
-                .brugerref
-                .map_or_else(|| LORA_BRUGERREF.to_owned(), |u| u.to_string())
-        ),
+        json!(r.meta.brugerref.unwrap_or(LORA_BRUGERREF).to_string()),
     );
     if let Some(n) = &r.meta.note {
         o.insert("note".into(), json!(n));
@@ -999,7 +995,7 @@ fn render_rel_entry(e: &RelEntry) -> Value {
         Maal::Urn(u) => {
             m.insert("urn".into(), json!(u));
         }
-        Maal::Ingen => {}
+        Maal::Ingen | Maal::Vaerdi => {}
     }
     if let Some(t) = &e.objekttype {
         m.insert("objekttype".into(), json!(t));

@@ -149,7 +149,7 @@ pub fn apply_indexed(old: &[RelEntry], new: &[RelEntry]) -> Vec<RelEntry> {
 }
 
 fn is_blank(e: &RelEntry) -> bool {
-    e.maal == Maal::Ingen && e.ekstra.is_empty()
+    e.maal == Maal::Ingen
 }
 
 /// Number the entries of indexed 0..n relations 1, 2, 3 … in the order given, ignoring supplied
@@ -207,7 +207,12 @@ pub fn apply(spec: &ClassSpec, old: &Data, change: &Data) -> Data {
         out.attributter.insert(group.clone(), merged);
     }
     for (state, new) in &change.tilstande {
-        let merged = apply_periodic(old.tilstande.get(state).map_or(&[][..], Vec::as_slice), new);
+        // `[]` clears the state for all time (§5.3).
+        let merged = if new.is_empty() {
+            Vec::new()
+        } else {
+            apply_periodic(old.tilstande.get(state).map_or(&[][..], Vec::as_slice), new)
+        };
         out.tilstande.insert(state.clone(), merged);
     }
     for (name, new) in &change.relationer {
@@ -216,6 +221,8 @@ pub fn apply(spec: &ClassSpec, old: &Data, change: &Data) -> Data {
             .relation(name)
             .map_or(Cardinality::ZeroToMany, |r| r.card);
         let merged = match card {
+            // `[]` clears the relation for all time (Doc; docs/oio-rest.md).
+            Cardinality::ZeroToOne if new.is_empty() => Vec::new(),
             Cardinality::ZeroToOne => {
                 let mut l = apply_periodic(old_list, new);
                 l.retain(|e| !is_blank(e));

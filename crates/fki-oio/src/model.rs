@@ -89,6 +89,8 @@ pub enum Maal {
     Urn(String),
     /// A blank entry (`uuid: ""` and `urn: ""`): no target in this period.
     Ingen,
+    /// A Tilstand `tilstandsvaerdi` entry: a value, which has no target by nature.
+    Vaerdi,
 }
 
 impl Maal {
@@ -97,7 +99,7 @@ impl Maal {
         match self {
             Maal::Uuid(u) => Some(u.to_string()),
             Maal::Urn(u) => Some(u.clone()),
-            Maal::Ingen => None,
+            Maal::Ingen | Maal::Vaerdi => None,
         }
     }
 }

@@ -163,7 +163,7 @@ pub fn openapi() -> Value {
         let tag = c.service;
         let body = |name: &str| json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}}});
         let mut search_params = time_params();
-        search_params.push(json!({"name": "uuid", "in": "query", "schema": {"type": "array", "items": {"type": "string", "format": "uuid"}}, "style": "form", "explode": true, "description": "List these objects (alone: list; with other criteria: restrict the search)"}));
+        search_params.push(json!({"name": "uuid", "in": "query", "required": false, "schema": {"type": "array", "items": {"type": "string", "format": "uuid"}}, "style": "form", "explode": true, "description": "List these objects (alone: list; with other criteria: restrict the search)"}));
         for (n, d) in [
             (
                 "brugervendtnoegle",
