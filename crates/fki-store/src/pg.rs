@@ -12,7 +12,10 @@
 //! (at least [`ANALYZE_MIN_GROWTH`]), i.e. at every doubling.
 //!
 //! Connections use `plan_cache_mode = force_custom_plan`: searches are dynamic and their
-//! selectivity depends on the bound values, so a cached generic plan would be a poor fit.
+//! selectivity depends on the bound values, so a cached generic plan would be a poor fit. They
+//! also turn JIT compilation off: a search whose row estimate is off (value ranges over the
+//! mixed `vaerdi` column often are) can cross `jit_above_cost` and spend half a second compiling
+//! a query that runs in a millisecond.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -115,7 +118,7 @@ impl PgStore {
     pub async fn open_url(url: &str) -> StoreResult<Self> {
         let opts = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?
-            .options([("plan_cache_mode", "force_custom_plan")]);
+            .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))

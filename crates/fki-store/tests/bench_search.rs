@@ -236,7 +236,11 @@ async fn run_queries(store: Arc<dyn Store>, n: usize) {
             let query = make(i * 7919 + 13);
             let t = Instant::now();
             let hits = store.search(&query).await.unwrap();
-            times.push(t.elapsed());
+            let took = t.elapsed();
+            if took > Duration::from_millis(50) {
+                eprintln!("  slow: {name} #{i} took {took:.1?}");
+            }
+            times.push(took);
             found += hits.len();
         }
         times.sort();
