@@ -32,7 +32,11 @@ pub async fn load(
     objects: impl IntoIterator<Item = fki_demo::DemoObjekt>,
     pb: &ProgressBar,
 ) -> anyhow::Result<usize> {
-    let ctx = |faelles: bool| Kontekst { myndighed: Some(myndighed.to_owned()), faelles, ..Kontekst::system() };
+    let ctx = |faelles: bool| Kontekst {
+        myndighed: Some(myndighed.to_owned()),
+        faelles,
+        ..Kontekst::system()
+    };
     let mut total = 0;
     let mut batch: Vec<(&'static spec::ClassSpec, uuid::Uuid, Skriv)> = Vec::with_capacity(CHUNK);
     let mut batch_faelles = false;
@@ -42,14 +46,18 @@ pub async fn load(
         let a = parse_write(spec, &o.body, Mode::Create)
             .with_context(|| format!("generated an invalid {} {}", o.klasse, o.uuid))?;
         if (batch.len() >= CHUNK || o.faelles != batch_faelles) && !batch.is_empty() {
-            total += engine.write_many(&ctx(batch_faelles), batch.drain(..)).await?;
+            total += engine
+                .write_many(&ctx(batch_faelles), batch.drain(..))
+                .await?;
             pb.set_position(total as u64);
         }
         batch_faelles = o.faelles;
         batch.push((spec, o.uuid, Skriv::Importer(a)));
     }
     if !batch.is_empty() {
-        total += engine.write_many(&ctx(batch_faelles), batch.drain(..)).await?;
+        total += engine
+            .write_many(&ctx(batch_faelles), batch.drain(..))
+            .await?;
     }
     pb.set_position(total as u64);
     Ok(total)
@@ -57,10 +65,21 @@ pub async fn load(
 
 /// Seed the demo municipality unless its first object is already stored.
 pub async fn demo(engine: &Engine, seed: u64, show_progress: bool) -> anyhow::Result<()> {
-    let cfg = fki_demo::DemoConfig { seed, ..Default::default() };
+    let cfg = fki_demo::DemoConfig {
+        seed,
+        ..Default::default()
+    };
     let objects = fki_demo::municipality(&cfg);
-    let first = objects.first().context("the demo generator produced nothing")?.uuid;
-    if !engine.store().read(&[first], RegWindow::Current).await?.is_empty() {
+    let first = objects
+        .first()
+        .context("the demo generator produced nothing")?
+        .uuid;
+    if !engine
+        .store()
+        .read(&[first], RegWindow::Current)
+        .await?
+        .is_empty()
+    {
         tracing::info!("demo data already present; not seeding again");
         return Ok(());
     }
@@ -68,6 +87,10 @@ pub async fn demo(engine: &Engine, seed: u64, show_progress: bool) -> anyhow::Re
     let started = std::time::Instant::now();
     let n = load(engine, fki_demo::DEMO_CVR, objects, &pb).await?;
     pb.finish_and_clear();
-    tracing::info!(objects = n, seconds = started.elapsed().as_secs_f64(), "demo municipality seeded");
+    tracing::info!(
+        objects = n,
+        seconds = started.elapsed().as_secs_f64(),
+        "demo municipality seeded"
+    );
     Ok(())
 }

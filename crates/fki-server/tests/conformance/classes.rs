@@ -243,9 +243,7 @@ async fn tilstandsvaerdi_without_attr(s: &Srv) {
     .await
     .expect_invalid("relationer.tilstandsvaerdi[0].uuid");
 }
-both!(
-    tilstandsvaerdi_without_attr
-);
+both!(tilstandsvaerdi_without_attr);
 
 /// Log events: no brugervendtnoegle; a state value with a space.
 async fn loghaendelse(s: &Srv) {

@@ -82,9 +82,7 @@ async fn concurrent_imports_of_a_new_uuid(s: &Srv) {
         "{codes:?}"
     );
 }
-both!(
-    concurrent_imports_of_a_new_uuid
-);
+both!(concurrent_imports_of_a_new_uuid);
 
 /// `join_all` without the futures crate: run the futures concurrently on this task.
 async fn futures_join_all<F: std::future::Future>(

@@ -166,9 +166,7 @@ async fn empty_list_clears_a_state(s: &Srv) {
     assert_eq!(attr(&reg, "organisationenhedegenskaber").len(), 1);
     assert!(s.search(ENHED, &[("gyldighed", "Aktiv")]).await.is_empty());
 }
-both!(
-    empty_list_clears_a_state
-);
+both!(empty_list_clears_a_state);
 
 /// States (§5.3): new entries win inside their periods only.
 async fn state_merge(s: &Srv) {
@@ -426,9 +424,7 @@ async fn empty_list_clears_zero_to_one(s: &Srv) {
             .is_empty()
     );
 }
-both!(
-    empty_list_clears_zero_to_one
-);
+both!(empty_list_clears_zero_to_one);
 
 fn indexed(entries: &[Value]) -> Vec<(i64, String)> {
     entries

@@ -252,9 +252,7 @@ async fn openapi_parses_with_utoipa(s: &Srv) {
         assert!(doc.paths.paths.contains_key(&base), "{base}");
     }
 }
-both!(
-    openapi_parses_with_utoipa
-);
+both!(openapi_parses_with_utoipa);
 
 /// Unknown classes and paths → 404 (JSON for unknown classes); wrong methods → 405.
 async fn unknown_routes_and_methods(s: &Srv) {

@@ -450,9 +450,7 @@ async fn brugerref_search(s: &Srv) {
         .is_empty()
     );
 }
-both!(
-    brugerref_search
-);
+both!(brugerref_search);
 
 /// Refused arguments (§1.2, §4.1, §4.5).
 async fn refused_arguments(s: &Srv) {
