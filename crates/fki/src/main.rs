@@ -1,6 +1,7 @@
 //! The `fki` binary: `fki serve` runs every support system in one process; the other
 //! subcommands do admin and data work.
 
+mod bench;
 mod seed;
 
 use std::net::SocketAddr;
@@ -11,7 +12,11 @@ use clap::{Args, Parser, Subcommand};
 use fki_server::Config;
 
 #[derive(Parser)]
-#[command(name = "fki", version, about = "An open, self-hostable implementation of the Danish common municipal infrastructure")]
+#[command(
+    name = "fki",
+    version,
+    about = "An open, self-hostable implementation of the Danish common municipal infrastructure"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,6 +28,9 @@ enum Command {
     Serve(ServeArgs),
     /// Load the deterministic demo municipality into the store, then exit.
     Demo(DemoArgs),
+    /// Benchmarks (they start their own stores and servers; traffic goes to 127.0.0.1 only).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 #[derive(Args, Clone)]
@@ -67,9 +75,12 @@ struct DemoArgs {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("FKI_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_env("FKI_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let json = std::env::var("FKI_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -83,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(a) => serve(a).await,
+        Command::Bench(b) => bench::run(b).await,
         Command::Demo(a) => {
             let config = Config {
                 data_dir: a.store.data_dir,
@@ -111,7 +123,11 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             .context("while seeding the demo data")?;
     }
     let handle = fki_server::start_with_store(config, store).await?;
-    eprintln!("fki serving on {} (API docs: {}/docs)", handle.url(), handle.url());
+    eprintln!(
+        "fki serving on {} (API docs: {}/docs)",
+        handle.url(),
+        handle.url()
+    );
     let stop = handle.stopper();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -127,7 +143,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
