@@ -19,7 +19,7 @@
 //! the validity window, and the holder-of-key confirmation.
 
 use base64::Engine;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use roxmltree::Node;
 
 use crate::bpp::PrivilegeList;
@@ -225,8 +225,11 @@ pub fn issue_assertion(spec: &AssertionSpec<'_>) -> Result<IssuedAssertion, Toke
     let subject = crate::ca::cert_info(spec.subject_cert_der)
         .map_err(|e| TokenError::Issue(format!("subject certificate: {e}")))?;
     let id = format!("_{}", uuid::Uuid::new_v4());
-    let nb = crate::time::format(spec.not_before);
-    let na = crate::time::format(spec.not_on_or_after);
+    // The wire carries milliseconds: report exactly what is on the wire.
+    let not_before = spec.not_before.trunc_subsecs(3);
+    let not_on_or_after = spec.not_on_or_after.trunc_subsecs(3);
+    let nb = crate::time::format(not_before);
+    let na = crate::time::format(not_on_or_after);
     let audience = xml::escape_text(spec.audience);
     let attribute = |name: &str, value: &str| {
         format!(
@@ -288,8 +291,8 @@ NotBefore=\"{nb}\" NotOnOrAfter=\"{na}\" Recipient=\"{recipient}\" xsi:type=\"Ke
     Ok(IssuedAssertion {
         id,
         xml,
-        not_before: spec.not_before,
-        not_on_or_after: spec.not_on_or_after,
+        not_before,
+        not_on_or_after,
     })
 }
 
