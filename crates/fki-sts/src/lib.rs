@@ -19,6 +19,12 @@
 //! a signed service request), `sts.wsdl` and `sts-kosdy-sample.wsdl` (the binding and its
 //! security policy).
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![warn(missing_docs)]
+
 pub mod bpp;
 pub mod ca;
 pub(crate) mod dsig;

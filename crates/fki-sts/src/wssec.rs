@@ -692,14 +692,7 @@ pub fn sign_service_request_with(
         vt = VALUE_TYPE_SAMLID,
         aid = xml::escape_text(&assertion_id),
     );
-    edits.push(security_insertion(
-        envelope,
-        root,
-        header,
-        body,
-        &env_prefix,
-        security,
-    )?);
+    edits.push(security_insertion(envelope, root, header, body, security)?);
     let template = apply_edits(envelope, edits);
     let signed = dsig::sign_template(template, hok_key_pem).map_err(WsSecError::Sign)?;
     Ok(signed.replacen(&marker, assertion_xml, 1))
@@ -717,14 +710,12 @@ pub(crate) fn security_insertion(
     root: Node<'_, '_>,
     header: Option<Node<'_, '_>>,
     body: Node<'_, '_>,
-    env_prefix: &str,
     security: String,
 ) -> Result<Edit, WsSecError> {
     let qualified = |local: &str| match written_prefix(input, root) {
         Some(p) => format!("{p}:{local}"),
         None => local.to_owned(),
     };
-    let _ = env_prefix;
     match header {
         Some(h) => {
             let r = h.range();

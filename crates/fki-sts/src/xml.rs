@@ -16,8 +16,6 @@
 //! Signature …) that occur twice are an error, which closes the door on wrapping attacks that
 //! hide a second copy of a signed element.
 
-use std::ops::Range;
-
 use roxmltree::{Document, Node, ParsingOptions};
 
 /// Namespace URIs used on the wire (see `/work/shared/specs/sf1514-sts/`).
@@ -367,24 +365,6 @@ fn declared_prefixes(raw: &str) -> std::collections::HashSet<Option<String>> {
         }
     }
     out
-}
-
-/// Byte range of the content between an element's start and end tags (empty for `<x/>`).
-pub fn content_range(input: &str, node: Node<'_, '_>) -> Range<usize> {
-    let r = node.range();
-    let raw = &input[r.clone()];
-    if raw.ends_with("/>") && node.first_child().is_none() {
-        return r.end..r.end;
-    }
-    let start = match node.first_child() {
-        Some(c) => c.range().start,
-        None => raw.find('>').map(|i| r.start + i + 1).unwrap_or(r.end),
-    };
-    let end = match node.last_child() {
-        Some(c) => c.range().end,
-        None => start,
-    };
-    start..end
 }
 
 /// Escapes text content.

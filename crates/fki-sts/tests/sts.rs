@@ -784,3 +784,53 @@ fn pkcs12_opens_with_openssl() {
     };
     assert_eq!(strip(&key_pem), strip(fx().system.key_pem()));
 }
+
+#[test]
+fn signer_handles_missing_empty_and_unprefixed_headers() {
+    let now = Utc::now();
+    let a = issue(&fx().sts, fx().system.cert_der(), now);
+    let wsa = "http://www.w3.org/2005/08/addressing";
+    let variants = [
+        // SOAP 1.1, no Header at all: MessageID cannot be there, so the verifier refuses for
+        // lack of it, after checking the signature
+        (
+            "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><x xmlns=\"urn:x\"/></soap:Body></soap:Envelope>".to_owned(),
+            false,
+        ),
+        // SOAP 1.2 with a self-closing Header: same
+        (
+            "<e:Envelope xmlns:e=\"http://www.w3.org/2003/05/soap-envelope\"><e:Header/><e:Body><x xmlns=\"urn:x\"/></e:Body></e:Envelope>".to_owned(),
+            false,
+        ),
+        // SOAP 1.2 in the default namespace, addressing headers with wsu declared on the root
+        (
+            format!(
+                "<Envelope xmlns=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:wsu=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd\"><Header><a:MessageID xmlns:a=\"{wsa}\">urn:uuid:{}</a:MessageID><a:Action xmlns:a=\"{wsa}\" wsu:Id=\"act\">urn:op</a:Action></Header><Body><x xmlns=\"urn:x\">é</x></Body></Envelope>",
+                uuid::Uuid::new_v4()
+            ),
+            true,
+        ),
+    ];
+    for (envelope, complete) in variants {
+        let signed =
+            wssec::sign_service_request(&envelope, &a.xml, fx().system.key_pem(), now).unwrap();
+        let result = verify_request(&signed, now, &WsSecConfig::default());
+        if complete {
+            let v = result.unwrap_or_else(|e| panic!("{e}\n{signed}"));
+            assert_eq!(v.action.as_deref(), Some("urn:op"));
+            assert!(signed.contains("wsu:Id=\"act\""), "existing Id reused");
+        } else {
+            let err = result.unwrap_err();
+            assert!(
+                matches!(&err, WsSecError::Malformed(m) if m.contains("MessageID")),
+                "{err}\n{signed}"
+            );
+        }
+    }
+    // signing an envelope that already has a Security header is refused
+    let (_, signed) = signed_service_request(now);
+    assert!(matches!(
+        wssec::sign_service_request(&signed, &a.xml, fx().system.key_pem(), now),
+        Err(WsSecError::Sign(_))
+    ));
+}
