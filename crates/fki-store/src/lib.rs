@@ -49,6 +49,7 @@ use std::sync::Arc;
 
 use fki_oio::store::{Store, StoreError};
 
+pub mod adgang;
 mod exec;
 mod pg;
 mod sql;
@@ -56,7 +57,7 @@ mod sqlite;
 pub mod testing;
 
 pub use pg::{PgStore, PgTx};
-pub use sqlite::{SqliteStore, SqliteTx};
+pub use sqlite::{SqliteStore, SqliteTuning, SqliteTx};
 
 /// File name of the default SQLite database inside the data directory.
 pub const DEFAULT_SQLITE_FILE: &str = "fki.sqlite";
