@@ -21,7 +21,8 @@ pub(crate) fn db_err(ctx: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
 }
 
 macro_rules! exec_helpers {
-    ($db:ty) => {
+    // `$custom`: whether [`Sql::custom_plan`] statements run unprepared (unnamed) on this backend.
+    ($db:ty, custom_plans_unprepared = $custom:expr) => {
         #[allow(unused_imports)]
         use $crate::exec::db_err;
         #[allow(unused_imports)]
@@ -55,7 +56,9 @@ macro_rules! exec_helpers {
             E: sqlx::Executor<'c, Database = $db>,
         {
             let a = args(q.binds, ctx)?;
+            let persistent = !($custom && q.custom_plan);
             sqlx::query_with(sqlx::AssertSqlSafe(q.text), a)
+                .persistent(persistent)
                 .execute(e)
                 .await
                 .map(|r| r.rows_affected())
@@ -70,7 +73,9 @@ macro_rules! exec_helpers {
             O: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
         {
             let a = args(q.binds, ctx)?;
+            let persistent = !($custom && q.custom_plan);
             sqlx::query_as_with::<_, O, _>(sqlx::AssertSqlSafe(q.text), a)
+                .persistent(persistent)
                 .fetch_all(e)
                 .await
                 .map_err(db_err(ctx))
@@ -84,7 +89,9 @@ macro_rules! exec_helpers {
             O: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
         {
             let a = args(q.binds, ctx)?;
+            let persistent = !($custom && q.custom_plan);
             sqlx::query_as_with::<_, O, _>(sqlx::AssertSqlSafe(q.text), a)
+                .persistent(persistent)
                 .fetch_optional(e)
                 .await
                 .map_err(db_err(ctx))
@@ -98,7 +105,9 @@ macro_rules! exec_helpers {
             O: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db> + Send + Unpin,
         {
             let a = args(q.binds, ctx)?;
+            let persistent = !($custom && q.custom_plan);
             sqlx::query_scalar_with::<_, O, _>(sqlx::AssertSqlSafe(q.text), a)
+                .persistent(persistent)
                 .fetch_all(e)
                 .await
                 .map_err(db_err(ctx))
@@ -112,7 +121,9 @@ macro_rules! exec_helpers {
             O: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db> + Send + Unpin,
         {
             let a = args(q.binds, ctx)?;
+            let persistent = !($custom && q.custom_plan);
             sqlx::query_scalar_with::<_, O, _>(sqlx::AssertSqlSafe(q.text), a)
+                .persistent(persistent)
                 .fetch_one(e)
                 .await
                 .map_err(db_err(ctx))

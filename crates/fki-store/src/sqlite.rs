@@ -23,14 +23,65 @@ use sqlx::sqlite::{
 use uuid::Uuid;
 
 use crate::exec::exec_helpers;
-use crate::sql::{self, Dialect, Drive, ObjektRow, RegRow};
+use crate::sql::{self, Dialect, Drive, HistorikRow, ObjektRow, RegRow};
 
-exec_helpers!(Sqlite);
+exec_helpers!(Sqlite, custom_plans_unprepared = false);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Connections in the reader pool.
-const READERS: u32 = 4;
+/// Memory and concurrency settings of the SQLite store. The defaults suit the 2-core, < 300 MB
+/// target of `docs/benchmarks.md`; operators override them with environment variables (read
+/// when a store is opened).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteTuning {
+    /// Connections in the reader pool (`FKI_SQLITE_READERS`).
+    pub readers: u32,
+    /// Page cache per connection, in MiB (`FKI_SQLITE_CACHE_MB`).
+    pub cache_mib: u32,
+    /// Bytes of the file each connection maps, in MiB (`FKI_SQLITE_MMAP_MB`; 0 = read with
+    /// `pread` into the page cache). Every connection maps the file on its own, and the
+    /// process's resident set counts each mapping's pages, so this multiplies by
+    /// `readers + 1` in `ps`/`VmHWM` even though the pages are shared page cache.
+    pub mmap_mib: u32,
+}
+
+impl Default for SqliteTuning {
+    fn default() -> Self {
+        SqliteTuning {
+            readers: 4,
+            cache_mib: 32,
+            mmap_mib: 0,
+        }
+    }
+}
+
+impl SqliteTuning {
+    /// The defaults, overridden by `FKI_SQLITE_READERS`, `FKI_SQLITE_CACHE_MB` and
+    /// `FKI_SQLITE_MMAP_MB` where set. A value that is not a number is an error.
+    pub fn from_env() -> StoreResult<Self> {
+        fn var(name: &str, default: u32, min: u32) -> StoreResult<u32> {
+            match std::env::var(name) {
+                Ok(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or_else(|| {
+                        StoreError::Backend(format!(
+                            "{name}={v:?}: expected a whole number of at least {min}"
+                        ))
+                    }),
+                Err(_) => Ok(default),
+            }
+        }
+        let d = Self::default();
+        Ok(SqliteTuning {
+            readers: var("FKI_SQLITE_READERS", d.readers, 1)?,
+            cache_mib: var("FKI_SQLITE_CACHE_MB", d.cache_mib, 1)?,
+            mmap_mib: var("FKI_SQLITE_MMAP_MB", d.mmap_mib, 0)?,
+        })
+    }
+}
 
 /// The SQLite implementation of [`Store`].
 #[derive(Debug, Clone)]
@@ -71,6 +122,8 @@ impl SqliteStore {
     }
 
     async fn open_options(opts: SqliteConnectOptions, memory: bool) -> StoreResult<Self> {
+        let tuning = SqliteTuning::from_env()?;
+        tracing::debug!(?tuning, "opening SQLite store");
         let opts = opts
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -79,10 +132,11 @@ impl SqliteStore {
             // PostgreSQL's LIKE is case-sensitive; make SQLite's agree (facts are lower-cased
             // by the engine already, `sti` is not).
             .pragma("case_sensitive_like", "ON")
-            .pragma("cache_size", "-32768")
-            // Map the file: every connection then shares the OS page cache instead of copying
-            // pages into its own (searches touch scattered fact and registrering pages).
-            .pragma("mmap_size", "1073741824")
+            // Negative: KiB.
+            .pragma("cache_size", format!("-{}", u64::from(tuning.cache_mib) * 1024))
+            // Mapping the file lets connections share the OS page cache instead of copying
+            // pages into their own (see [`SqliteTuning::mmap_mib`] for its cost in RSS).
+            .pragma("mmap_size", (u64::from(tuning.mmap_mib) << 20).to_string())
             .pragma("temp_store", "MEMORY");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -101,7 +155,7 @@ impl SqliteStore {
             writer.clone()
         } else {
             SqlitePoolOptions::new()
-                .max_connections(READERS)
+                .max_connections(tuning.readers)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts.pragma("query_only", "ON"))
                 .await
@@ -169,8 +223,7 @@ impl Store for SqliteStore {
     }
 
     async fn read(&self, uuids: &[Uuid], reg: RegWindow) -> StoreResult<Vec<Historik>> {
-        let mut objekter: Vec<ObjektRow> = Vec::new();
-        let mut regs: Vec<RegRow> = Vec::new();
+        let mut rows: Vec<HistorikRow> = Vec::new();
         if !uuids.is_empty() {
             let mut conn = self
                 .reader
@@ -178,24 +231,17 @@ impl Store for SqliteStore {
                 .await
                 .map_err(db_err("reading objects: connecting"))?;
             for chunk in sql::distinct(uuids).chunks(sql::IN_CHUNK) {
-                objekter.extend(
-                    fetch_all::<ObjektRow, _>(
+                rows.extend(
+                    fetch_all::<HistorikRow, _>(
                         &mut *conn,
-                        sql::select_objekter(chunk),
+                        sql::select_historik(chunk, reg),
                         "reading objects",
-                    )
-                    .await?,
-                );
-                regs.extend(
-                    fetch_all::<RegRow, _>(
-                        &mut *conn,
-                        sql::select_registreringer(chunk, reg),
-                        "reading registreringer",
                     )
                     .await?,
                 );
             }
         }
+        let (objekter, regs) = sql::split_historik(rows);
         sql::assemble(uuids, objekter, regs)
     }
 

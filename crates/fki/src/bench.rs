@@ -88,6 +88,11 @@ pub struct OioArgs {
     /// print where it is, instead of removing it.
     #[arg(long)]
     keep: bool,
+    /// Measure data kept by an earlier `--keep` run instead of loading anew: the kept data
+    /// directory (SQLite) or database URL (PostgreSQL). Needs a single `--backend` and the same
+    /// `--units`/`--users`/`--seed` as the run that loaded it.
+    #[arg(long, value_name = "DIR_OR_URL")]
+    reuse: Option<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +138,9 @@ async fn oio(a: OioArgs) -> anyhow::Result<()> {
     }
     if a.concurrency == 0 {
         bail!("--concurrency must be at least 1");
+    }
+    if a.reuse.is_some() && a.backend == BackendChoice::Both {
+        bail!("--reuse needs a single --backend (sqlite or postgres)");
     }
     let backends = match a.backend {
         BackendChoice::Sqlite => vec![Backend::Sqlite],
@@ -263,7 +271,8 @@ impl Opened {
 struct BackendResult {
     backend: Backend,
     objects: usize,
-    load_seconds: f64,
+    /// `None` when the data was reused.
+    load_seconds: Option<f64>,
     analyze_seconds: Option<f64>,
     startup_seconds: f64,
     phases: Vec<PhaseResult>,
@@ -274,6 +283,11 @@ struct BackendResult {
 }
 
 async fn bench_backend(b: Backend, a: &OioArgs, common: &Common) -> anyhow::Result<BackendResult> {
+    if let Some(reuse) = &a.reuse {
+        let mut loaded = Loaded::reused(b, reuse)?;
+        loaded.objects = common.samples.objects;
+        return measure(b, a, common, loaded).await;
+    }
     eprintln!("\n== {}: loading ==", b.name());
     let dir = tempfile::Builder::new()
         .prefix("fki-bench-")
@@ -297,7 +311,7 @@ async fn bench_backend(b: Backend, a: &OioArgs, common: &Common) -> anyhow::Resu
                     )
                 })?;
             let store = fki_store::PgStore::open_url(&url).await?;
-            (Opened::Postgres(store), Some((url, guard)))
+            (Opened::Postgres(store), Some((url, Some(guard))))
         }
     };
 
@@ -332,7 +346,85 @@ async fn bench_backend(b: Backend, a: &OioArgs, common: &Common) -> anyhow::Resu
     };
     drop(engine);
     opened.close().await;
+    let loaded = Loaded {
+        dir: Some(dir),
+        data_dir: None,
+        db,
+        objects,
+        load_seconds: Some(load_seconds),
+        analyze_seconds,
+    };
+    measure(b, a, common, loaded).await
+}
 
+/// Data ready to be served: loaded by this run (a temporary directory, perhaps a throw-away
+/// database) or kept by an earlier one (`--reuse`).
+struct Loaded {
+    /// The temporary directory of this run (removed unless `--keep`).
+    dir: Option<tempfile::TempDir>,
+    /// A kept data directory (`--reuse` with SQLite).
+    data_dir: Option<PathBuf>,
+    db: Option<(String, Option<fki_store::testing::DropGuard>)>,
+    objects: usize,
+    load_seconds: Option<f64>,
+    analyze_seconds: Option<f64>,
+}
+
+impl Loaded {
+    fn reused(b: Backend, reuse: &str) -> anyhow::Result<Loaded> {
+        let (data_dir, db) = match b {
+            Backend::Sqlite => {
+                let d = PathBuf::from(reuse);
+                if !d.join(fki_store::DEFAULT_SQLITE_FILE).is_file() {
+                    bail!(
+                        "--reuse {reuse}: no {} there",
+                        fki_store::DEFAULT_SQLITE_FILE
+                    );
+                }
+                (d, None)
+            }
+            Backend::Postgres => {
+                let d = tempfile::Builder::new()
+                    .prefix("fki-bench-")
+                    .tempdir()
+                    .context("cannot create a temporary directory")?
+                    .keep();
+                (d, Some((reuse.to_string(), None)))
+            }
+        };
+        eprintln!("\n== {}: reusing {reuse} ==", b.name());
+        Ok(Loaded {
+            dir: None,
+            data_dir: Some(data_dir),
+            db,
+            objects: 0,
+            load_seconds: None,
+            analyze_seconds: None,
+        })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        match (&self.dir, &self.data_dir) {
+            (Some(d), _) => d.path(),
+            (None, Some(d)) => d,
+            (None, None) => std::path::Path::new("."),
+        }
+    }
+}
+
+/// Serve `loaded` from a child process and run the phases against it.
+async fn measure(
+    b: Backend,
+    a: &OioArgs,
+    common: &Common,
+    loaded: Loaded,
+) -> anyhow::Result<BackendResult> {
+    let Loaded {
+        objects,
+        load_seconds,
+        analyze_seconds,
+        ..
+    } = loaded;
     let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(a.concurrency)
@@ -340,9 +432,9 @@ async fn bench_backend(b: Backend, a: &OioArgs, common: &Common) -> anyhow::Resu
         .build()?;
     let t = Instant::now();
     let server = ServerProcess::start(
-        dir.path(),
-        db.as_ref().map(|(url, _)| url.as_str()),
-        dir.path().join("server.log"),
+        loaded.path(),
+        loaded.db.as_ref().map(|(url, _)| url.as_str()),
+        loaded.path().join("server.log"),
         &client,
     )
     .await?;
@@ -394,20 +486,20 @@ async fn bench_backend(b: Backend, a: &OioArgs, common: &Common) -> anyhow::Resu
     let peak_anon_mb = Some(anon.peak_mb()).filter(|m| *m > 0.0);
     drop(anon);
     let stopped = server.stop().await;
-    match db {
-        Some((url, guard)) if a.keep => {
+    match loaded.db {
+        Some((url, Some(guard))) if a.keep => {
             eprintln!("kept the PostgreSQL database: {url}");
             // The guard would drop the database.
             std::mem::forget(guard);
         }
-        Some((_, guard)) => {
+        Some((_, Some(guard))) => {
             if let Err(e) = guard.cleanup().await {
                 eprintln!("warning: could not drop the benchmark database: {e}");
             }
         }
-        None => {}
+        _ => {}
     }
-    if a.keep {
+    if let (true, Some(dir)) = (a.keep, loaded.dir) {
         eprintln!("kept the data directory: {}", dir.keep().display());
     }
     let peak_rss_bytes = match peak {
@@ -530,8 +622,8 @@ impl BackendResult {
         self.phases.iter().map(|p| p.errors).sum()
     }
 
-    fn objects_per_s(&self) -> f64 {
-        self.objects as f64 / self.load_seconds.max(1e-9)
+    fn objects_per_s(&self) -> Option<f64> {
+        self.load_seconds.map(|s| self.objects as f64 / s.max(1e-9))
     }
 
     fn peak_rss_mb(&self) -> Option<f64> {
@@ -583,18 +675,23 @@ impl BackendResult {
                 ""
             },
         );
-        let _ = writeln!(
-            t,
-            "load: {} objects in {:.1} s = {:.0} objects/s{}; server start {:.1} s",
-            self.objects,
-            self.load_seconds,
-            self.objects_per_s(),
-            self.analyze_seconds.map_or_else(
-                || " (no ANALYZE)".to_owned(),
-                |s| format!(" (+ statistics {s:.1} s)")
+        let _ = match (self.load_seconds, self.objects_per_s()) {
+            (Some(secs), Some(rate)) => writeln!(
+                t,
+                "load: {} objects in {secs:.1} s = {rate:.0} objects/s{}; server start {:.1} s",
+                self.objects,
+                self.analyze_seconds.map_or_else(
+                    || " (no ANALYZE)".to_owned(),
+                    |s| format!(" (+ statistics {s:.1} s)")
+                ),
+                self.startup_seconds,
             ),
-            self.startup_seconds,
-        );
+            _ => writeln!(
+                t,
+                "load: reused data kept by an earlier run; server start {:.1} s",
+                self.startup_seconds,
+            ),
+        };
         let _ = writeln!(
             t,
             "{:<34} {:>10} {:>11} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}  cpu % (server/bench/other/idle)",
@@ -677,8 +774,8 @@ impl BackendResult {
             "seed": a.seed,
             "objects": self.objects,
             "generate_seconds": r2(common.generate_seconds),
-            "load_seconds": r2(self.load_seconds),
-            "objects_per_s": r2(self.objects_per_s()),
+            "load_seconds": self.load_seconds.map(r2),
+            "objects_per_s": self.objects_per_s().map(r2),
             "analyze_seconds": self.analyze_seconds.map(r2),
             "server_start_seconds": r2(self.startup_seconds),
             "peak_rss_mb": self.peak_rss_mb().map(r2),
