@@ -114,9 +114,7 @@ impl AftaleStatus {
         use AftaleStatus::*;
         matches!(
             (self, to),
-            (Anmodet, Godkendt)
-                | (Godkendt, Aktiv)
-                | (Anmodet | Godkendt | Aktiv, Tilbagekaldt)
+            (Anmodet, Godkendt) | (Godkendt, Aktiv) | (Anmodet | Godkendt | Aktiv, Tilbagekaldt)
         )
     }
 }

@@ -506,7 +506,7 @@ pub(crate) fn probe(klasse: &str, k: &Kriterium, cap: u32) -> Sql {
         }
     }
     q.push(&format!(" LIMIT {cap}) AS probe"));
-    q.custom_plan()
+    q
 }
 
 /// The conditions of one criterion on fact alias `f` (without `reg_id`), starting with
@@ -705,10 +705,13 @@ pub(crate) fn search(dialect: Dialect, q: &SearchQuery, drive: Drive<'_>) -> Sql
             fakt_probe(&f)
         ));
         push_kriterium(&mut s, &f, None, k, q.virk);
-        if by_bvn && dialect == Dialect::Postgres {
-            // `OFFSET 0` keeps PostgreSQL from turning the probe into a semi-join, which would
-            // read every fact matching the criterion (say, all active objects) for each key
-            // range; as a per-row subplan it is one `fakt_reg` lookup per registrering.
+        if dialect == Dialect::Postgres && (by_bvn || driver.is_some()) {
+            // `OFFSET 0` keeps PostgreSQL from turning the probe into a semi-join. Walking key
+            // ranges, a semi-join would read every fact matching the criterion (say, all
+            // active objects) for each range; as a per-row subplan it is one `fakt_reg` lookup
+            // per registrering. Behind a chosen driver it also keeps planning cheap: the
+            // planner then orders two relations instead of two plus one per criterion, which
+            // halves the planning time that dominates a selective search.
             s.push(" OFFSET 0");
         }
         s.push(")");

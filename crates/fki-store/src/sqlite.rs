@@ -59,9 +59,14 @@ impl SqliteTuning {
     /// The defaults, overridden by `FKI_SQLITE_READERS`, `FKI_SQLITE_CACHE_MB` and
     /// `FKI_SQLITE_MMAP_MB` where set. A value that is not a number is an error.
     pub fn from_env() -> StoreResult<Self> {
-        fn var(name: &str, default: u32, min: u32) -> StoreResult<u32> {
-            match std::env::var(name) {
-                Ok(v) => v
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// As [`SqliteTuning::from_env`], reading variables through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> StoreResult<Self> {
+        let var = |name: &str, default: u32, min: u32| -> StoreResult<u32> {
+            match get(name) {
+                Some(v) => v
                     .trim()
                     .parse::<u32>()
                     .ok()
@@ -71,9 +76,9 @@ impl SqliteTuning {
                             "{name}={v:?}: expected a whole number of at least {min}"
                         ))
                     }),
-                Err(_) => Ok(default),
+                None => Ok(default),
             }
-        }
+        };
         let d = Self::default();
         Ok(SqliteTuning {
             readers: var("FKI_SQLITE_READERS", d.readers, 1)?,
@@ -133,7 +138,10 @@ impl SqliteStore {
             // by the engine already, `sti` is not).
             .pragma("case_sensitive_like", "ON")
             // Negative: KiB.
-            .pragma("cache_size", format!("-{}", u64::from(tuning.cache_mib) * 1024))
+            .pragma(
+                "cache_size",
+                format!("-{}", u64::from(tuning.cache_mib) * 1024),
+            )
             // Mapping the file lets connections share the OS page cache instead of copying
             // pages into their own (see [`SqliteTuning::mmap_mib`] for its cost in RSS).
             .pragma("mmap_size", (u64::from(tuning.mmap_mib) << 20).to_string())
@@ -340,5 +348,37 @@ impl StoreTx for SqliteTx {
             .commit()
             .await
             .map_err(db_err("committing SQLite transaction"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SqliteTuning;
+
+    fn tuning(vars: &[(&str, &str)]) -> Result<SqliteTuning, String> {
+        SqliteTuning::from_lookup(|n| {
+            vars.iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn tuning_defaults_and_overrides() {
+        assert_eq!(tuning(&[]).unwrap(), SqliteTuning::default());
+        let t = tuning(&[("FKI_SQLITE_MMAP_MB", "256"), ("FKI_SQLITE_READERS", " 2 ")]).unwrap();
+        assert_eq!((t.readers, t.cache_mib, t.mmap_mib), (2, 32, 256));
+    }
+
+    #[test]
+    fn tuning_rejects_bad_values() {
+        let e = tuning(&[("FKI_SQLITE_READERS", "0")]).unwrap_err();
+        assert!(
+            e.contains("FKI_SQLITE_READERS") && e.contains("at least 1"),
+            "{e}"
+        );
+        let e = tuning(&[("FKI_SQLITE_CACHE_MB", "lots")]).unwrap_err();
+        assert!(e.contains("FKI_SQLITE_CACHE_MB"), "{e}");
     }
 }
