@@ -131,6 +131,10 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))
+            // sqlx would otherwise ping every connection it hands out: a round trip per
+            // request. The cost: after PostgreSQL restarts, a stale connection fails the
+            // statement it is given (an error, never a wrong answer) instead of being replaced.
+            .test_before_acquire(false)
             .connect_with(opts)
             .await
             .map_err(db_err("connecting to PostgreSQL"))?;

@@ -165,6 +165,9 @@ impl SqliteStore {
             SqlitePoolOptions::new()
                 .max_connections(tuning.readers)
                 .acquire_timeout(Duration::from_secs(30))
+                // No ping per checkout (a hop to the connection's worker thread): a local file
+                // connection does not go stale.
+                .test_before_acquire(false)
                 .connect_with(opts.pragma("query_only", "ON"))
                 .await
                 .map_err(db_err("opening SQLite read connections"))?
