@@ -3,7 +3,7 @@
 //! The STS puts the caller's privileges into the assertion attribute
 //! `dk:gov:saml:attribute:Privileges_intermediate` as base64 of an OIO-BPP document. The shape
 //! follows the decoded attribute of the example in
-//! `/work/shared/specs/sf1514-sts/signed-request-with-issued-assertion.example.xml`:
+//! `../shared/specs/sf1514-sts/signed-request-with-issued-assertion.example.xml`:
 //!
 //! ```xml
 //! <?xml version="1.0" encoding="UTF-8"?><bpp:PrivilegeList
@@ -23,7 +23,7 @@ use base64::Engine;
 use crate::xml::{self, Limits, XmlError, ns};
 
 /// Data constraint names (KOMBIT adgangsstyring). These URIs are not in the local specs
-/// (`/work/shared/specs/sf1514-sts/`); they follow KOMBIT's documentation as we understand it
+/// (`../shared/specs/sf1514-sts/`); they follow KOMBIT's documentation as we understand it
 /// and must be checked against a real token before relying on them.
 pub mod constraint {
     /// KLE (Kommunernes Landsforenings Emnesystematik) classification.

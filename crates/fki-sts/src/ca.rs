@@ -7,7 +7,7 @@
 //! - the **STS signing certificate** that signs issued assertions — shaped like KOMBIT's
 //!   (`C=DK, O=<org> // CVR:<cvr>, serialNumber=CVR:<cvr>-FID:<n>, CN=<name> (funktionscertifikat)`,
 //!   compare the `KeyInfo` of the assertion in
-//!   `/work/shared/specs/sf1514-sts/signed-request-with-issued-assertion.example.xml`);
+//!   `../shared/specs/sf1514-sts/signed-request-with-issued-assertion.example.xml`);
 //! - **system certificates** for anvendersystemer (the same FOCES-like subject), delivered as
 //!   PEM and PKCS#12;
 //! - **server certificates** (TLS) with DNS and IP subject alternative names.

@@ -3,7 +3,7 @@
 //!
 //! Verification is always done with an explicit key set (`trusted_keys_only`): keys embedded in
 //! `KeyInfo` are never trusted by themselves. bergshamra's strict position mode is off because
-//! it refuses the WS-Security Body reference (see `/work/shared/docs/stack-notes.md`); instead
+//! it refuses the WS-Security Body reference (see `../shared/docs/stack-notes.md`); instead
 //! every caller checks *which* elements the verified references resolved to, by byte range.
 
 use std::ops::Range;

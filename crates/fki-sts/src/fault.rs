@@ -1,6 +1,6 @@
 //! SOAP faults for security and token errors.
 //!
-//! Neither `/work/shared/specs/sf1514-sts/sts.wsdl` nor `sts-kosdy-sample.wsdl` declares a fault
+//! Neither `../shared/specs/sf1514-sts/sts.wsdl` nor `sts-kosdy-sample.wsdl` declares a fault
 //! detail for the STS, so faults are the standard envelopes: SOAP 1.2 `env:Fault` with
 //! `Code/Value` (`env:Sender` or `env:Receiver`), a `Subcode` carrying the WS-Security
 //! (`wsse:…`, WSS 1.1 §12) or WS-Trust (`wst:…`, WS-Trust 1.3 §11) fault code, and `Reason/Text`;

@@ -14,7 +14,7 @@
 //! - [`wssec`]: WS-Security for the SOAP services: verifying a service request that carries an
 //!   assertion, signing one as a client, replay protection, SOAP faults.
 //!
-//! The wire contract is in `/work/shared/specs/sf1514-sts/`: `SAMLTokenSoapTemplate.xml` (the
+//! The wire contract is in `../shared/specs/sf1514-sts/`: `SAMLTokenSoapTemplate.xml` (the
 //! Issue request), `signed-request-with-issued-assertion.example.xml` (an issued assertion inside
 //! a signed service request), `sts.wsdl` and `sts-kosdy-sample.wsdl` (the binding and its
 //! security policy).

@@ -1,7 +1,7 @@
 //! The SAML 2.0 holder-of-key assertion the STS issues, and its verification.
 //!
 //! The shape is that of the assertion issued by KOMBIT's STS in
-//! `/work/shared/specs/sf1514-sts/signed-request-with-issued-assertion.example.xml`: element
+//! `../shared/specs/sf1514-sts/signed-request-with-issued-assertion.example.xml`: element
 //! order `Issuer, Signature, Subject, Conditions, AttributeStatement, AuthnStatement`, the SAML
 //! namespace as default namespace, `NameID` in `X509SubjectName` format, one holder-of-key
 //! `SubjectConfirmation` whose `KeyInfo` carries the caller's certificate, one

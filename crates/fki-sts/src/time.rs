@@ -1,5 +1,5 @@
 //! `xs:dateTime` instants as they appear on the wire (`2020-07-02T09:41:59.439Z`, see the
-//! assertion in `/work/shared/specs/sf1514-sts/signed-request-with-issued-assertion.example.xml`).
+//! assertion in `../shared/specs/sf1514-sts/signed-request-with-issued-assertion.example.xml`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 

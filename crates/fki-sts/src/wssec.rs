@@ -5,13 +5,13 @@
 //! by the STS, and a `ds:Signature` made with the holder-of-key key (the key of the certificate
 //! in the assertion's `SubjectConfirmationData`), whose `KeyInfo` points at the assertion with a
 //! `SecurityTokenReference`/`KeyIdentifier` of value type `SAMLID`. See the example in
-//! `/work/shared/specs/sf1514-sts/signed-request-with-issued-assertion.example.xml`.
+//! `../shared/specs/sf1514-sts/signed-request-with-issued-assertion.example.xml`.
 //!
 //! [`verify_service_request`] checks the assertion ([`crate::saml::verify_assertion`]), that
 //! the signature's key reference names that assertion, that the signature verifies with the
 //! holder-of-key certificate, that its references resolve to the Body, the Timestamp and every
 //! WS-Addressing header present (`Action`, `MessageID`, `To`, `ReplyTo`, `From`, `FaultTo`,
-//! `RelatesTo`, as the `SignedParts` policy of `/work/shared/specs/sf1514-sts/sts.wsdl` lists
+//! `RelatesTo`, as the `SignedParts` policy of `../shared/specs/sf1514-sts/sts.wsdl` lists
 //! them) — by the byte range of the element each reference resolved to, not merely "some
 //! reference verified" — that the Timestamp is fresh, and, with a [`ReplayCache`], that the
 //! `MessageID` was not seen before.

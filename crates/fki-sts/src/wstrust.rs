@@ -1,11 +1,11 @@
 //! WS-Trust 1.3 Issue: the request a client sends to the STS, and the response.
 //!
-//! The request is shaped like `/work/shared/specs/sf1514-sts/SAMLTokenSoapTemplate.xml`: a SOAP
+//! The request is shaped like `../shared/specs/sf1514-sts/SAMLTokenSoapTemplate.xml`: a SOAP
 //! 1.2 envelope with WS-Addressing headers (`Action`, `MessageID`, `To`, `ReplyTo`, each with a
 //! `wsu:Id`), a `wsse:Security` header holding a `wsu:Timestamp`, the caller's certificate as a
 //! `wsse:BinarySecurityToken`, and a `ds:Signature` made with that certificate's key over the
 //! Timestamp, the Body, the addressing headers and the token itself (`sp:ProtectTokens` in
-//! `/work/shared/specs/sf1514-sts/sts.wsdl`); the Body is a `wst:RequestSecurityToken` with
+//! `../shared/specs/sf1514-sts/sts.wsdl`); the Body is a `wst:RequestSecurityToken` with
 //! `RequestType` Issue, `AppliesTo/EndpointReference/Address`, `Claims` with the
 //! `dk:gov:saml:attribute:CvrNumberIdentifier` claim, `TokenType` SAML 2.0, `KeyType`
 //! PublicKey and `UseKey` with the certificate.

@@ -18,7 +18,7 @@
 
 use roxmltree::{Document, Node, ParsingOptions};
 
-/// Namespace URIs used on the wire (see `/work/shared/specs/sf1514-sts/`).
+/// Namespace URIs used on the wire (see `../shared/specs/sf1514-sts/`).
 pub mod ns {
     /// SOAP 1.1 envelope.
     pub const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
