@@ -824,31 +824,13 @@ fn push_decl(decls: &mut String, prefix: &str, ns: &str) {
     decls.push('"');
 }
 
-/// Escape character data.
+/// Escape character data onto `out` (the rules of [`fki_sts::xml::escape_text`]).
 pub(crate) fn escape_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
+    out.push_str(&fki_sts::xml::escape_text(s));
 }
 
 fn escape_attr(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
-        }
-    }
+    out.push_str(&fki_sts::xml::escape_attr(s));
 }
 
 // ---------------------------------------------------------------------------------------------
