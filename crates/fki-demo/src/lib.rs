@@ -51,6 +51,12 @@ mod data;
 mod dato;
 mod generator;
 
+/// Danish names, shared by every generator of people (the demo municipality's users here, the
+/// synthetic CPR population in `fki-cpr`), so both draw from the same pool.
+pub mod navne {
+    pub use crate::data::{EFTERNAVNE, FORNAVNE_KVINDER, FORNAVNE_MAEND, MELLEMNAVNE};
+}
+
 use std::sync::Arc;
 
 use serde_json::Value;
