@@ -114,9 +114,7 @@ impl AftaleStatus {
         use AftaleStatus::*;
         matches!(
             (self, to),
-            (Anmodet, Godkendt)
-                | (Godkendt, Aktiv)
-                | (Anmodet | Godkendt | Aktiv, Tilbagekaldt)
+            (Anmodet, Godkendt) | (Godkendt, Aktiv) | (Anmodet | Godkendt | Aktiv, Tilbagekaldt)
         )
     }
 }
@@ -275,6 +273,12 @@ pub const KENDTE_SERVICES: &[(&str, &str, &str)] = &[
         "SF2900",
     ),
 ];
+
+/// The UUID a seeded service gets: UUIDv5 of its entity ID in the URL namespace, so the same
+/// in every store.
+pub fn kendt_service_uuid(entity_id: &str) -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_URL, entity_id.as_bytes())
+}
 
 #[cfg(test)]
 mod tests {

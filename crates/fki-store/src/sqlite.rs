@@ -26,6 +26,7 @@ use crate::exec::exec_helpers;
 use crate::sql::{self, Dialect, Drive, HistorikRow, ObjektRow, RegRow};
 
 exec_helpers!(Sqlite, custom_plans_unprepared = false);
+crate::adgang_sql::adgang_impl!(SqliteStore, read = reader, write = writer);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -133,7 +134,10 @@ impl SqliteStore {
             // by the engine already, `sti` is not).
             .pragma("case_sensitive_like", "ON")
             // Negative: KiB.
-            .pragma("cache_size", format!("-{}", u64::from(tuning.cache_mib) * 1024))
+            .pragma(
+                "cache_size",
+                format!("-{}", u64::from(tuning.cache_mib) * 1024),
+            )
             // Mapping the file lets connections share the OS page cache instead of copying
             // pages into their own (see [`SqliteTuning::mmap_mib`] for its cost in RSS).
             .pragma("mmap_size", (u64::from(tuning.mmap_mib) << 20).to_string())
@@ -161,7 +165,9 @@ impl SqliteStore {
                 .await
                 .map_err(db_err("opening SQLite read connections"))?
         };
-        Ok(SqliteStore { writer, reader })
+        let store = SqliteStore { writer, reader };
+        store.seed_services().await?;
+        Ok(store)
     }
 
     /// Close both pools (waits for connections to be returned).
