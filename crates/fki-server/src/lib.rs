@@ -7,8 +7,11 @@
 //! - [`rest`]: the LoRa-compatible OIO REST API (`/{service}/{class}[/{uuid}]`);
 //! - [`meta`]: self-description (`/site-map`, `/version`, `/{service}/classes`, `…/fields`,
 //!   `…/schema`) and the OpenAPI document with its browsable page (`/openapi.json`, `/docs`);
-//! - [`error`]: the one place engine errors become HTTP responses.
+//! - [`error`]: the one place engine errors become HTTP responses;
+//! - [`admin`]: the Adgangsstyring admin API (`/admin/…`, bearer token from
+//!   `<data-dir>/admin-token`) and the registry operations the CLI shares.
 
+pub mod admin;
 pub mod error;
 pub mod meta;
 pub mod rest;
@@ -22,6 +25,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use fki_oio::Engine;
 use fki_oio::store::Store;
+use fki_store::Stores;
+use fki_store::adgang::AdgangStore;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -63,6 +68,12 @@ pub struct AppState {
     pub engine: Engine,
     pub config: Arc<Config>,
     pub openapi: Arc<serde_json::Value>,
+    /// The Adgangsstyring registries (same pools as the engine's store).
+    pub adgang: Arc<dyn AdgangStore>,
+    /// The local CA (`<data-dir>/ca`).
+    pub ca: Arc<fki_sts::ca::Ca>,
+    /// The secret the admin API wants as bearer token (`<data-dir>/admin-token`).
+    pub admin_token: Arc<str>,
 }
 
 /// A running server.
@@ -98,7 +109,12 @@ impl ServerHandle {
 
 /// Open the store configured in `config` (running migrations).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    fki_store::open(config.database_url.as_deref(), &config.data_dir)
+    Ok(open_stores(config).await?.oio)
+}
+
+/// Open the store configured in `config` (running migrations), with its Adgangsstyring view.
+pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    fki_store::open_stores(config.database_url.as_deref(), &config.data_dir)
         .await
         .with_context(|| match &config.database_url {
             Some(_) => "while opening the PostgreSQL database of FKI_DATABASE_URL".to_owned(),
@@ -115,6 +131,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(meta::routes())
         .merge(rest::routes())
+        .merge(admin::routes())
         .with_state(state.clone())
         .merge(meta::docs(state.openapi.as_ref().clone()))
         .layer(DefaultBodyLimit::max(limit))
@@ -124,20 +141,29 @@ pub fn app(state: AppState) -> Router {
 
 /// Build everything from `config` and serve until shut down.
 pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
-    let store = open_store(&config).await?;
-    start_with_store(config, store).await
+    let stores = open_stores(&config).await?;
+    start_with_stores(config, stores).await
 }
 
-/// As [`start`], with an already opened store.
-pub async fn start_with_store(
-    config: Config,
-    store: Arc<dyn Store>,
-) -> anyhow::Result<ServerHandle> {
-    let engine = Engine::new(store);
+/// As [`start`], with an already opened store. Loads (or creates) the CA and the admin token
+/// in the data directory.
+pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result<ServerHandle> {
+    let engine = Engine::new(stores.oio);
+    let (ca, admin_token) = {
+        let dir = config.data_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            anyhow::Ok((admin::load_ca(&dir)?, admin::load_or_create_token(&dir)?))
+        })
+        .await
+        .context("CA task panicked")??
+    };
     let state = AppState {
         engine: engine.clone(),
         config: Arc::new(config.clone()),
         openapi: Arc::new(meta::openapi()),
+        adgang: stores.adgang,
+        ca: Arc::new(ca),
+        admin_token: Arc::from(admin_token),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -274,6 +274,12 @@ pub const KENDTE_SERVICES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The UUID a seeded service gets: UUIDv5 of its entity ID in the URL namespace, so the same
+/// in every store.
+pub fn kendt_service_uuid(entity_id: &str) -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_URL, entity_id.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::AftaleStatus::*;

@@ -43,6 +43,7 @@ macro_rules! exec_helpers {
                     Bind::Text(v) => a.add(v),
                     Bind::OptText(v) => a.add(v),
                     Bind::Bool(v) => a.add(v),
+                    Bind::Bytes(v) => a.add(v),
                 };
                 r.map_err(|e| StoreError::Backend(format!("{ctx}: cannot bind value: {e}")))?;
             }

@@ -6,6 +6,10 @@
 //!
 //! Layout:
 //! - [`open`]: the entry point: URL (or nothing) in, migrated `Arc<dyn Store>` out;
+//!   [`open_stores`] also gives the [`adgang::AdgangStore`] view of the same pools;
+//! - [`adgang`]: the Adgangsstyring registries port (systems, services, serviceaftaler, audit
+//!   log), implemented by both backends from `adgang_sql` (private) on tables of
+//!   `migrations/*/0002_adgang.sql`;
 //! - `sql` (private): every statement, built once as text with `$N` placeholders and a list of
 //!   bind values that each backend binds in a loop; both backends run the same text, apart from
 //!   SQLite's `INDEXED BY` hints and `LIMIT -1`;
@@ -49,7 +53,10 @@ use std::sync::Arc;
 
 use fki_oio::store::{Store, StoreError};
 
+use crate::adgang::AdgangStore;
+
 pub mod adgang;
+mod adgang_sql;
 mod exec;
 mod pg;
 mod sql;
@@ -62,21 +69,53 @@ pub use sqlite::{SqliteStore, SqliteTuning, SqliteTx};
 /// File name of the default SQLite database inside the data directory.
 pub const DEFAULT_SQLITE_FILE: &str = "fki.sqlite";
 
-/// Open the configured store and migrate its schema.
+/// Both views of one opened store: the OIO object store and the Adgangsstyring registries
+/// ([`adgang`]), sharing one set of connection pools.
+#[derive(Clone)]
+pub struct Stores {
+    pub oio: Arc<dyn Store>,
+    pub adgang: Arc<dyn AdgangStore>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores")
+            .field("backend", &self.oio.backend())
+            .finish()
+    }
+}
+
+/// Open the configured store and migrate its schema; only the OIO view (see [`open_stores`]).
+pub async fn open(
+    database_url: Option<&str>,
+    data_dir: &Path,
+) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(open_stores(database_url, data_dir).await?.oio)
+}
+
+/// Open the configured store, migrate its schema and seed the known services
+/// ([`adgang::KENDTE_SERVICES`]).
 ///
 /// - `Some("postgres://…")` or `Some("postgresql://…")`: PostgreSQL;
 /// - `Some("sqlite://path")`, `Some("sqlite:path")`, `Some("sqlite::memory:")`: that SQLite
 ///   database (a file is created if missing);
 /// - `None`: the SQLite file `data_dir/fki.sqlite` (the directory is created).
-pub async fn open(
+pub async fn open_stores(
     database_url: Option<&str>,
     data_dir: &Path,
-) -> Result<Arc<dyn Store>, StoreError> {
+) -> Result<Stores, StoreError> {
+    fn both<S: Store + AdgangStore + 'static>(s: S) -> Stores {
+        let s = Arc::new(s);
+        Stores {
+            oio: s.clone(),
+            adgang: s,
+        }
+    }
     match database_url.map(str::trim) {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Arc::new(PgStore::open_url(url).await?))
+            Ok(both(PgStore::open_url(url).await?))
         }
-        Some(url) if url.starts_with("sqlite:") => Ok(Arc::new(SqliteStore::open_url(url).await?)),
+        Some(url) if url.starts_with("sqlite:") => Ok(both(SqliteStore::open_url(url).await?)),
         Some(url) => Err(StoreError::Backend(format!(
             "unsupported database URL '{}': expected postgres://…, postgresql://… or sqlite:…",
             redact(url)
@@ -88,7 +127,7 @@ pub async fn open(
                     data_dir.display()
                 ))
             })?;
-            Ok(Arc::new(
+            Ok(both(
                 SqliteStore::open_path(&data_dir.join(DEFAULT_SQLITE_FILE)).await?,
             ))
         }

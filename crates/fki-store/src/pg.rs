@@ -41,6 +41,7 @@ use crate::exec::exec_helpers;
 use crate::sql::{self, Dialect, Drive, HistorikRow, ObjektRow, RegRow};
 
 exec_helpers!(Postgres, custom_plans_unprepared = true);
+crate::adgang_sql::adgang_impl!(PgStore, read = pool, write = pool);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -146,10 +147,12 @@ impl PgStore {
             n if n < 0 => analyze(&pool).await?,
             n => n.unsigned_abs(),
         };
-        Ok(PgStore {
+        let store = PgStore {
             pool,
             growth: Arc::new(Growth::new(rows)),
-        })
+        };
+        store.seed_services().await?;
+        Ok(store)
     }
 
     /// Close the pool (waits for connections to be returned).

@@ -18,6 +18,7 @@ pub(crate) enum Bind {
     Text(String),
     OptText(Option<String>),
     Bool(bool),
+    Bytes(Vec<u8>),
 }
 
 /// Which SQL flavour a statement is built for.

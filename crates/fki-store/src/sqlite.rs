@@ -26,6 +26,7 @@ use crate::exec::exec_helpers;
 use crate::sql::{self, Dialect, Drive, HistorikRow, ObjektRow, RegRow};
 
 exec_helpers!(Sqlite, custom_plans_unprepared = false);
+crate::adgang_sql::adgang_impl!(SqliteStore, read = reader, write = writer);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -172,7 +173,9 @@ impl SqliteStore {
                 .await
                 .map_err(db_err("opening SQLite read connections"))?
         };
-        Ok(SqliteStore { writer, reader })
+        let store = SqliteStore { writer, reader };
+        store.seed_services().await?;
+        Ok(store)
     }
 
     /// Close both pools (waits for connections to be returned).
