@@ -3,6 +3,7 @@
 
 mod adgang;
 mod bench;
+mod population;
 mod seed;
 
 use std::net::SocketAddr;
@@ -67,6 +68,9 @@ enum Command {
         #[command(flatten)]
         args: adgang::AuditArgs,
     },
+    /// The synthetic CPR/CVR population (people, families, companies).
+    #[command(subcommand)]
+    Population(population::PopulationCommand),
 }
 
 #[derive(Args, Clone)]
@@ -141,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Service { store, cmd } => adgang::service(store, cmd).await,
         Command::Aftale { store, cmd } => adgang::aftale(store, cmd).await,
         Command::Audit { store, args } => adgang::audit(store, args).await,
+        Command::Population(p) => population::run(p),
         Command::Demo(a) => {
             let config = Config {
                 data_dir: a.store.data_dir,
