@@ -8,9 +8,12 @@
 //! - [`meta`]: self-description (`/site-map`, `/version`, `/{service}/classes`, `…/fields`,
 //!   `…/schema`) and the OpenAPI document with its browsable page (`/openapi.json`, `/docs`);
 //! - [`error`]: the one place engine errors become HTTP responses;
+//! - [`admin`]: the Adgangsstyring admin API (`/admin/…`, bearer token from
+//!   `<data-dir>/admin-token`) and the registry operations the CLI shares;
 //! - [`sts`]: the token service (SOAP and REST issue), token checks, the WS-Security layer;
 //! - [`tls`]: the HTTPS listener (fki CA server certificate, optional client certificates).
 
+pub mod admin;
 pub mod error;
 pub mod meta;
 pub mod rest;
@@ -26,6 +29,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use fki_oio::Engine;
 use fki_oio::store::Store;
+use fki_store::Stores;
+use fki_store::adgang::AdgangStore;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -103,6 +108,12 @@ pub struct AppState {
     pub engine: Engine,
     pub config: Arc<Config>,
     pub openapi: Arc<serde_json::Value>,
+    /// The Adgangsstyring registries (same pools as the engine's store).
+    pub adgang: Arc<dyn AdgangStore>,
+    /// The local CA (`<data-dir>/ca`).
+    pub ca: Arc<fki_sts::ca::Ca>,
+    /// The secret the admin API wants as bearer token (`<data-dir>/admin-token`).
+    pub admin_token: Arc<str>,
     pub sts: Arc<sts::Sts>,
 }
 
@@ -154,7 +165,12 @@ impl ServerHandle {
 
 /// Open the store configured in `config` (running migrations).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    fki_store::open(config.database_url.as_deref(), &config.data_dir)
+    Ok(open_stores(config).await?.oio)
+}
+
+/// Open the store configured in `config` (running migrations), with its Adgangsstyring view.
+pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    fki_store::open_stores(config.database_url.as_deref(), &config.data_dir)
         .await
         .with_context(|| match &config.database_url {
             Some(_) => "while opening the PostgreSQL database of FKI_DATABASE_URL".to_owned(),
@@ -177,6 +193,7 @@ pub fn app(state: AppState) -> Router {
                 sts::guard::oio_rest,
             )),
         )
+        .merge(admin::routes())
         .with_state(state.clone())
         .merge(meta::docs(state.openapi.as_ref().clone()))
         .layer(DefaultBodyLimit::max(limit))
@@ -190,36 +207,20 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
     start_with_stores(config, stores).await
 }
 
-/// Open both views of the configured store (OIO objects and the Adgangsstyring registries).
-pub async fn open_stores(config: &Config) -> anyhow::Result<fki_store::Stores> {
-    fki_store::open_stores(config.database_url.as_deref(), &config.data_dir)
-        .await
-        .with_context(|| match &config.database_url {
-            Some(_) => "while opening the PostgreSQL database of FKI_DATABASE_URL".to_owned(),
-            None => format!(
-                "while opening the SQLite database in {}",
-                config.data_dir.display()
-            ),
-        })
-}
-
-/// The local CA of `config.data_dir` (`<data_dir>/ca`), created on first use.
-pub fn load_ca(config: &Config) -> anyhow::Result<fki_sts::ca::Ca> {
-    let dir = config.data_dir.join("ca");
-    fki_sts::ca::Ca::load_or_create(&dir)
-        .with_context(|| format!("while loading the CA in {}", dir.display()))
-}
-
-/// As [`start`], with already opened stores.
-pub async fn start_with_stores(
-    config: Config,
-    stores: fki_store::Stores,
-) -> anyhow::Result<ServerHandle> {
-    // One crypto provider for every rustls user in the process (aws-lc-rs, as fki-sts uses);
-    // an error only means one is installed already.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let ca = Arc::new(load_ca(&config)?);
+/// As [`start`], with an already opened store. Loads (or creates) the CA and the admin token
+/// in the data directory.
+pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result<ServerHandle> {
     let engine = Engine::new(stores.oio.clone());
+    let (ca, admin_token) = {
+        let dir = config.data_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            anyhow::Ok((admin::load_ca(&dir)?, admin::load_or_create_token(&dir)?))
+        })
+        .await
+        .context("CA task panicked")??
+    };
+    let ca = Arc::new(ca);
+    tls::install_crypto_provider();
     let settings = sts::StsSettings {
         issuer: config.sts_issuer.clone(),
         token_lifetime: chrono::Duration::from_std(config.token_lifetime)
@@ -234,6 +235,9 @@ pub async fn start_with_stores(
         engine: engine.clone(),
         config: Arc::new(config.clone()),
         openapi: Arc::new(meta::openapi()),
+        adgang: stores.adgang.clone(),
+        ca: ca.clone(),
+        admin_token: Arc::from(admin_token),
         sts: Arc::new(sts::Sts::new(stores.adgang.clone(), ca.clone(), settings)),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)

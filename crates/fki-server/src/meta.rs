@@ -249,17 +249,18 @@ pub fn openapi() -> Value {
         "message": {"type": "string"}, "code": {"type": "string"}, "error": {"type": "integer"},
         "text": {"type": "string"}, "field": {"type": "string"}, "reason": {"type": "string"}}}),
     );
+    crate::admin::openapi_paths(&mut paths, &mut schemas);
     schemas.insert("UuidAnswer".into(), json!({"type": "object", "properties": {"uuid": {"type": "string", "format": "uuid"}}, "required": ["uuid"]}));
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "fki OIO REST API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "LoRa-compatible REST API of fki's bitemporal OIO engine (contract: LoRa 1.13.1). Every object type is generated from fki's class table.",
+            "description": "LoRa-compatible REST API of fki's bitemporal OIO engine (contract: LoRa 1.13.1). Every object type is generated from fki's class table. The `admin` routes manage the Adgangsstyring registries (IT systems, services, serviceaftaler, audit log) and need the bearer token in <data-dir>/admin-token.",
             "license": {"name": "MPL-2.0", "identifier": "MPL-2.0"}
         },
         "paths": paths,
-        "components": {"schemas": schemas}
+        "components": {"schemas": schemas, "securitySchemes": crate::admin::openapi_security_schemes()}
     })
 }
 

@@ -139,6 +139,13 @@ impl ClientCertVerifier for OptionalClientCert {
     }
 }
 
+/// Install aws-lc-rs (the provider fki-sts uses) as the process-wide rustls provider, for every
+/// rustls user that does not name one (reqwest clients in the benchmarks and tests). Idempotent.
+pub fn install_crypto_provider() {
+    // An error only means a provider is installed already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }

@@ -1,6 +1,7 @@
 //! The `fki` binary: `fki serve` runs every support system in one process; the other
 //! subcommands do admin and data work.
 
+mod adgang;
 mod bench;
 mod seed;
 
@@ -31,15 +32,55 @@ enum Command {
     /// Benchmarks (they start their own stores and servers; traffic goes to 127.0.0.1 only).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The local certificate authority (<data-dir>/ca).
+    Ca {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: adgang::CaCommand,
+    },
+    /// IT systems (anvendersystemer and serviceudbydere) and their certificates.
+    System {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: adgang::SystemCommand,
+    },
+    /// Services that tokens are issued for.
+    Service {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: adgang::ServiceCommand,
+    },
+    /// Serviceaftaler: system x service x myndighed, and their lifecycle.
+    Aftale {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: adgang::AftaleCommand,
+    },
+    /// The audit log (sporbarhed) of issued tokens and refusals, newest first.
+    Audit {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        args: adgang::AuditArgs,
+    },
 }
 
 #[derive(Args, Clone)]
 struct StoreArgs {
-    /// Directory for the SQLite database and other state.
-    #[arg(long, env = "FKI_DATA_DIR", default_value = "./fki-data")]
+    /// Directory for the SQLite database, the CA and other state.
+    #[arg(
+        long,
+        env = "FKI_DATA_DIR",
+        default_value = "./fki-data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// PostgreSQL URL (postgres://…); without it fki uses SQLite in the data directory.
-    #[arg(long, env = "FKI_DATABASE_URL")]
+    #[arg(long, env = "FKI_DATABASE_URL", global = true)]
     database_url: Option<String>,
 }
 
@@ -108,10 +149,16 @@ fn init_logging() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging();
+    fki_server::tls::install_crypto_provider();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(a) => serve(a).await,
         Command::Bench(b) => bench::run(b).await,
+        Command::Ca { store, cmd } => adgang::ca(store, cmd).await,
+        Command::System { store, cmd } => adgang::system(store, cmd).await,
+        Command::Service { store, cmd } => adgang::service(store, cmd).await,
+        Command::Aftale { store, cmd } => adgang::aftale(store, cmd).await,
+        Command::Audit { store, args } => adgang::audit(store, args).await,
         Command::Demo(a) => {
             let config = Config {
                 data_dir: a.store.data_dir,
@@ -155,11 +202,13 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("while seeding the demo data")?;
     }
+    let token_file = config.data_dir.join(fki_server::admin::TOKEN_FILE);
     let handle = fki_server::start_with_stores(config, stores).await?;
     eprintln!(
-        "fki serving on {} (API docs: {}/docs)",
+        "fki serving on {} (API docs: {}/docs; admin API token in {})",
         handle.url(),
-        handle.url()
+        handle.url(),
+        token_file.display()
     );
     if let Some(u) = handle.https_url() {
         eprintln!("fki serving HTTPS on {u} (trust the fki CA: <data-dir>/ca/root-ca.pem)");
