@@ -9,12 +9,16 @@
 //!   `…/schema`) and the OpenAPI document with its browsable page (`/openapi.json`, `/docs`);
 //! - [`error`]: the one place engine errors become HTTP responses;
 //! - [`admin`]: the Adgangsstyring admin API (`/admin/…`, bearer token from
-//!   `<data-dir>/admin-token`) and the registry operations the CLI shares.
+//!   `<data-dir>/admin-token`) and the registry operations the CLI shares;
+//! - [`sts`]: the token service (SOAP and REST issue), token checks, the WS-Security layer;
+//! - [`tls`]: the HTTPS listener (fki CA server certificate, optional client certificates).
 
 pub mod admin;
 pub mod error;
 pub mod meta;
 pub mod rest;
+pub mod sts;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +49,17 @@ pub struct Config {
     pub myndighed: Option<String>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// HTTPS listener (mutual TLS with the fki CA); `None`: none.
+    pub https_listen: Option<SocketAddr>,
+    /// Host names (and IP addresses) of the HTTPS server certificate.
+    pub tls_hostnames: Vec<String>,
+    /// `--dev-open`: services accept requests without tokens (CVR from `X-FKI-Myndighed`);
+    /// every request let through is logged at WARN.
+    pub dev_open: bool,
+    /// Lifetime of issued assertions.
+    pub token_lifetime: std::time::Duration,
+    /// `Issuer` of issued assertions.
+    pub sts_issuer: String,
 }
 
 impl Config {
@@ -58,7 +73,32 @@ impl Config {
             database_url,
             myndighed: None,
             body_limit: Self::DEFAULT_BODY_LIMIT,
+            https_listen: None,
+            tls_hostnames: Self::default_tls_hostnames(),
+            dev_open: true,
+            token_lifetime: Self::DEFAULT_TOKEN_LIFETIME,
+            sts_issuer: sts::DEFAULT_ISSUER.to_owned(),
         }
+    }
+
+    /// As [`Config::for_test`], with the checks on and an HTTPS listener on a free port.
+    pub fn for_test_secure(data_dir: PathBuf, database_url: Option<String>) -> Config {
+        Config {
+            https_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            dev_open: false,
+            ..Self::for_test(data_dir, database_url)
+        }
+    }
+
+    pub const DEFAULT_TOKEN_LIFETIME: std::time::Duration =
+        std::time::Duration::from_secs(8 * 3600);
+
+    /// [`tls::DEFAULT_HOSTNAMES`] as owned strings.
+    pub fn default_tls_hostnames() -> Vec<String> {
+        tls::DEFAULT_HOSTNAMES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
     }
 }
 
@@ -74,14 +114,20 @@ pub struct AppState {
     pub ca: Arc<fki_sts::ca::Ca>,
     /// The secret the admin API wants as bearer token (`<data-dir>/admin-token`).
     pub admin_token: Arc<str>,
+    pub sts: Arc<sts::Sts>,
 }
 
 /// A running server.
 pub struct ServerHandle {
     pub addr: SocketAddr,
+    /// Address of the HTTPS listener, if configured.
+    pub https_addr: Option<SocketAddr>,
     pub engine: Engine,
+    /// The handlers' state (tests mount extra routes on it).
+    pub state: AppState,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    https_task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl ServerHandle {
@@ -90,15 +136,25 @@ impl ServerHandle {
         format!("http://{}", self.addr)
     }
 
+    /// Base URL of the HTTPS listener (`https://localhost:<port>`), if configured.
+    pub fn https_url(&self) -> Option<String> {
+        self.https_addr
+            .map(|a| format!("https://localhost:{}", a.port()))
+    }
+
     /// Stop accepting, finish in-flight requests, and wait.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        self.task.await.context("server task panicked")?
+        self.wait().await
     }
 
     /// Wait until the server stops by itself (or forever).
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("server task panicked")?
+        let plain = self.task.await.context("server task panicked")?;
+        if let Some(t) = self.https_task {
+            t.await.context("HTTPS server task panicked")??;
+        }
+        plain
     }
 
     /// A sender that stops the server (for signal handlers).
@@ -130,7 +186,13 @@ pub fn app(state: AppState) -> Router {
     let limit = state.config.body_limit;
     Router::new()
         .merge(meta::routes())
-        .merge(rest::routes())
+        .merge(sts::routes())
+        .merge(
+            rest::routes().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                sts::guard::oio_rest,
+            )),
+        )
         .merge(admin::routes())
         .with_state(state.clone())
         .merge(meta::docs(state.openapi.as_ref().clone()))
@@ -148,7 +210,7 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
 /// As [`start`], with an already opened store. Loads (or creates) the CA and the admin token
 /// in the data directory.
 pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result<ServerHandle> {
-    let engine = Engine::new(stores.oio);
+    let engine = Engine::new(stores.oio.clone());
     let (ca, admin_token) = {
         let dir = config.data_dir.clone();
         tokio::task::spawn_blocking(move || {
@@ -157,20 +219,54 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         .await
         .context("CA task panicked")??
     };
+    let ca = Arc::new(ca);
+    tls::install_crypto_provider();
+    let settings = sts::StsSettings {
+        issuer: config.sts_issuer.clone(),
+        token_lifetime: chrono::Duration::from_std(config.token_lifetime)
+            .context("token lifetime out of range")?,
+        dev_open: config.dev_open,
+        ..Default::default()
+    };
+    if config.dev_open {
+        tracing::warn!("--dev-open: services accept requests without tokens");
+    }
     let state = AppState {
         engine: engine.clone(),
         config: Arc::new(config.clone()),
         openapi: Arc::new(meta::openapi()),
-        adgang: stores.adgang,
-        ca: Arc::new(ca),
+        adgang: stores.adgang.clone(),
+        ca: ca.clone(),
         admin_token: Arc::from(admin_token),
+        sts: Arc::new(sts::Sts::new(stores.adgang.clone(), ca.clone(), settings)),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("while binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let (tx, mut rx) = watch::channel(false);
-    let router = app(state);
+    let router = app(state.clone());
+
+    let (https_addr, https_task) = match config.https_listen {
+        Some(https) => {
+            let tls_config = tls::server_config(&ca, &config.tls_hostnames, &config.data_dir)?;
+            let l = tokio::net::TcpListener::bind(https)
+                .await
+                .with_context(|| format!("while binding {https}"))?;
+            let a = l.local_addr()?;
+            let task = tokio::spawn(tls::serve(
+                l,
+                tls_config,
+                ca.clone(),
+                router.clone(),
+                rx.clone(),
+            ));
+            tracing::info!(addr = %a, "fki listening (HTTPS)");
+            (Some(a), Some(task))
+        }
+        None => (None, None),
+    };
+
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -186,8 +282,11 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
     tracing::info!(%addr, backend = engine.store().backend(), "fki listening");
     Ok(ServerHandle {
         addr,
+        https_addr,
         engine,
+        state,
         shutdown: tx,
         task,
+        https_task,
     })
 }

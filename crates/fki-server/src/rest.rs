@@ -2,13 +2,14 @@
 //! the table. A handler parses the request, builds the caller's [`Kontekst`], calls the engine
 //! and shapes the answer exactly as LoRa nests it.
 //!
-//! Tenancy until the token layer arrives: the owning myndighed of new objects comes from the
-//! `X-FKI-Myndighed` header (else the server's `--myndighed`), `X-FKI-Faelles: true` marks new
-//! objects fælleskommunale, and reads see everything.
+//! Tenancy (see `docs/security.md`): every handler takes the caller's [`Kontekst`] from a request
+//! extension put there by [`crate::sts::guard::oio_rest`]: from the token (reads scoped to the
+//! token's CVR plus fælles objects, new objects owned by that CVR), or under `--dev-open` from
+//! [`kontekst`] (the `X-FKI-*` headers).
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, RawQuery, Request, State};
+use axum::extract::{Extension, FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -70,7 +71,10 @@ fn no_query(raw: &Option<String>) -> Result<(), ApiError> {
     }
 }
 
-/// The caller's context (see the module docs).
+/// The caller's context under `--dev-open`: the owner of new objects is the `X-FKI-Myndighed`
+/// header (else the server's `--myndighed`), and with that header reads are scoped to it (plus
+/// fælles objects) as they would be under its token; without it reads see everything.
+/// `X-FKI-Faelles: true` marks new objects fælleskommunale.
 pub fn kontekst(state: &AppState, headers: &HeaderMap) -> Result<Kontekst, ApiError> {
     let myndighed = match headers.get(HEADER_MYNDIGHED) {
         Some(v) => {
@@ -89,8 +93,12 @@ pub fn kontekst(state: &AppState, headers: &HeaderMap) -> Result<Kontekst, ApiEr
         .get(HEADER_FAELLES)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    let scope = match (headers.get(HEADER_MYNDIGHED), &myndighed) {
+        (Some(_), Some(m)) => Scope::Myndigheder(vec![m.clone()]),
+        _ => Scope::All,
+    };
     Ok(Kontekst {
-        scope: Scope::All,
+        scope,
         myndighed,
         faelles,
         brugerref: None,
@@ -178,12 +186,11 @@ async fn opret(
     State(state): State<AppState>,
     Path((service, class)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    Extension(ctx): Extension<Kontekst>,
     body: JsonBody,
 ) -> ApiResult {
     let spec = lookup(&service, &class)?;
     no_query(&raw)?;
-    let ctx = kontekst(&state, &headers)?;
     let a = parse_write(spec, &require_body(body.0)?, Mode::Create)?;
     let uuid = state
         .engine
@@ -197,13 +204,12 @@ async fn importer(
     State(state): State<AppState>,
     Path((service, class, uuid)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    Extension(ctx): Extension<Kontekst>,
     body: JsonBody,
 ) -> ApiResult {
     let spec = lookup(&service, &class)?;
     let uuid = uuid_param(&uuid)?;
     no_query(&raw)?;
-    let ctx = kontekst(&state, &headers)?;
     let a = parse_write(spec, &require_body(body.0)?, Mode::Create)?;
     state
         .engine
@@ -216,12 +222,11 @@ async fn importer(
 async fn ret(
     State(state): State<AppState>,
     Path((service, class, uuid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Extension(ctx): Extension<Kontekst>,
     body: JsonBody,
 ) -> ApiResult {
     let spec = lookup(&service, &class)?;
     let uuid = uuid_param(&uuid)?;
-    let ctx = kontekst(&state, &headers)?;
     // LoRa answers 404 for an unknown object before it looks at the body.
     let parsed =
         require_body(body.0).and_then(|b| parse_write(spec, &b, Mode::Update).map_err(ApiError));
@@ -246,13 +251,12 @@ async fn slet(
     State(state): State<AppState>,
     Path((service, class, uuid)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    Extension(ctx): Extension<Kontekst>,
     body: JsonBody,
 ) -> ApiResult {
     let spec = lookup(&service, &class)?;
     let uuid = uuid_param(&uuid)?;
     no_query(&raw)?;
-    let ctx = kontekst(&state, &headers)?;
     let note = match body.0 {
         None => None,
         Some(Value::Object(o)) => match o.get("note") {
@@ -274,12 +278,11 @@ async fn laes(
     State(state): State<AppState>,
     Path((service, class, uuid)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    Extension(ctx): Extension<Kontekst>,
 ) -> ApiResult {
     let spec = lookup(&service, &class)?;
     let uuid = uuid_param(&uuid)?;
     let (tid, konsolider) = parse_read(&query_pairs(raw.as_deref()))?;
-    let ctx = kontekst(&state, &headers)?;
     let obj = state.engine.laes(&ctx, spec, uuid, tid, konsolider).await?;
     let mut out = serde_json::Map::new();
     out.insert(uuid.to_string(), Value::Array(vec![obj]));
@@ -291,10 +294,9 @@ async fn class_get(
     State(state): State<AppState>,
     Path((service, class)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    Extension(ctx): Extension<Kontekst>,
 ) -> ApiResult {
     let spec = lookup(&service, &class)?;
-    let ctx = kontekst(&state, &headers)?;
     let pairs = query_pairs(raw.as_deref());
     let results = match parse_class_query(spec, &pairs, Scope::All)? {
         Forespoergsel::List {

@@ -101,6 +101,23 @@ struct ServeArgs {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "FKI_BODY_LIMIT", default_value_t = Config::DEFAULT_BODY_LIMIT)]
     body_limit: usize,
+    /// Address of the HTTPS listener (mutual TLS with the fki CA); "off" disables it.
+    #[arg(long, env = "FKI_HTTPS_LISTEN", default_value = "127.0.0.1:8443")]
+    https_listen: String,
+    /// Host names of the HTTPS server certificate (comma-separated). Default: localhost,
+    /// 127.0.0.1 and the KOMBIT test host names.
+    #[arg(long, env = "FKI_TLS_HOSTNAMES", value_delimiter = ',')]
+    tls_hostname: Vec<String>,
+    /// Disable token checks on the services (local experiments only): the CVR comes from the
+    /// X-FKI-Myndighed header; every request let through is logged as a warning.
+    #[arg(long, env = "FKI_DEV_OPEN")]
+    dev_open: bool,
+    /// Lifetime of issued tokens (assertions) in seconds.
+    #[arg(long, env = "FKI_TOKEN_LIFETIME", default_value_t = Config::DEFAULT_TOKEN_LIFETIME.as_secs())]
+    token_lifetime: u64,
+    /// Issuer (entity ID) of issued tokens.
+    #[arg(long, env = "FKI_STS_ISSUER", default_value = fki_server::sts::DEFAULT_ISSUER)]
+    sts_issuer: String,
     /// Seed the demo municipality first (skipped when it is already there).
     #[arg(long)]
     demo: bool,
@@ -136,6 +153,7 @@ fn init_logging() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging();
+    fki_server::tls::install_crypto_provider();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(a) => serve(a).await,
@@ -160,12 +178,28 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let https_listen = match a.https_listen.trim() {
+        "" | "off" | "none" => None,
+        s => Some(
+            s.parse::<SocketAddr>()
+                .with_context(|| format!("--https-listen {s:?} is not an address"))?,
+        ),
+    };
     let config = Config {
         listen: a.listen,
         data_dir: a.store.data_dir,
         database_url: a.store.database_url,
         myndighed: a.myndighed,
         body_limit: a.body_limit,
+        https_listen,
+        tls_hostnames: if a.tls_hostname.is_empty() {
+            Config::default_tls_hostnames()
+        } else {
+            a.tls_hostname
+        },
+        dev_open: a.dev_open,
+        token_lifetime: std::time::Duration::from_secs(a.token_lifetime),
+        sts_issuer: a.sts_issuer,
     };
     let stores = fki_server::open_stores(&config).await?;
     if a.demo {
@@ -181,6 +215,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         handle.url(),
         token_file.display()
     );
+    if let Some(u) = handle.https_url() {
+        eprintln!("fki serving HTTPS on {u} (trust the fki CA: <data-dir>/ca/root-ca.pem)");
+    }
     let stop = handle.stopper();
     tokio::spawn(async move {
         shutdown_signal().await;

@@ -39,13 +39,19 @@ impl ServerProcess {
             .arg("--listen")
             .arg(&listen)
             .arg("--data-dir")
-            .arg(data_dir);
+            .arg(data_dir)
+            // The engine and store are under test, not the token checks: no tokens, no HTTPS
+            // listener, and the per-request --dev-open warning silenced (it would measure the
+            // log file).
+            .arg("--dev-open")
+            .arg("--https-listen")
+            .arg("off");
         if let Some(url) = database_url {
             cmd.arg("--database-url").arg(url);
         }
         let logfile = std::fs::File::create(&log)
             .with_context(|| format!("cannot create {}", log.display()))?;
-        cmd.env("FKI_LOG", "warn")
+        cmd.env("FKI_LOG", "warn,fki_server::sts::guard=error")
             .env_remove("FKI_DATABASE_URL")
             .env_remove("FKI_LOG_FORMAT")
             .stdin(Stdio::null())

@@ -1,0 +1,175 @@
+//! WS-Security for SOAP services: one extractor the SOAP services plug into.
+//!
+//! ```ignore
+//! struct Organisation;
+//! impl SecuredService for Organisation {
+//!     const ENTITY_ID: &'static str = fki_server::sts::ENTITY_ORGANISATION;
+//! }
+//! async fn soeg(secured: WsSecured<Organisation>) -> Response {
+//!     let caller = secured.caller.as_ref(); // None only under --dev-open
+//!     let payload = secured.payload();      // the operation element, verbatim
+//!     …
+//! }
+//! ```
+//!
+//! [`WsSecured`] reads the body (at most [`super::STS_BODY_LIMIT`]), runs
+//! `fki_sts::wssec::verify_service_request` — assertion signed by the STS with this service's
+//! entity ID as audience, signature by the holder-of-key key over Body, Timestamp and the
+//! WS-Addressing headers, fresh Timestamp, `MessageID` not seen before (the shared
+//! [`fki_sts::wssec::ReplayCache`]) — and checks that an agreement for the token's system,
+//! service and CVR is active now. A refusal is answered with a SOAP fault in the request's
+//! SOAP version (`wsse:…` subcodes) and recorded as `request_refused` in the audit log.
+//!
+//! Under `--dev-open` a request that fails the checks is let through with `verified` and
+//! `caller` set to `None`, and a warning is logged.
+
+use std::marker::PhantomData;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::response::Response;
+use chrono::Utc;
+use fki_sts::wssec::{self, SoapVersion, VerifiedRequest};
+
+use super::guard::Caller;
+use super::issue::{fault_response, guess_version};
+use super::{Refusal, STS_BODY_LIMIT, Sts};
+use crate::AppState;
+
+/// A SOAP service protected by WS-Security: its entity ID (the tokens' audience).
+pub trait SecuredService {
+    const ENTITY_ID: &'static str;
+}
+
+/// A verified SOAP request (see the module docs).
+#[derive(Debug)]
+pub struct WsSecured<S> {
+    /// The whole envelope as received.
+    pub body: Bytes,
+    pub soap_version: SoapVersion,
+    /// `None` only under `--dev-open` when the checks failed.
+    pub verified: Option<VerifiedRequest>,
+    /// `None` only under `--dev-open` when the checks failed.
+    pub caller: Option<Caller>,
+    _service: PhantomData<S>,
+}
+
+impl<S> WsSecured<S> {
+    /// The operation element (the Body's first child), verbatim; `None` if the Body is empty
+    /// or the request was not verified.
+    pub fn payload(&self) -> Option<&str> {
+        let r = self.verified.as_ref()?.payload_range.clone()?;
+        std::str::from_utf8(self.body.get(r)?).ok()
+    }
+}
+
+/// Verify `body` as a request to the service `entity_id` (see the module docs). Refusals are
+/// audited.
+pub async fn verify(
+    sts: &Sts,
+    entity_id: &str,
+    body: &[u8],
+) -> Result<(VerifiedRequest, Caller), Refusal> {
+    let result = async {
+        let v = wssec::verify_service_request(
+            body,
+            &sts.trusted,
+            &sts.settings.issuer,
+            entity_id,
+            Utc::now(),
+            &sts.wssec_config(),
+        )
+        .map_err(|e| Refusal::from_wssec(&e).with_service(Some(entity_id)))?;
+        let sha = fki_sts::ca::fingerprint_sha256(&v.assertion.hok_certificate_der);
+        let ctx = |r: Refusal| {
+            r.with_cert(Some(&sha))
+                .with_service(Some(entity_id))
+                .with_cvr(Some(&v.assertion.cvr))
+        };
+        let system = sts
+            .adgang
+            .system_by_certificate(&sha)
+            .await
+            .map_err(|e| ctx(Refusal::store(e)))?
+            .ok_or_else(|| {
+                ctx(Refusal::new(
+                    "unknown_system",
+                    "the token's certificate does not belong to a registered system",
+                    fki_sts::fault::FaultCode::FailedAuthentication,
+                    axum::http::StatusCode::UNAUTHORIZED,
+                ))
+            })?;
+        let service = sts
+            .service_uuid(entity_id)
+            .await
+            .map_err(|e| ctx(Refusal::store(e)))?
+            .ok_or_else(|| {
+                ctx(Refusal::new(
+                    "unknown_service",
+                    "the service is not registered",
+                    fki_sts::fault::FaultCode::Receiver,
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                ))
+            })?;
+        sts.active_agreements(system.uuid, service, &v.assertion.cvr)
+            .await
+            .map_err(|r| ctx(r).with_system(Some(system.uuid)))?;
+        let caller = Caller {
+            cvr: v.assertion.cvr.clone(),
+            system: system.uuid,
+            service: entity_id.to_owned(),
+            certificate_sha256: sha.as_str().into(),
+            assertion_id: v.assertion.id.clone(),
+            privileges: v.assertion.privileges.clone(),
+            transaktions_id: Some(v.message_id.clone()),
+        };
+        Ok((v, caller))
+    }
+    .await;
+    if let Err(r) = &result {
+        sts.audit_refusal("request_refused", r, None).await;
+    }
+    result
+}
+
+impl<S: SecuredService + Send> FromRequest<AppState> for WsSecured<S> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let sts = &state.sts;
+        let body = axum::body::to_bytes(req.into_body(), STS_BODY_LIMIT)
+            .await
+            .map_err(|_| {
+                fault_response(
+                    SoapVersion::Soap11,
+                    fki_sts::fault::FaultCode::InvalidSecurity,
+                    "request body too large or unreadable",
+                )
+            })?;
+        let guessed = guess_version(&body);
+        match verify(sts, S::ENTITY_ID, &body).await {
+            Ok((v, caller)) => Ok(WsSecured {
+                soap_version: v.soap_version,
+                body,
+                verified: Some(v),
+                caller: Some(caller),
+                _service: PhantomData,
+            }),
+            Err(r) if sts.settings.dev_open => {
+                tracing::warn!(
+                    service = S::ENTITY_ID,
+                    code = %r.code,
+                    "--dev-open: SOAP request let through although WS-Security refused it"
+                );
+                Ok(WsSecured {
+                    soap_version: guessed,
+                    body,
+                    verified: None,
+                    caller: None,
+                    _service: PhantomData,
+                })
+            }
+            Err(r) => Err(fault_response(guessed, r.fault, &r.reason)),
+        }
+    }
+}
