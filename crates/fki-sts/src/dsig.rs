@@ -6,7 +6,13 @@
 //! it refuses the WS-Security Body reference (see `../shared/docs/stack-notes.md`); instead
 //! every caller checks *which* elements the verified references resolved to, by byte range.
 
+use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use base64::Engine as _;
 
 use bergshamra::dsig::VerifyResult;
 use bergshamra::{DsigContext, Key, KeyUsage, KeysManager};
@@ -113,4 +119,90 @@ pub(crate) fn sign_template(template: String, key_pem: &str) -> Result<String, S
     });
     let ctx = DsigContext::new_permissive(km);
     bergshamra::dsig::sign::sign_owned(&ctx, template).map_err(|e| e.to_string())
+}
+
+/// Parsed RSA signing keys by their PKCS#8 PEM. Importing a key (aws-lc validates it) costs
+/// more than signing with it, and the STS signs with the same key all day.
+fn rsa_key(key_pem: &str) -> Result<Arc<RsaKeyPair>, String> {
+    static KEYS: OnceLock<Mutex<HashMap<String, Arc<RsaKeyPair>>>> = OnceLock::new();
+    let keys = KEYS.get_or_init(Default::default);
+    if let Some(k) = keys.lock().ok().and_then(|m| m.get(key_pem).cloned()) {
+        return Ok(k);
+    }
+    let der = crate::ca::pem_to_der(key_pem, "PRIVATE KEY").map_err(|e| e.to_string())?;
+    let key = Arc::new(
+        RsaKeyPair::from_pkcs8(&der).map_err(|e| format!("cannot load signing key: {e}"))?,
+    );
+    if let Ok(mut m) = keys.lock() {
+        // A handful of keys at most (the STS key; tests make more): keep the map bounded.
+        if m.len() >= 16 {
+            m.clear();
+        }
+        m.insert(key_pem.to_owned(), key.clone());
+    }
+    Ok(key)
+}
+
+/// Signs a document with an enveloped signature over its root element, referenced by `id`
+/// (exclusive C14N, RSA-SHA256, SHA-256; the certificate `cert_b64` in KeyInfo), inserting the
+/// `ds:Signature` at byte `at` of `unsigned` (between two child elements of the root).
+///
+/// The reference's transforms (enveloped signature, then exclusive C14N) applied to the signed
+/// document give exactly the canonical form of `unsigned`, which is what is digested; the
+/// SignedInfo is canonicalized on its own (exclusive C14N renders the same bytes for it
+/// wherever it stands, its only namespace being the one it uses) and signed with a key parsed
+/// once ([`rsa_key`]). `tests/xmlsec.rs` checks the result with xmlsec1.
+pub(crate) fn sign_enveloped_root(
+    mut unsigned: String,
+    at: usize,
+    id: &str,
+    cert_b64: &str,
+    key_pem: &str,
+) -> Result<String, String> {
+    use bergshamra::c14n::{C14nMode, canonicalize};
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let canonical = canonicalize::<&str>(&unsigned, C14nMode::Exclusive, None, &[])
+        .map_err(|e| format!("canonicalizing the assertion: {e}"))?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &canonical);
+    let signed_info = format!(
+        "<SignedInfo xmlns=\"{ds}\"><CanonicalizationMethod Algorithm=\"{c14n}\"></CanonicalizationMethod>\
+<SignatureMethod Algorithm=\"{rsa}\"></SignatureMethod><Reference URI=\"#{id}\"><Transforms>\
+<Transform Algorithm=\"{env}\"></Transform><Transform Algorithm=\"{c14n}\"></Transform></Transforms>\
+<DigestMethod Algorithm=\"{sha}\"></DigestMethod><DigestValue>{digest}</DigestValue></Reference></SignedInfo>",
+        ds = crate::xml::ns::DS,
+        c14n = alg::EXC_C14N,
+        rsa = alg::RSA_SHA256,
+        env = alg::ENVELOPED,
+        sha = alg::SHA256,
+        id = crate::xml::escape_attr(id),
+        digest = b64(digest.as_ref()),
+    );
+    let signed_info_c14n = canonicalize::<&str>(&signed_info, C14nMode::Exclusive, None, &[])
+        .map_err(|e| format!("canonicalizing SignedInfo: {e}"))?;
+    let key = rsa_key(key_pem)?;
+    let mut value = vec![0u8; key.public_modulus_len()];
+    key.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        &signed_info_c14n,
+        &mut value,
+    )
+    .map_err(|_| "RSA signing failed".to_owned())?;
+    // Inside Signature, SignedInfo inherits the ds namespace from it.
+    let signed_info_inner = signed_info.replacen(
+        &format!("<SignedInfo xmlns=\"{}\">", crate::xml::ns::DS),
+        "<SignedInfo>",
+        1,
+    );
+    let signature = format!(
+        "<Signature xmlns=\"{ds}\">{signed_info_inner}<SignatureValue>{value}</SignatureValue>\
+<KeyInfo><X509Data><X509Certificate>{cert_b64}</X509Certificate></X509Data></KeyInfo></Signature>",
+        ds = crate::xml::ns::DS,
+        value = b64(&value),
+    );
+    if !unsigned.is_char_boundary(at) || at > unsigned.len() {
+        return Err("signature position is not in the document".into());
+    }
+    unsigned.insert_str(at, &signature);
+    Ok(unsigned)
 }

@@ -246,20 +246,9 @@ pub fn issue_assertion(spec: &AssertionSpec<'_>) -> Result<IssuedAssertion, Toke
         "<Issuer Format=\"{NAMEID_ENTITY}\">{}</Issuer>",
         xml::escape_text(&spec.sts.issuer)
     ));
-    s.push_str(&format!(
-        "<Signature xmlns=\"{ds}\"><SignedInfo><CanonicalizationMethod Algorithm=\"{c14n}\"/>\
-<SignatureMethod Algorithm=\"{rsa}\"/><Reference URI=\"#{id}\"><Transforms>\
-<Transform Algorithm=\"{env}\"/><Transform Algorithm=\"{c14n}\"/></Transforms>\
-<DigestMethod Algorithm=\"{sha}\"/><DigestValue></DigestValue></Reference></SignedInfo>\
-<SignatureValue></SignatureValue><KeyInfo><X509Data><X509Certificate>{cert}</X509Certificate>\
-</X509Data></KeyInfo></Signature>",
-        ds = ns::DS,
-        c14n = alg::EXC_C14N,
-        rsa = alg::RSA_SHA256,
-        env = alg::ENVELOPED,
-        sha = alg::SHA256,
-        cert = b64(&spec.sts.cert_der),
-    ));
+    // The Signature goes here (after Issuer, as in KOMBIT's assertions); it is added once the
+    // rest is complete, see `dsig::sign_enveloped_root`.
+    let signature_at = s.len();
     s.push_str(&format!(
         "<Subject><NameID Format=\"{NAMEID_X509}\">{name}</NameID>\
 <SubjectConfirmation Method=\"{HOLDER_OF_KEY}\"><SubjectConfirmationData xmlns:xsi=\"{xsi}\" \
@@ -287,7 +276,14 @@ NotBefore=\"{nb}\" NotOnOrAfter=\"{na}\" Recipient=\"{recipient}\" xsi:type=\"Ke
         "<AuthnStatement AuthnInstant=\"{nb}\"><AuthnContext><AuthnContextClassRef>{AUTHN_X509}\
 </AuthnContextClassRef></AuthnContext></AuthnStatement></Assertion>"
     ));
-    let xml = dsig::sign_template(s, &spec.sts.key_pem).map_err(TokenError::Issue)?;
+    let xml = dsig::sign_enveloped_root(
+        s,
+        signature_at,
+        &id,
+        &b64(&spec.sts.cert_der),
+        &spec.sts.key_pem,
+    )
+    .map_err(TokenError::Issue)?;
     Ok(IssuedAssertion {
         id,
         xml,
