@@ -244,17 +244,21 @@ fn ref_op(op: &Op, v: &str, l: &HashMap<Uuid, HashSet<String>>) -> bool {
     }
 }
 
+/// How many occurrences each group has (an occurrence may hold no facts at all).
+type Antal = HashMap<Gruppe, usize>;
+
 /// `scope`: `None` at the top; `Some((group, i))` inside occurrence `i` of a group.
 fn reference(
     f: &Filter,
     facts: &[Fact],
+    antal: &Antal,
     scope: Option<(Gruppe, usize)>,
     l: &HashMap<Uuid, HashSet<String>>,
 ) -> bool {
     match f {
-        Filter::And(v) => v.iter().all(|x| reference(x, facts, scope, l)),
-        Filter::Or(v) => v.iter().any(|x| reference(x, facts, scope, l)),
-        Filter::Not(x) => !reference(x, facts, scope, l),
+        Filter::And(v) => v.iter().all(|x| reference(x, facts, antal, scope, l)),
+        Filter::Or(v) => v.iter().any(|x| reference(x, facts, antal, scope, l)),
+        Filter::Not(x) => !reference(x, facts, antal, scope, l),
         Filter::Betingelse(felt, op) => facts.iter().any(|(g, i, fe, v)| {
             fe == felt
                 && match scope {
@@ -264,13 +268,8 @@ fn reference(
                 && ref_op(op, v, l)
         }),
         Filter::Nogen(g, x) => {
-            let n = facts
-                .iter()
-                .filter(|(fg, ..)| *fg == Some(*g))
-                .map(|(_, i, ..)| i + 1)
-                .max()
-                .unwrap_or(0);
-            (0..n).any(|i| reference(x, facts, Some((*g, i)), l))
+            let n = antal.get(g).copied().unwrap_or(0);
+            (0..n).any(|i| reference(x, facts, antal, Some((*g, i)), l))
         }
     }
 }
@@ -316,6 +315,28 @@ proptest! {
     #[test]
     fn evaluation_agrees_with_the_reference(f in filter_in(None), d in message(), l in lists()) {
         let fs = facts(&d);
-        prop_assert_eq!(f.matcher(&d, &Lists(&l)), reference(&f, &fs, None, &l), "{}", f);
+        let antal: Antal = [
+            (Gruppe::RelateretObjekt, d.relateret_objekt.len()),
+            (Gruppe::ObjektRegistrering, d.objekt_registrering.len()),
+        ]
+        .into();
+        prop_assert_eq!(f.matcher(&d, &Lists(&l)), reference(&f, &fs, &antal, None, &l), "{}", f);
     }
+}
+
+/// Found by the property above (a CI run): an occurrence without any of the fields still counts
+/// as an occurrence, so `NOT` inside a group holds for it.
+#[test]
+fn an_occurrence_without_fields_still_satisfies_a_negation() {
+    let f = Filter::parse(
+        r#"objektregistrering { NOT objektansvarligmyndighed = "urn:oio:cvr-nr:11111111" }"#,
+    )
+    .unwrap();
+    let mut d = Filtreringsdata::default();
+    assert!(
+        !f.matcher(&d, &Lists(&HashMap::new())),
+        "no occurrence, nothing holds"
+    );
+    d.objekt_registrering.push(ObjektRegistrering::default());
+    assert!(f.matcher(&d, &Lists(&HashMap::new())));
 }
