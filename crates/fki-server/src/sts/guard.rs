@@ -106,29 +106,8 @@ pub async fn authenticate(sts: &Sts, parts: &Parts, entity_id: &str) -> Result<C
             if hok_sha != *cert.sha256 {
                 return Err(ctx(hok_mismatch().with_cvr(Some(&a.cvr))));
             }
-            let system = sts
-                .adgang
-                .system_by_certificate(&hok_sha)
-                .await
-                .map_err(|e| ctx(Refusal::store(e)))?
-                .ok_or_else(|| {
-                    ctx(unauthorized(
-                        "unknown_system",
-                        "the token's certificate does not belong to a registered system",
-                    ))
-                })?;
-            let service = sts
-                .service_uuid(entity_id)
-                .await
-                .map_err(|e| ctx(Refusal::store(e)))?
-                .ok_or_else(|| {
-                    ctx(Refusal::new(
-                        "unknown_service",
-                        "the service is not registered",
-                        FaultCode::Receiver,
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                    ))
-                })?;
+            let system = sts.token_holder(&hok_sha).await.map_err(ctx)?;
+            let service = sts.own_service(entity_id).await.map_err(ctx)?;
             (
                 a.cvr,
                 system.uuid,

@@ -31,7 +31,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use chrono::{DateTime, Duration, Utc};
 use fki_oio::store::StoreError;
-use fki_store::adgang::{AdgangStore, AftaleFilter, AftaleStatus, AuditEntry, Serviceaftale};
+use fki_store::adgang::{
+    AdgangStore, AftaleFilter, AftaleStatus, AuditEntry, ItSystem, Serviceaftale,
+};
 use fki_sts::ca::Ca;
 use fki_sts::fault::FaultCode;
 use fki_sts::saml::StsKey;
@@ -288,6 +290,39 @@ impl Sts {
                 .insert(entity_id.to_owned(), s.uuid);
         }
         Ok(found.map(|s| s.uuid))
+    }
+
+    /// The system registered with the certificate whose SHA-256 is `sha` (a presented token's
+    /// holder-of-key certificate); otherwise the refusal `unknown_system` (401).
+    pub async fn token_holder(&self, sha: &str) -> Result<ItSystem, Refusal> {
+        self.adgang
+            .system_by_certificate(sha)
+            .await
+            .map_err(Refusal::store)?
+            .ok_or_else(|| {
+                Refusal::new(
+                    "unknown_system",
+                    "the token's certificate does not belong to a registered system",
+                    FaultCode::FailedAuthentication,
+                    StatusCode::UNAUTHORIZED,
+                )
+            })
+    }
+
+    /// The UUID of a service this server offers itself; its not being registered is the
+    /// server's fault: the refusal `unknown_service` (500).
+    pub async fn own_service(&self, entity_id: &str) -> Result<Uuid, Refusal> {
+        self.service_uuid(entity_id)
+            .await
+            .map_err(Refusal::store)?
+            .ok_or_else(|| {
+                Refusal::new(
+                    "unknown_service",
+                    "the service is not registered",
+                    FaultCode::Receiver,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                )
+            })
     }
 
     /// The agreements in force for `system` × `service` × `cvr`; a refusal naming why there is

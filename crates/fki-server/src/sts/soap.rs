@@ -86,31 +86,8 @@ pub async fn verify(
                 .with_service(Some(entity_id))
                 .with_cvr(Some(&v.assertion.cvr))
         };
-        let system = sts
-            .adgang
-            .system_by_certificate(&sha)
-            .await
-            .map_err(|e| ctx(Refusal::store(e)))?
-            .ok_or_else(|| {
-                ctx(Refusal::new(
-                    "unknown_system",
-                    "the token's certificate does not belong to a registered system",
-                    fki_sts::fault::FaultCode::FailedAuthentication,
-                    axum::http::StatusCode::UNAUTHORIZED,
-                ))
-            })?;
-        let service = sts
-            .service_uuid(entity_id)
-            .await
-            .map_err(|e| ctx(Refusal::store(e)))?
-            .ok_or_else(|| {
-                ctx(Refusal::new(
-                    "unknown_service",
-                    "the service is not registered",
-                    fki_sts::fault::FaultCode::Receiver,
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                ))
-            })?;
+        let system = sts.token_holder(&sha).await.map_err(ctx)?;
+        let service = sts.own_service(entity_id).await.map_err(ctx)?;
         sts.active_agreements(system.uuid, service, &v.assertion.cvr)
             .await
             .map_err(|r| ctx(r).with_system(Some(system.uuid)))?;
