@@ -31,6 +31,32 @@ fn rate(name: &str, budget: Duration, mut op: impl FnMut()) {
     );
 }
 
+/// `op` on `threads` threads at once for `budget`; the summed rate.
+fn rate_threads(name: &str, threads: usize, budget: Duration, op: impl Fn() + Sync) {
+    op(); // warm up
+    let start = Instant::now();
+    let total: u64 = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut n = 0u64;
+                    while start.elapsed() < budget {
+                        op();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).sum()
+    });
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{name:<40} {:>10.1}/s  ({total} in {secs:.2} s, {threads} threads)",
+        total as f64 / secs
+    );
+}
+
 fn main() {
     let budget = Duration::from_secs_f64(
         std::env::var("FKI_BENCH_SECONDS")
@@ -96,6 +122,53 @@ fn main() {
             .expect("verify"),
         );
     });
+    let cache = saml::AssertionCache::default();
+    let validate_known = || {
+        std::hint::black_box(
+            cache
+                .verify(
+                    &token.xml,
+                    &trusted,
+                    &sts.issuer,
+                    audience,
+                    Utc::now(),
+                    chrono::Duration::minutes(5),
+                )
+                .expect("verify"),
+        );
+    };
+    rate(
+        "validate a known token (AssertionCache)",
+        budget,
+        validate_known,
+    );
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    rate_threads(
+        "validate a known token (AssertionCache)",
+        threads,
+        budget,
+        validate_known,
+    );
+    let cached_config = WsSecConfig {
+        assertion_cache: Some(std::sync::Arc::new(saml::AssertionCache::default())),
+        ..WsSecConfig::default()
+    };
+    rate("verify service request, token known", budget, || {
+        std::hint::black_box(
+            wssec::verify_service_request(
+                request.as_bytes(),
+                &trusted,
+                &sts.issuer,
+                audience,
+                Utc::now(),
+                &cached_config,
+            )
+            .expect("verify request"),
+        );
+    });
+    rate_threads("issue assertion (sign)", threads, budget, || {
+        std::hint::black_box(issue());
+    });
     rate("verify service request (2 RSA verifies)", budget, || {
         std::hint::black_box(
             wssec::verify_service_request(
@@ -125,6 +198,14 @@ fn main() {
         key.public_key().as_ref().to_vec(),
     );
     rate("raw RSA-2048 verify (aws-lc-rs)", budget, || {
+        public.verify(&msg, &sig).expect("verify");
+    });
+    rate_threads("raw RSA-2048 sign (aws-lc-rs)", threads, budget, || {
+        let mut sig = vec![0u8; key.public_modulus_len()];
+        key.sign(&signature::RSA_PKCS1_SHA256, &rng, &msg, &mut sig)
+            .expect("sign");
+    });
+    rate_threads("raw RSA-2048 verify (aws-lc-rs)", threads, budget, || {
         public.verify(&msg, &sig).expect("verify");
     });
 }

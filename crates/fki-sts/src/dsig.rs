@@ -45,8 +45,29 @@ pub(crate) enum Outcome {
     Invalid(String),
 }
 
-/// Loads verification keys from DER certificates.
+/// Verification keys for DER certificates, parsed once per set of certificates (a service
+/// verifies with the same trusted STS certificate all day; parsing it costs more than the
+/// rest of the key handling).
 pub(crate) fn verify_keys(certs: &[&[u8]]) -> Result<KeysManager, String> {
+    type Parsed = HashMap<Vec<Vec<u8>>, KeysManager>;
+    static PARSED: OnceLock<Mutex<Parsed>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(Default::default);
+    let key: Vec<Vec<u8>> = certs.iter().map(|c| c.to_vec()).collect();
+    if let Some(km) = parsed.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(km);
+    }
+    let km = load_verify_keys(certs)?;
+    if let Ok(mut m) = parsed.lock() {
+        // The STS certificate(s), and a holder-of-key certificate per calling system: bounded.
+        if m.len() >= 1024 {
+            m.clear();
+        }
+        m.insert(key, km.clone());
+    }
+    Ok(km)
+}
+
+fn load_verify_keys(certs: &[&[u8]]) -> Result<KeysManager, String> {
     let mut km = KeysManager::new();
     for der in certs {
         let mut key = bergshamra::keys::loader::load_x509_cert_der(der)

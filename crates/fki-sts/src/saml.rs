@@ -331,6 +331,27 @@ pub fn verify_assertion(
     now: DateTime<Utc>,
     skew: Duration,
 ) -> Result<VerifiedAssertion, TokenError> {
+    verify_assertion_full(
+        xml_text,
+        trusted_sts_certs,
+        expected_issuer,
+        expected_audience,
+        now,
+        skew,
+    )
+    .map(|(v, _)| v)
+}
+
+/// [`verify_assertion`], also returning the holder-of-key confirmation's own validity window
+/// (if it has one) for [`AssertionCache`] to check again on every later use.
+fn verify_assertion_full(
+    xml_text: &str,
+    trusted_sts_certs: &[Vec<u8>],
+    expected_issuer: &str,
+    expected_audience: &str,
+    now: DateTime<Utc>,
+    skew: Duration,
+) -> Result<(VerifiedAssertion, Option<Window>), TokenError> {
     let doc = xml::parse(xml_text, Limits::default())?;
     xml::check_unique_ids(&doc)?;
     let root = doc.root_element();
@@ -440,7 +461,7 @@ pub fn verify_assertion(
     let subject_name = xml::opt_child(subject, ns::SAML, "NameID")?
         .map(xml::text)
         .unwrap_or_default();
-    let hok_certificate_der = holder_of_key(subject, now, skew)?;
+    let (hok_certificate_der, hok_window) = holder_of_key(subject, now, skew)?;
 
     // --- attributes
     let statement = xml::only_child(root, ns::SAML, "AttributeStatement")?;
@@ -452,19 +473,174 @@ pub fn verify_assertion(
         None => PrivilegeList::default(),
     };
 
-    Ok(VerifiedAssertion {
-        id,
-        issuer,
-        audience: expected_audience.into(),
-        cvr,
-        assurance_level,
-        hok_certificate_der,
-        subject_name,
-        not_before,
-        not_on_or_after,
-        privileges,
-        signer_certificate_der: signer,
-    })
+    Ok((
+        VerifiedAssertion {
+            id,
+            issuer,
+            audience: expected_audience.into(),
+            cvr,
+            assurance_level,
+            hok_certificate_der,
+            subject_name,
+            not_before,
+            not_on_or_after,
+            privileges,
+            signer_certificate_der: signer,
+        },
+        hok_window,
+    ))
+}
+
+/// A validity window `[NotBefore, NotOnOrAfter)`.
+type Window = (DateTime<Utc>, DateTime<Utc>);
+
+/// Assertions that verified, by their exact text, so that a service verifies the XML
+/// signature of a token once and every later request that presents the same token in O(1).
+///
+/// A service sees the same token on every request of its 8-hour life (WS-Security headers
+/// carry it whole). What does not change between requests is checked once: the signature and
+/// digest, the signer, the shape. What depends on the time or the request is checked on every
+/// use: the assertion's validity window and that of its holder-of-key confirmation (with the
+/// skew), the expected issuer, audience and trusted signer. A hit requires the *identical*
+/// text (the map compares the whole string, not a digest), so no altered token can borrow an
+/// entry. Refusals are never cached. The cache is bounded: when full, expired entries go, and
+/// if it is still full everything goes (a later request verifies in full again).
+#[derive(Debug)]
+pub struct AssertionCache {
+    capacity: usize,
+    max_bytes: usize,
+    entries: std::sync::RwLock<CacheEntries>,
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct CacheEntries {
+    map: std::collections::HashMap<Box<str>, Vec<Cached>>,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct Cached {
+    verified: VerifiedAssertion,
+    hok_window: Option<Window>,
+}
+
+impl AssertionCache {
+    /// A cache of at most `capacity` assertions and `max_bytes` of assertion text.
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
+        AssertionCache {
+            capacity,
+            max_bytes,
+            entries: Default::default(),
+            hits: Default::default(),
+            misses: Default::default(),
+        }
+    }
+
+    /// [`verify_assertion`] with this cache: the same checks, the same errors.
+    pub fn verify(
+        &self,
+        xml_text: &str,
+        trusted_sts_certs: &[Vec<u8>],
+        expected_issuer: &str,
+        expected_audience: &str,
+        now: DateTime<Utc>,
+        skew: Duration,
+    ) -> Result<VerifiedAssertion, TokenError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let hit = {
+            let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+            entries.map.get(xml_text).and_then(|v| {
+                v.iter()
+                    .find(|c| {
+                        c.verified.audience == expected_audience
+                            && c.verified.issuer == expected_issuer
+                            && trusted_sts_certs.contains(&c.verified.signer_certificate_der)
+                    })
+                    .map(|c| (c.verified.clone(), c.hok_window))
+            })
+        };
+        if let Some((verified, hok_window)) = hit {
+            self.hits.fetch_add(1, Relaxed);
+            check_window(verified.not_before, verified.not_on_or_after, now, skew)?;
+            if let Some((nb, na)) = hok_window {
+                check_window(nb, na, now, skew)?;
+            }
+            return Ok(verified);
+        }
+        self.misses.fetch_add(1, Relaxed);
+        let (verified, hok_window) = verify_assertion_full(
+            xml_text,
+            trusted_sts_certs,
+            expected_issuer,
+            expected_audience,
+            now,
+            skew,
+        )?;
+        if xml_text.len() <= self.max_bytes / 4 {
+            let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+            if entries.map.len() >= self.capacity || entries.bytes + xml_text.len() > self.max_bytes
+            {
+                let before = now - skew;
+                let mut freed = 0;
+                entries.map.retain(|k, v| {
+                    v.retain(|c| c.verified.not_on_or_after > before);
+                    let keep = !v.is_empty();
+                    if !keep {
+                        freed += k.len();
+                    }
+                    keep
+                });
+                entries.bytes -= freed;
+                if entries.map.len() >= self.capacity
+                    || entries.bytes + xml_text.len() > self.max_bytes
+                {
+                    entries.map.clear();
+                    entries.bytes = 0;
+                }
+            }
+            let cached = Cached {
+                verified: verified.clone(),
+                hok_window,
+            };
+            match entries.map.get_mut(xml_text) {
+                Some(v) => v.push(cached),
+                None => {
+                    entries.bytes += xml_text.len();
+                    entries.map.insert(xml_text.into(), vec![cached]);
+                }
+            }
+        }
+        Ok(verified)
+    }
+
+    /// Verifications answered from the cache, and verified in full, so far.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
+    }
+
+    /// Number of cached assertion texts.
+    pub fn len(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for AssertionCache {
+    /// 10,000 assertions, 64 MiB of text.
+    fn default() -> Self {
+        AssertionCache::new(10_000, 64 * 1024 * 1024)
+    }
 }
 
 /// One `SignedInfo` with exclusive C14N and RSA-SHA256, one `Reference` to `#id` with only the
@@ -526,7 +702,7 @@ fn holder_of_key(
     subject: Node<'_, '_>,
     now: DateTime<Utc>,
     skew: Duration,
-) -> Result<Vec<u8>, TokenError> {
+) -> Result<(Vec<u8>, Option<Window>), TokenError> {
     let hok = |m: String| TokenError::HolderOfKey(m);
     let mut confirmations = xml::children(subject, ns::SAML, "SubjectConfirmation")
         .filter(|c| c.attribute("Method") == Some(HOLDER_OF_KEY));
@@ -538,13 +714,14 @@ fn holder_of_key(
     }
     let data = xml::only_child(confirmation, ns::SAML, "SubjectConfirmationData")
         .map_err(|e| hok(e.to_string()))?;
+    let mut window = None;
     if let (Some(_), Some(_)) = (data.attribute("NotBefore"), data.attribute("NotOnOrAfter")) {
-        check_window(
+        let (nb, na) = (
             time_attr(data, "NotBefore")?,
             time_attr(data, "NotOnOrAfter")?,
-            now,
-            skew,
-        )?;
+        );
+        check_window(nb, na, now, skew)?;
+        window = Some((nb, na));
     }
     let key_info = xml::only_child(data, ns::DS, "KeyInfo").map_err(|e| hok(e.to_string()))?;
     let x509 = xml::only_child(key_info, ns::DS, "X509Data").map_err(|e| hok(e.to_string()))?;
@@ -553,7 +730,7 @@ fn holder_of_key(
         .decode(xml::text_no_ws(cert))
         .map_err(|e| hok(format!("certificate is not base64: {e}")))?;
     crate::ca::parse_certificate(&der).map_err(|e| hok(e.to_string()))?;
-    Ok(der)
+    Ok((der, window))
 }
 
 /// The single `AttributeValue` of the attribute `name`, if the attribute is present.

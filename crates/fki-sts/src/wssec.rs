@@ -159,6 +159,9 @@ pub struct WsSecConfig {
     pub limits: Limits,
     /// Replay protection; `None` disables it (tests, benchmarks).
     pub replay_cache: Option<Arc<ReplayCache>>,
+    /// Verified assertions by their text ([`saml::AssertionCache`]); `None` verifies every
+    /// assertion in full.
+    pub assertion_cache: Option<Arc<saml::AssertionCache>>,
 }
 
 impl Default for WsSecConfig {
@@ -169,6 +172,7 @@ impl Default for WsSecConfig {
             max_message_age: Duration::minutes(5),
             limits: Limits::default(),
             replay_cache: None,
+            assertion_cache: None,
         }
     }
 }
@@ -447,14 +451,24 @@ pub fn verify_service_request(
     let assertion_node = xml::only_child(s.security, ns::SAML, "Assertion")
         .map_err(|e| WsSecError::MissingSecurity(e.to_string()))?;
     let fragment = xml::standalone_fragment(text, assertion_node)?;
-    let assertion = saml::verify_assertion(
-        &fragment,
-        trusted_sts_certs,
-        expected_issuer,
-        expected_audience,
-        now,
-        config.skew,
-    )?;
+    let assertion = match &config.assertion_cache {
+        Some(cache) => cache.verify(
+            &fragment,
+            trusted_sts_certs,
+            expected_issuer,
+            expected_audience,
+            now,
+            config.skew,
+        ),
+        None => saml::verify_assertion(
+            &fragment,
+            trusted_sts_certs,
+            expected_issuer,
+            expected_audience,
+            now,
+            config.skew,
+        ),
+    }?;
 
     // The signature's key must be the assertion (holder of key).
     let key_info = xml::only_child(s.signature, ns::DS, "KeyInfo")

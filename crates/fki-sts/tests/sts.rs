@@ -834,3 +834,121 @@ fn signer_handles_missing_empty_and_unprefixed_headers() {
         Err(WsSecError::Sign(_))
     ));
 }
+
+// ---------------------------------------------------------------------------------------------
+// AssertionCache: a token's signature is verified once; times, audience, issuer and signer on
+// every use.
+
+fn cached(
+    cache: &saml::AssertionCache,
+    xml: &str,
+    trusted: &[Vec<u8>],
+    audience: &str,
+    now: DateTime<Utc>,
+) -> Result<saml::VerifiedAssertion, TokenError> {
+    cache.verify(xml, trusted, ISSUER, audience, now, Duration::minutes(5))
+}
+
+#[test]
+fn assertion_cache_answers_a_known_token_with_the_full_result() {
+    let now = Utc::now();
+    let a = issue(&fx().sts, fx().system.cert_der(), now);
+    let cache = saml::AssertionCache::default();
+    let first = cached(&cache, &a.xml, &trusted(), AUDIENCE, now).unwrap();
+    assert_eq!(cache.counts(), (0, 1));
+    let again = cached(
+        &cache,
+        &a.xml,
+        &trusted(),
+        AUDIENCE,
+        now + Duration::hours(1),
+    )
+    .unwrap();
+    assert_eq!(cache.counts(), (1, 1));
+    assert_eq!(first, again);
+    assert_eq!(first, verify(&a.xml, now).unwrap());
+    assert_eq!(cache.len(), 1);
+}
+
+#[test]
+fn assertion_cache_still_checks_the_validity_window_on_every_use() {
+    let now = Utc::now();
+    let a = issue(&fx().sts, fx().system.cert_der(), now);
+    let cache = saml::AssertionCache::default();
+    cached(&cache, &a.xml, &trusted(), AUDIENCE, now).unwrap();
+    let late = a.not_on_or_after + Duration::minutes(6);
+    let err = cached(&cache, &a.xml, &trusted(), AUDIENCE, late).unwrap_err();
+    assert!(matches!(err, TokenError::Expired { .. }), "{err}");
+    let early = a.not_before - Duration::minutes(6);
+    let err = cached(&cache, &a.xml, &trusted(), AUDIENCE, early).unwrap_err();
+    assert!(matches!(err, TokenError::NotYetValid { .. }), "{err}");
+    // both answered from the cache: the refusal did not need the XML
+    assert_eq!(cache.counts(), (2, 1));
+}
+
+#[test]
+fn assertion_cache_refuses_what_the_full_verification_refuses() {
+    let now = Utc::now();
+    let a = issue(&fx().sts, fx().system.cert_der(), now);
+    let cache = saml::AssertionCache::default();
+    cached(&cache, &a.xml, &trusted(), AUDIENCE, now).unwrap();
+    // another audience: not the cached verification
+    let err = cached(
+        &cache,
+        &a.xml,
+        &trusted(),
+        "http://entityid.kombit.dk/service/klassifikation/7",
+        now,
+    )
+    .unwrap_err();
+    assert!(matches!(err, TokenError::WrongAudience { .. }), "{err}");
+    // the STS certificate no longer trusted (rollover done): refused
+    let rogue = vec![fx().rogue_ca.sts().cert_der.clone()];
+    let err = cached(&cache, &a.xml, &rogue, AUDIENCE, now).unwrap_err();
+    assert!(matches!(err, TokenError::UntrustedSigner(_)), "{err}");
+    // the same token altered by one character after signing: no entry, signature fails
+    let altered = a.xml.replacen(CVR, "87654321", 1);
+    assert_ne!(altered, a.xml);
+    let err = cached(&cache, &altered, &trusted(), AUDIENCE, now).unwrap_err();
+    assert!(matches!(err, TokenError::BadSignature(_)), "{err}");
+    // refusals are not cached
+    assert_eq!(cache.len(), 1);
+    assert_eq!(cache.counts().0, 0);
+}
+
+#[test]
+fn assertion_cache_stays_within_its_bounds() {
+    let now = Utc::now();
+    let cache = saml::AssertionCache::new(2, 1024 * 1024);
+    for _ in 0..5 {
+        let a = issue(&fx().sts, fx().system.cert_der(), now);
+        cached(&cache, &a.xml, &trusted(), AUDIENCE, now).unwrap();
+        assert!(cache.len() <= 2, "{}", cache.len());
+    }
+    // a byte bound smaller than four tokens: nothing is kept, everything still verifies
+    let small = saml::AssertionCache::new(100, 1024);
+    let a = issue(&fx().sts, fx().system.cert_der(), now);
+    cached(&small, &a.xml, &trusted(), AUDIENCE, now).unwrap();
+    cached(&small, &a.xml, &trusted(), AUDIENCE, now).unwrap();
+    assert_eq!(small.len(), 0);
+    assert_eq!(small.counts(), (0, 2));
+}
+
+#[test]
+fn service_requests_with_an_assertion_cache_verify_the_request_signature_every_time() {
+    let now = Utc::now();
+    let (_, signed) = signed_service_request(now);
+    let cache = Arc::new(saml::AssertionCache::default());
+    let config = WsSecConfig {
+        assertion_cache: Some(cache.clone()),
+        ..WsSecConfig::default()
+    };
+    verify_request(&signed, now, &config).unwrap();
+    verify_request(&signed, now, &config).unwrap();
+    assert_eq!(cache.counts(), (1, 1));
+    // the token is known, but the body was changed after the request was signed
+    let tampered = signed.replace("Feddet kommune", "Andet kommune");
+    let err = verify_request(&tampered, now, &config).unwrap_err();
+    assert!(matches!(err, WsSecError::BadSignature(_)), "{err}");
+    assert_eq!(cache.counts(), (2, 1));
+}

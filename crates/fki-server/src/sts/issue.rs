@@ -586,15 +586,16 @@ pub fn verify_presented(
             a.remove(0)
         }
     };
-    saml::verify_assertion(
-        xml_text,
-        &sts.trusted,
-        &sts.settings.issuer,
-        &audience,
-        Utc::now(),
-        sts.settings.skew,
-    )
-    .map_err(|e| Refusal::from_token(&e).with_service(Some(&audience)))
+    sts.assertions
+        .verify(
+            xml_text,
+            &sts.trusted,
+            &sts.settings.issuer,
+            &audience,
+            Utc::now(),
+            sts.settings.skew,
+        )
+        .map_err(|e| Refusal::from_token(&e).with_service(Some(&audience)))
 }
 
 /// `POST /service/AccessTokenService_1/token` (mutual TLS with the holder-of-key certificate),

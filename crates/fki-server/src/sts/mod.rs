@@ -110,6 +110,9 @@ pub struct Sts {
     pub settings: StsSettings,
     pub access_tokens: tokens::AccessTokens,
     pub replay: Arc<ReplayCache>,
+    /// Assertions verified before, by their text: a token's XML signature is verified once,
+    /// every later request presenting it is checked in O(1) (times, audience, signer).
+    pub assertions: Arc<fki_sts::saml::AssertionCache>,
     /// entity ID → service UUID (stable: a service keeps its first UUID).
     services: RwLock<HashMap<String, Uuid>>,
 }
@@ -256,6 +259,7 @@ impl Sts {
             key,
             access_tokens: tokens::AccessTokens::new(settings.max_access_tokens),
             replay: Arc::new(ReplayCache::new(settings.replay_capacity)),
+            assertions: Arc::new(fki_sts::saml::AssertionCache::default()),
             services: RwLock::new(HashMap::new()),
             adgang,
             ca,
@@ -268,6 +272,7 @@ impl Sts {
         fki_sts::wssec::WsSecConfig {
             skew: self.settings.skew,
             replay_cache: Some(self.replay.clone()),
+            assertion_cache: Some(self.assertions.clone()),
             ..Default::default()
         }
     }
