@@ -6,10 +6,14 @@
 //!
 //! Layout:
 //! - [`open`]: the entry point: URL (or nothing) in, migrated `Arc<dyn Store>` out;
-//!   [`open_stores`] also gives the [`adgang::AdgangStore`] view of the same pools;
+//!   [`open_stores`] also gives the [`adgang::AdgangStore`] and [`besked::BeskedStore`] views
+//!   of the same pools;
 //! - [`adgang`]: the Adgangsstyring registries port (systems, services, serviceaftaler, audit
 //!   log), implemented by both backends from `adgang_sql` (private) on tables of
 //!   `migrations/*/0002_adgang.sql`;
+//! - [`besked`]: the Beskedfordeler port (dueslag, abonnementer, værdilister, accepted messages
+//!   and their leveringer), implemented by both backends from `besked_sql` (private) on tables
+//!   of `migrations/*/0003_besked.sql`;
 //! - `sql` (private): every statement, built once as text with `$N` placeholders and a list of
 //!   bind values that each backend binds in a loop; both backends run the same text, apart from
 //!   SQLite's `INDEXED BY` hints and `LIMIT -1`;
@@ -54,9 +58,12 @@ use std::sync::Arc;
 use fki_oio::store::{Store, StoreError};
 
 use crate::adgang::AdgangStore;
+use crate::besked::BeskedStore;
 
 pub mod adgang;
 mod adgang_sql;
+pub mod besked;
+mod besked_sql;
 mod exec;
 mod pg;
 mod sql;
@@ -69,12 +76,14 @@ pub use sqlite::{SqliteStore, SqliteTuning, SqliteTx};
 /// File name of the default SQLite database inside the data directory.
 pub const DEFAULT_SQLITE_FILE: &str = "fki.sqlite";
 
-/// Both views of one opened store: the OIO object store and the Adgangsstyring registries
-/// ([`adgang`]), sharing one set of connection pools.
+/// The views of one opened store: the OIO object store, the Adgangsstyring registries
+/// ([`adgang`]) and the Beskedfordeler's storage ([`besked`]), sharing one set of connection
+/// pools.
 #[derive(Clone)]
 pub struct Stores {
     pub oio: Arc<dyn Store>,
     pub adgang: Arc<dyn AdgangStore>,
+    pub besked: Arc<dyn BeskedStore>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -104,18 +113,19 @@ pub async fn open_stores(
     database_url: Option<&str>,
     data_dir: &Path,
 ) -> Result<Stores, StoreError> {
-    fn both<S: Store + AdgangStore + 'static>(s: S) -> Stores {
+    fn views<S: Store + AdgangStore + BeskedStore + 'static>(s: S) -> Stores {
         let s = Arc::new(s);
         Stores {
             oio: s.clone(),
-            adgang: s,
+            adgang: s.clone(),
+            besked: s,
         }
     }
     match database_url.map(str::trim) {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(both(PgStore::open_url(url).await?))
+            Ok(views(PgStore::open_url(url).await?))
         }
-        Some(url) if url.starts_with("sqlite:") => Ok(both(SqliteStore::open_url(url).await?)),
+        Some(url) if url.starts_with("sqlite:") => Ok(views(SqliteStore::open_url(url).await?)),
         Some(url) => Err(StoreError::Backend(format!(
             "unsupported database URL '{}': expected postgres://…, postgresql://… or sqlite:…",
             redact(url)
@@ -127,7 +137,7 @@ pub async fn open_stores(
                     data_dir.display()
                 ))
             })?;
-            Ok(both(
+            Ok(views(
                 SqliteStore::open_path(&data_dir.join(DEFAULT_SQLITE_FILE)).await?,
             ))
         }

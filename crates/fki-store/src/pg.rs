@@ -42,6 +42,7 @@ use crate::sql::{self, Dialect, Drive, HistorikRow, ObjektRow, RegRow};
 
 exec_helpers!(Postgres, custom_plans_unprepared = true);
 crate::adgang_sql::adgang_impl!(PgStore, read = pool, write = pool);
+crate::besked_sql::besked_impl!(PgStore, read = pool, write = pool, begin = "BEGIN");
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

@@ -27,6 +27,12 @@ use crate::sql::{self, Dialect, Drive, HistorikRow, ObjektRow, RegRow};
 
 exec_helpers!(Sqlite, custom_plans_unprepared = false);
 crate::adgang_sql::adgang_impl!(SqliteStore, read = reader, write = writer);
+crate::besked_sql::besked_impl!(
+    SqliteStore,
+    read = reader,
+    write = writer,
+    begin = "BEGIN IMMEDIATE"
+);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
