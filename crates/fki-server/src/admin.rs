@@ -130,7 +130,8 @@ impl IntoResponse for AdminError {
     }
 }
 
-type AdminResult<T> = Result<T, AdminError>;
+/// The result of an admin operation.
+pub type AdminResult<T> = Result<T, AdminError>;
 
 // ---------------------------------------------------------------------------------------------
 // Validation
@@ -554,21 +555,21 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/audit", get(audit))
 }
 
-type Json<T> = Result<axum::Json<T>, JsonRejection>;
+pub(crate) type Json<T> = Result<axum::Json<T>, JsonRejection>;
 
-fn body<T>(b: Json<T>) -> AdminResult<T> {
+pub(crate) fn body<T>(b: Json<T>) -> AdminResult<T> {
     b.map(|axum::Json(v)| v)
         .map_err(|e| AdminError::Invalid(format!("bad JSON body: {}", e.body_text())))
 }
 
 /// The query string as a map (a repeated name: the last value).
-fn params(raw: Option<String>) -> HashMap<String, String> {
+pub(crate) fn params(raw: Option<String>) -> HashMap<String, String> {
     raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default()
 }
 
 /// Refuse query parameters outside `known`.
-fn only(q: &HashMap<String, String>, known: &[&str]) -> AdminResult<()> {
+pub(crate) fn only(q: &HashMap<String, String>, known: &[&str]) -> AdminResult<()> {
     match q.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => Err(AdminError::Invalid(format!(
             "unknown query parameter {k:?} (known: {})",
@@ -578,7 +579,7 @@ fn only(q: &HashMap<String, String>, known: &[&str]) -> AdminResult<()> {
     }
 }
 
-fn ok(v: Value) -> Response {
+pub(crate) fn ok(v: Value) -> Response {
     axum::Json(v).into_response()
 }
 

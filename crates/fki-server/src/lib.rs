@@ -14,6 +14,7 @@
 //! - [`tls`]: the HTTPS listener (fki CA server certificate, optional client certificates).
 
 pub mod admin;
+pub mod beskedfordeler;
 pub mod error;
 pub mod meta;
 pub mod rest;
@@ -115,6 +116,8 @@ pub struct AppState {
     /// The secret the admin API wants as bearer token (`<data-dir>/admin-token`).
     pub admin_token: Arc<str>,
     pub sts: Arc<sts::Sts>,
+    /// The Beskedfordeler (SF1460): distribution, its store and writer task.
+    pub beskedfordeler: Arc<beskedfordeler::Beskedfordeler>,
 }
 
 /// A running server.
@@ -194,6 +197,7 @@ pub fn app(state: AppState) -> Router {
             )),
         )
         .merge(admin::routes())
+        .merge(beskedfordeler::routes())
         .with_state(state.clone())
         .merge(meta::docs(state.openapi.as_ref().clone()))
         .layer(DefaultBodyLimit::max(limit))
@@ -239,6 +243,11 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         ca: ca.clone(),
         admin_token: Arc::from(admin_token),
         sts: Arc::new(sts::Sts::new(stores.adgang.clone(), ca.clone(), settings)),
+        beskedfordeler: beskedfordeler::Beskedfordeler::start(
+            stores.besked.clone(),
+            stores.adgang.clone(),
+            config.dev_open,
+        ),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -1,0 +1,214 @@
+//! Who receives a message: the in-memory picture of every active dueslag, its abonnementer
+//! (parsed filters), the Værdilister they use, and which receiving systems hold an active
+//! `bfo_modtag` agreement for which myndighed.
+//!
+//! A message sent in the context of myndighed M (the sender's token CVR) goes to a dueslag when
+//! **all** of these hold:
+//!
+//! 1. the dueslag is active and receives for M;
+//! 2. its owner holds an active serviceaftale for `bfo_modtag/2` and M (unless `--dev-open`);
+//! 3. `TilladtModtager`, if the message names any, names the dueslag's owner (its system UUID)
+//!    or M's CVR (`urn:oio:cvr-nr:M`);
+//! 4. at least one of its active abonnementer's filters matches the `Filtreringsdata`.
+//!
+//! A dueslag gets a message at most once, however many of its abonnementer match.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use fki_beskedfordeler::filter::{Filter, Vaerdilister};
+use fki_beskedfordeler::kuvert::{Filtreringsdata, UnikId};
+use uuid::Uuid;
+
+/// One active dueslag with its active filters.
+#[derive(Debug, Clone)]
+pub struct Modtager {
+    pub dueslag: Uuid,
+    pub ejer: Uuid,
+    pub myndighed: String,
+    pub filtre: Vec<Filter>,
+}
+
+/// Values of the Værdilister in use, lower-cased, with the version they were read at.
+#[derive(Debug, Clone, Default)]
+pub struct Lister {
+    pub lister: HashMap<Uuid, (i64, Arc<HashSet<String>>)>,
+}
+
+impl Vaerdilister for Lister {
+    fn indeholder(&self, liste: &Uuid, vaerdi: &str) -> bool {
+        self.lister
+            .get(liste)
+            .is_some_and(|(_, s)| s.contains(vaerdi))
+    }
+}
+
+/// Everything distribution decides from, as of one moment.
+#[derive(Debug, Default)]
+pub struct Fordeling {
+    /// `BeskedStore::abonnement_version` this was built from.
+    pub abonnement_version: i64,
+    /// Active dueslag by myndighed.
+    pub modtagere: HashMap<String, Vec<Modtager>>,
+    pub lister: Lister,
+    /// (system, myndighed) pairs with an active `bfo_modtag` agreement; `None`: not checked
+    /// (`--dev-open`).
+    pub modtag_aftaler: Option<HashSet<(Uuid, String)>>,
+}
+
+impl Fordeling {
+    /// The dueslag that receive a message with `data` sent for `myndighed`, in a stable order
+    /// (dueslag UUID).
+    pub fn modtagere(&self, myndighed: &str, data: &Filtreringsdata) -> Vec<Uuid> {
+        let Some(kandidater) = self.modtagere.get(myndighed) else {
+            return Vec::new();
+        };
+        let cvr_urn = UnikId::Urn(format!("urn:oio:cvr-nr:{myndighed}"));
+        let mut ud: Vec<Uuid> = kandidater
+            .iter()
+            .filter(|m| {
+                self.modtag_aftaler
+                    .as_ref()
+                    .is_none_or(|a| a.contains(&(m.ejer, m.myndighed.clone())))
+            })
+            .filter(|m| {
+                data.tilladt_modtager.is_empty()
+                    || data
+                        .tilladt_modtager
+                        .iter()
+                        .any(|t| *t == UnikId::Uuid(m.ejer) || *t == cvr_urn)
+            })
+            .filter(|m| m.filtre.iter().any(|f| f.matcher(data, &self.lister)))
+            .map(|m| m.dueslag)
+            .collect();
+        ud.sort();
+        ud.dedup();
+        ud
+    }
+
+    /// The Værdilister the filters refer to.
+    pub fn brugte_lister(filtre: &[&Filter]) -> HashSet<Uuid> {
+        fn walk(f: &Filter, ud: &mut HashSet<Uuid>) {
+            match f {
+                Filter::And(fs) | Filter::Or(fs) => fs.iter().for_each(|f| walk(f, ud)),
+                Filter::Not(f) | Filter::Nogen(_, f) => walk(f, ud),
+                Filter::Betingelse(_, fki_beskedfordeler::filter::Op::IVaerdiliste(l)) => {
+                    ud.insert(*l);
+                }
+                Filter::Betingelse(..) => {}
+            }
+        }
+        let mut ud = HashSet::new();
+        for f in filtre {
+            walk(f, &mut ud);
+        }
+        ud
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(beskedtype: &str, tilladt: &[UnikId]) -> Filtreringsdata {
+        Filtreringsdata {
+            beskedtype: Some(UnikId::Uuid(beskedtype.parse().unwrap())),
+            tilladt_modtager: tilladt.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    const TYPE_A: &str = "7654895c-a3f3-4c77-8afd-4c77330f963c";
+    const TYPE_B: &str = "11111111-a3f3-4c77-8afd-4c77330f963c";
+
+    fn modtager(n: u128, ejer: u128, myndighed: &str, filtre: &[&str]) -> Modtager {
+        Modtager {
+            dueslag: Uuid::from_u128(n),
+            ejer: Uuid::from_u128(ejer),
+            myndighed: myndighed.into(),
+            filtre: filtre.iter().map(|f| Filter::parse(f).unwrap()).collect(),
+        }
+    }
+
+    fn fordeling(ms: Vec<Modtager>, aftaler: Option<&[(u128, &str)]>) -> Fordeling {
+        let mut f = Fordeling::default();
+        for m in ms {
+            f.modtagere.entry(m.myndighed.clone()).or_default().push(m);
+        }
+        f.modtag_aftaler = aftaler.map(|a| {
+            a.iter()
+                .map(|(s, m)| (Uuid::from_u128(*s), (*m).to_owned()))
+                .collect()
+        });
+        f
+    }
+
+    #[test]
+    fn filter_myndighed_agreement_and_tilladt_modtager_all_decide() {
+        let f = fordeling(
+            vec![
+                modtager(1, 100, "11111111", &[&format!("beskedtype = \"{TYPE_A}\"")]),
+                modtager(2, 200, "11111111", &["TRUE"]),
+                modtager(3, 300, "22222222", &["TRUE"]),
+                // no agreement for its owner
+                modtager(4, 400, "11111111", &["TRUE"]),
+                // two filters that both match: one delivery
+                modtager(5, 100, "11111111", &["TRUE", "TRUE"]),
+            ],
+            Some(&[(100, "11111111"), (200, "11111111"), (300, "22222222")]),
+        );
+        let u = Uuid::from_u128;
+        assert_eq!(
+            f.modtagere("11111111", &data(TYPE_A, &[])),
+            vec![u(1), u(2), u(5)]
+        );
+        assert_eq!(
+            f.modtagere("11111111", &data(TYPE_B, &[])),
+            vec![u(2), u(5)]
+        );
+        assert_eq!(f.modtagere("22222222", &data(TYPE_B, &[])), vec![u(3)]);
+        assert!(f.modtagere("33333333", &data(TYPE_A, &[])).is_empty());
+        // TilladtModtager by system UUID
+        assert_eq!(
+            f.modtagere("11111111", &data(TYPE_A, &[UnikId::Uuid(u(200))])),
+            vec![u(2)]
+        );
+        // by the myndighed's CVR: every receiver of that myndighed
+        let cvr = UnikId::urn("urn:oio:cvr-nr:11111111").unwrap();
+        assert_eq!(
+            f.modtagere("11111111", &data(TYPE_A, &[cvr])),
+            vec![u(1), u(2), u(5)]
+        );
+        // another CVR: nobody here
+        let other = UnikId::urn("urn:oio:cvr-nr:99999999").unwrap();
+        assert!(f.modtagere("11111111", &data(TYPE_A, &[other])).is_empty());
+    }
+
+    #[test]
+    fn dev_open_skips_the_agreement_check_only() {
+        let f = fordeling(vec![modtager(4, 400, "11111111", &["TRUE"])], None);
+        assert_eq!(
+            f.modtagere("11111111", &data(TYPE_A, &[])),
+            vec![Uuid::from_u128(4)]
+        );
+        assert!(f.modtagere("22222222", &data(TYPE_A, &[])).is_empty());
+    }
+
+    #[test]
+    fn vaerdilister_in_filters_are_found_and_consulted() {
+        let liste = Uuid::from_u128(77);
+        let filter = format!("beskedtype IN vaerdiliste(\"{liste}\")");
+        let mut f = fordeling(
+            vec![modtager(1, 100, "11111111", &[&filter])],
+            Some(&[(100, "11111111")]),
+        );
+        let parsed = Filter::parse(&filter).unwrap();
+        assert_eq!(Fordeling::brugte_lister(&[&parsed]), HashSet::from([liste]));
+        assert!(f.modtagere("11111111", &data(TYPE_A, &[])).is_empty());
+        f.lister
+            .lister
+            .insert(liste, (1, Arc::new(HashSet::from([TYPE_A.to_owned()]))));
+        assert_eq!(f.modtagere("11111111", &data(TYPE_A, &[])).len(), 1);
+        assert!(f.modtagere("11111111", &data(TYPE_B, &[])).is_empty());
+    }
+}

@@ -1,0 +1,223 @@
+//! Pull over HTTP (item 5c of issue 4), for receivers without AMQP: the receiving system takes
+//! the messages of its dueslag in distribution order and acknowledges each one; a message stays
+//! at the head (and is handed out again) until it is acknowledged: at least once.
+//!
+//! - `GET /beskedfordeler/dueslag/{uuid}/beskeder?antal=N` (1–100, default 1): the first N
+//!   messages waiting, as JSON `{"beskeder": [{"loebenr", "beskedId", "fordelt",
+//!   "haendelsesbesked"}]}`; `haendelsesbesked` is the Haendelsesbesked XML with the
+//!   Beskedfordeler's Leverancerute added (item 5d).
+//! - `POST /beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/kvitter`: acknowledged, it leaves
+//!   the dueslag (204; 404 if it is not waiting).
+//! - `POST /beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/fejlkoe` (FlytBeskedTilFejlkoe):
+//!   the receiver cannot process it; it moves to the dueslag's fejlkø (204; 404). An optional
+//!   JSON body `{"grund": "…"}` is recorded.
+//!
+//! Token for `bfo_modtag/2`; the caller must be the dueslag's owner and act for its myndighed
+//! (under `--dev-open`: the myndighed from `X-FKI-Myndighed`). Errors are RFC 9457 problem
+//! documents.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use fki_store::besked::Dueslag;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::BFO_MODTAG;
+use super::afsend::kalder;
+use crate::AppState;
+use crate::admin::problem;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/beskedfordeler/dueslag/{uuid}/beskeder", get(hent))
+        .route(
+            "/beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/kvitter",
+            post(kvitter),
+        )
+        .route(
+            "/beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/fejlkoe",
+            post(fejlkoe),
+        )
+}
+
+/// The dueslag, if the caller may read it.
+async fn eget_dueslag(state: &AppState, parts: &Parts, uuid: &str) -> Result<Dueslag, Response> {
+    let k = kalder(state, parts, BFO_MODTAG)
+        .await
+        .map_err(|r| r.json())?;
+    let uuid: Uuid = uuid
+        .parse()
+        .map_err(|_| problem(StatusCode::BAD_REQUEST, "invalid", "dueslag UUID expected"))?;
+    let ikke_fundet = || {
+        problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no dueslag {uuid}"),
+        )
+    };
+    let d = state
+        .beskedfordeler
+        .store
+        .hent_dueslag(uuid)
+        .await
+        .map_err(store_fejl)?
+        .ok_or_else(ikke_fundet)?;
+    let dev_open = state.sts.settings.dev_open;
+    if d.myndighed != k.cvr || (!dev_open && d.ejer != k.system) {
+        // Someone else's dueslag is indistinguishable from none.
+        return Err(ikke_fundet());
+    }
+    Ok(d)
+}
+
+fn store_fejl(e: fki_oio::store::StoreError) -> Response {
+    tracing::error!(error = %e, "Beskedfordeler store failure");
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+}
+
+async fn hent(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    RawQuery(q): RawQuery,
+    parts: Parts,
+) -> Response {
+    let d = match eget_dueslag(&state, &parts, &uuid).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let mut antal = 1u32;
+    for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
+        match (k.as_ref(), v.parse::<u32>()) {
+            ("antal", Ok(n)) if (1..=100).contains(&n) => antal = n,
+            ("antal", _) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "antal must be a whole number from 1 to 100",
+                );
+            }
+            (other, _) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    format!("unknown query parameter {other:?} (known: antal)"),
+                );
+            }
+        }
+    }
+    let nu = fki_oio::time::now();
+    // Pull ignores push's retry times: everything waiting is due for a receiver that asks.
+    let klar = match state
+        .beskedfordeler
+        .store
+        .klar(d.uuid, i64::MAX, antal)
+        .await
+    {
+        Ok(k) => k,
+        Err(e) => return store_fejl(e),
+    };
+    let mut beskeder = Vec::with_capacity(klar.len());
+    for l in klar {
+        let xml = match super::med_leverancerute(&l, nu) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(error = %e, dueslag = %d.uuid, loebenr = l.levering.loebenr, "stored message does not parse");
+                l.besked.xml.clone()
+            }
+        };
+        beskeder.push(json!({
+            "loebenr": l.levering.loebenr,
+            "beskedId": l.besked.besked_id,
+            "fordelt": fki_oio::time::format_iso(l.levering.fordelt),
+            "haendelsesbesked": xml,
+        }));
+    }
+    axum::Json(json!({ "beskeder": beskeder })).into_response()
+}
+
+async fn kvitter(
+    State(state): State<AppState>,
+    Path((uuid, loebenr)): Path<(String, i64)>,
+    parts: Parts,
+) -> Response {
+    let d = match eget_dueslag(&state, &parts, &uuid).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let bf = &state.beskedfordeler;
+    match bf
+        .store
+        .kvitter(d.uuid, loebenr, fki_oio::time::now())
+        .await
+    {
+        Ok(true) => {
+            bf.metrics.delivered.fetch_add(1, Relaxed);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("message {loebenr} is not waiting in this dueslag"),
+        ),
+        Err(e) => store_fejl(e),
+    }
+}
+
+async fn fejlkoe(
+    State(state): State<AppState>,
+    Path((uuid, loebenr)): Path<(String, i64)>,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    let d = match eget_dueslag(&state, &parts, &uuid).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let grund = if body.is_empty() {
+        "moved to the fejlkø by the receiver".to_owned()
+    } else {
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(v) => match v.get("grund").and_then(|g| g.as_str()) {
+                Some(g) => format!("moved to the fejlkø by the receiver: {g}"),
+                None => {
+                    return problem(
+                        StatusCode::BAD_REQUEST,
+                        "invalid",
+                        "the body must be {\"grund\": \"…\"} or empty",
+                    );
+                }
+            },
+            Err(e) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    format!("bad JSON body: {e}"),
+                );
+            }
+        }
+    };
+    let bf = &state.beskedfordeler;
+    match bf.store.til_fejlkoe(d.uuid, loebenr, &grund).await {
+        Ok(true) => {
+            bf.metrics.dead_lettered.fetch_add(1, Relaxed);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("message {loebenr} is not waiting in this dueslag"),
+        ),
+        Err(e) => store_fejl(e),
+    }
+}
