@@ -9,8 +9,9 @@
 //!     cargo test -p fki-server --test sts
 //! ```
 
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::response::IntoResponse;
@@ -20,16 +21,12 @@ use chrono::{Duration, Utc};
 use fki_server::sts::soap::{SecuredService, WsSecured};
 use fki_server::sts::{ENTITY_KLASSIFIKATION, ENTITY_ORGANISATION};
 use fki_server::{Config, ServerHandle};
-use fki_store::adgang::{
-    AftaleStatus, AuditEntry, AuditQuery, Dataafgraensning, ItSystem, Serviceaftale, SystemRolle,
-};
+use fki_store::adgang::{AftaleStatus, AuditEntry, AuditQuery, Dataafgraensning};
 use fki_store::testing::{DropGuard, fresh_postgres};
 use fki_sts::bpp::PrivilegeList;
 use fki_sts::ca::{Ca, Issued};
 use fki_sts::saml::{self, AssertionSpec, StsKey};
 use fki_sts::{wssec, wstrust};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -112,60 +109,25 @@ impl Env {
 
     /// A new system certificate, registered as an anvendersystem.
     async fn system(&self, name: &str, cvr: &str) -> System {
-        let cert = self.ca().issue_system_certificate(name, cvr).unwrap();
-        let uuid = Uuid::new_v4();
-        self.sts()
-            .adgang
-            .put_system(&ItSystem {
-                uuid,
-                navn: name.into(),
-                cvr: cvr.into(),
-                rolle: SystemRolle::Anvendersystem,
-                certifikat_sha256: fki_sts::ca::fingerprint_sha256(cert.cert_der()),
-                certifikat_der: cert.cert_der().to_vec(),
-                subject: fki_sts::ca::cert_info(cert.cert_der()).unwrap().subject,
-                oprettet: Utc::now().timestamp_micros(),
-            })
-            .await
-            .unwrap();
+        let (uuid, cert) =
+            common::register_system(self.sts().adgang.as_ref(), self.ca(), name, cvr).await;
         System { uuid, cert }
     }
 
     /// An active agreement for `system` × `entity_id` × `cvr`.
     async fn agreement(&self, system: &System, entity_id: &str, cvr: &str) -> Uuid {
-        let service = self
-            .sts()
-            .adgang
-            .service_by_entity_id(entity_id)
-            .await
-            .unwrap()
-            .expect("seeded service");
-        let uuid = Uuid::new_v4();
-        let store = &self.sts().adgang;
-        store
-            .put_aftale(&Serviceaftale {
-                uuid,
-                system: system.uuid,
-                service: service.uuid,
-                myndighed: cvr.into(),
-                roller: vec![ROLE.into()],
-                dataafgraensninger: vec![Dataafgraensning {
-                    navn: fki_sts::bpp::constraint::KLE.into(),
-                    vaerdi: "25.*".into(),
-                }],
-                status: AftaleStatus::Anmodet,
-                aendret: Utc::now().timestamp_micros(),
-            })
-            .await
-            .unwrap();
-        for s in [AftaleStatus::Godkendt, AftaleStatus::Aktiv] {
-            store
-                .set_aftale_status(uuid, s, Utc::now().timestamp_micros())
-                .await
-                .unwrap()
-                .unwrap();
-        }
-        uuid
+        common::active_agreement(
+            self.sts().adgang.as_ref(),
+            system.uuid,
+            entity_id,
+            cvr,
+            vec![ROLE.into()],
+            vec![Dataafgraensning {
+                navn: fki_sts::bpp::constraint::KLE.into(),
+                vaerdi: "25.*".into(),
+            }],
+        )
+        .await
     }
 
     async fn revoke(&self, aftale: Uuid) {
@@ -183,30 +145,7 @@ impl Env {
 
     /// An HTTPS client presenting `identity` (or no client certificate).
     fn client(&self, identity: Option<&Issued>) -> reqwest::Client {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(self.ca().root_cert_der().to_vec()))
-            .unwrap();
-        let b = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
-        let tls = match identity {
-            Some(i) => b
-                .with_client_auth_cert(
-                    vec![CertificateDer::from(i.cert_der().to_vec())],
-                    PrivateKeyDer::from_pem_slice(i.key_pem().as_bytes()).unwrap(),
-                )
-                .unwrap(),
-            None => b.with_no_client_auth(),
-        };
-        reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .resolve("localhost", self.https_addr)
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .unwrap()
+        common::tls_client(self.ca(), identity, self.https_addr)
     }
 
     async fn audit(&self, haendelse: &str) -> Vec<AuditEntry> {

@@ -1,0 +1,106 @@
+//! Shared by the integration tests that talk to a secure server: registering systems and
+//! agreements directly in the store, and HTTPS clients presenting a system certificate.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::Utc;
+use fki_store::adgang::{AdgangStore, AftaleStatus, ItSystem, Serviceaftale, SystemRolle};
+use fki_sts::ca::{Ca, Issued};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use uuid::Uuid;
+
+/// A new system certificate from `ca`, registered as an anvendersystem.
+pub async fn register_system(
+    adgang: &dyn AdgangStore,
+    ca: &Ca,
+    name: &str,
+    cvr: &str,
+) -> (Uuid, Issued) {
+    let cert = ca.issue_system_certificate(name, cvr).unwrap();
+    let uuid = Uuid::new_v4();
+    adgang
+        .put_system(&ItSystem {
+            uuid,
+            navn: name.into(),
+            cvr: cvr.into(),
+            rolle: SystemRolle::Anvendersystem,
+            certifikat_sha256: fki_sts::ca::fingerprint_sha256(cert.cert_der()),
+            certifikat_der: cert.cert_der().to_vec(),
+            subject: fki_sts::ca::cert_info(cert.cert_der()).unwrap().subject,
+            oprettet: Utc::now().timestamp_micros(),
+        })
+        .await
+        .unwrap();
+    (uuid, cert)
+}
+
+/// An agreement for `system` × `entity_id` × `cvr`, taken through its lifecycle to Aktiv.
+pub async fn active_agreement(
+    adgang: &dyn AdgangStore,
+    system: Uuid,
+    entity_id: &str,
+    cvr: &str,
+    roller: Vec<String>,
+    dataafgraensninger: Vec<fki_store::adgang::Dataafgraensning>,
+) -> Uuid {
+    let service = adgang
+        .service_by_entity_id(entity_id)
+        .await
+        .unwrap()
+        .expect("seeded service");
+    let uuid = Uuid::new_v4();
+    adgang
+        .put_aftale(&Serviceaftale {
+            uuid,
+            system,
+            service: service.uuid,
+            myndighed: cvr.into(),
+            roller,
+            dataafgraensninger,
+            status: AftaleStatus::Anmodet,
+            aendret: Utc::now().timestamp_micros(),
+        })
+        .await
+        .unwrap();
+    for s in [AftaleStatus::Godkendt, AftaleStatus::Aktiv] {
+        adgang
+            .set_aftale_status(uuid, s, Utc::now().timestamp_micros())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    uuid
+}
+
+/// An HTTPS client for `localhost` (resolved to `addr`) trusting `ca`, presenting `identity`
+/// (or no client certificate).
+pub fn tls_client(ca: &Ca, identity: Option<&Issued>, addr: SocketAddr) -> reqwest::Client {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(ca.root_cert_der().to_vec()))
+        .unwrap();
+    let b = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let tls = match identity {
+        Some(i) => b
+            .with_client_auth_cert(
+                vec![CertificateDer::from(i.cert_der().to_vec())],
+                PrivateKeyDer::from_pem_slice(i.key_pem().as_bytes()).unwrap(),
+            )
+            .unwrap(),
+        None => b.with_no_client_auth(),
+    };
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .resolve("localhost", addr)
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
