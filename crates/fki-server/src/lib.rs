@@ -17,6 +17,7 @@ pub mod admin;
 pub mod beskedfordeler;
 pub mod error;
 pub mod meta;
+pub mod metrics;
 pub mod rest;
 pub mod sts;
 pub mod tls;
@@ -198,6 +199,7 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(admin::routes())
         .merge(beskedfordeler::routes())
+        .merge(metrics::routes())
         .with_state(state.clone())
         .merge(meta::docs(state.openapi.as_ref().clone()))
         .layer(DefaultBodyLimit::max(limit))

@@ -636,3 +636,63 @@ async fn admin_refuses_bad_dueslag_and_filters() {
     assert_eq!(r.status().as_u16(), 401);
     env.finish().await;
 }
+
+#[tokio::test]
+async fn metrics_count_messages_and_show_each_dueslag() {
+    let env = Env::start(Backend::Sqlite).await.unwrap();
+    let afsender = env.system("Afsender", CVR_A).await;
+    let modtager = env.system("Modtager", CVR_A).await;
+    env.agreement(&afsender, BFO_AFSEND, CVR_A).await;
+    env.agreement(&modtager, BFO_MODTAG, CVR_A).await;
+    let d = env.pull_dueslag(&modtager, CVR_A, "TRUE").await;
+    let tok = env.token(&afsender, BFO_AFSEND, CVR_A);
+    let id = Uuid::new_v4();
+    for body in [
+        besked(id, CVR_A, "0101011234"),
+        besked(id, CVR_A, "0101011234"),
+        besked(Uuid::new_v4(), CVR_A, "0101011234"),
+        "<x/>".to_owned(),
+    ] {
+        env.afsend(Some(&afsender), Some(&tok), body).await;
+    }
+    let h = env.handle();
+    let get = |auth: bool| {
+        let mut r = reqwest::Client::new().get(format!("{}/metrics", h.url()));
+        if auth {
+            r = r.bearer_auth(h.state.admin_token.as_ref());
+        }
+        r.send()
+    };
+    assert_eq!(get(false).await.unwrap().status().as_u16(), 401);
+    let r = get(true).await.unwrap();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = r.text().await.unwrap();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(line("fki_beskedfordeler_accepted_total "), "2");
+    assert_eq!(line("fki_beskedfordeler_duplicates_total "), "1");
+    assert_eq!(line("fki_beskedfordeler_distributed_total "), "2");
+    assert_eq!(line("fki_beskedfordeler_refused_total "), "1");
+    assert_eq!(
+        line(&format!(
+            "fki_beskedfordeler_dueslag_depth{{dueslag=\"{d}\""
+        )),
+        "2"
+    );
+    // every token was verified once in full and then answered from the cache
+    assert_eq!(line("fki_sts_assertion_verifications_total "), "1");
+    assert_eq!(line("fki_sts_assertion_cache_hits_total "), "3");
+    env.finish().await;
+}

@@ -3,6 +3,7 @@
 
 mod adgang;
 mod bench;
+mod beskedfordeler;
 mod population;
 mod seed;
 
@@ -67,6 +68,27 @@ enum Command {
         store: StoreArgs,
         #[command(flatten)]
         args: adgang::AuditArgs,
+    },
+    /// Beskedfordeler dueslag: create, inspect, replay.
+    Dueslag {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: beskedfordeler::DueslagCommand,
+    },
+    /// Beskedfordeler abonnementer: filters that let messages into a dueslag.
+    Abonnement {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: beskedfordeler::AbonnementCommand,
+    },
+    /// Beskedfordeler Værdilister (e.g. the CPR numbers a system cares about).
+    Vaerdiliste {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: beskedfordeler::VaerdilisteCommand,
     },
     /// The synthetic CPR/CVR population (people, families, companies).
     #[command(subcommand)]
@@ -163,6 +185,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Service { store, cmd } => adgang::service(store, cmd).await,
         Command::Aftale { store, cmd } => adgang::aftale(store, cmd).await,
         Command::Audit { store, args } => adgang::audit(store, args).await,
+        Command::Dueslag { store, cmd } => beskedfordeler::dueslag(store, cmd).await,
+        Command::Abonnement { store, cmd } => beskedfordeler::abonnement(store, cmd).await,
+        Command::Vaerdiliste { store, cmd } => beskedfordeler::vaerdiliste(store, cmd).await,
         Command::Population(p) => population::run(p),
         Command::Demo(a) => {
             let config = Config {
