@@ -22,7 +22,7 @@ pub mod fordeling;
 pub mod hent;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -79,9 +79,10 @@ pub struct Beskedfordeler {
     adgang: Arc<dyn AdgangStore>,
     /// `--dev-open`: receivers need no `bfo_modtag` agreement.
     dev_open: bool,
-    fordeling: RwLock<Arc<Fordeling>>,
-    /// Set by local changes: rebuild before the next message.
-    dirty: AtomicBool,
+    /// The picture and the [`Self::generation`] it includes.
+    fordeling: RwLock<(u64, Arc<Fordeling>)>,
+    /// Counts local changes: a picture built before the latest one is rebuilt before use.
+    generation: AtomicU64,
     refreshed: tokio::sync::Mutex<Instant>,
     /// Fingerprint of what the last rebuild saw (agreements, list versions).
     seen: std::sync::Mutex<Option<Fingeraftryk>>,
@@ -112,8 +113,8 @@ impl Beskedfordeler {
             store,
             adgang,
             dev_open,
-            fordeling: RwLock::new(Arc::new(Fordeling::default())),
-            dirty: AtomicBool::new(true),
+            fordeling: RwLock::new((0, Arc::new(Fordeling::default()))),
+            generation: AtomicU64::new(1),
             refreshed: tokio::sync::Mutex::new(Instant::now() - REFRESH_EVERY * 2),
             seen: std::sync::Mutex::new(None),
             writer: tx,
@@ -129,13 +130,16 @@ impl Beskedfordeler {
 
     /// A local change of abonnementer, dueslag or Værdilister: the next message sees it.
     pub fn changed(&self) {
-        self.dirty.store(true, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The current distribution picture, rebuilt first if it may be stale.
+    /// The current distribution picture, rebuilt first if this process changed something since
+    /// it was built (callers wait for that rebuild), or, without waiting, if it is older than
+    /// [`REFRESH_EVERY`] (changes by other processes).
     pub async fn fordeling(&self) -> StoreResult<Arc<Fordeling>> {
-        let dirty = self.dirty.load(Ordering::SeqCst);
-        let guard = if dirty {
+        let want = self.generation.load(Ordering::SeqCst);
+        let current = self.current();
+        let guard = if current.0 < want {
             Some(self.refreshed.lock().await)
         } else {
             match self.refreshed.try_lock() {
@@ -143,25 +147,29 @@ impl Beskedfordeler {
                 _ => None,
             }
         };
-        if let Some(mut last) = guard {
-            // Another task may have rebuilt while this one waited for the lock.
-            if self.dirty.swap(false, Ordering::SeqCst) || last.elapsed() >= REFRESH_EVERY {
-                if let Err(e) = self.rebuild().await {
-                    self.dirty.store(true, Ordering::SeqCst);
-                    return Err(e);
-                }
-                *last = Instant::now();
-            }
+        let Some(mut last) = guard else {
+            return Ok(current.1);
+        };
+        // Another task may have rebuilt while this one waited for the lock.
+        let built = self.current().0;
+        if built < want || last.elapsed() >= REFRESH_EVERY {
+            // Everything changed up to here is seen by the rebuild that starts now.
+            let at = self.generation.load(Ordering::SeqCst);
+            self.rebuild(at).await?;
+            *last = Instant::now();
         }
-        Ok(self
-            .fordeling
+        Ok(self.current().1)
+    }
+
+    fn current(&self) -> (u64, Arc<Fordeling>) {
+        self.fordeling
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone())
+            .clone()
     }
 
     /// Rebuild the picture if anything it depends on moved.
-    async fn rebuild(&self) -> StoreResult<()> {
+    async fn rebuild(&self, at: u64) -> StoreResult<()> {
         let version = self.store.abonnement_version().await?;
         let mut lister: Vec<(Uuid, i64)> = self
             .store
@@ -193,17 +201,15 @@ impl Beskedfordeler {
             a
         };
         let fingerprint = (version, lister.clone(), aftaler.clone());
+        let old = self.current();
         {
             let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             if seen.as_ref() == Some(&fingerprint) {
+                *self.fordeling.write().unwrap_or_else(|p| p.into_inner()) = (at, old.1);
                 return Ok(());
             }
         }
-        let old = self
-            .fordeling
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let old = old.1;
         let modtagere = if version == old.abonnement_version && !old.modtagere.is_empty() {
             old.modtagere.clone()
         } else {
@@ -243,7 +249,7 @@ impl Beskedfordeler {
             lister: nye,
             modtag_aftaler: (!self.dev_open).then(|| aftaler.iter().cloned().collect()),
         };
-        *self.fordeling.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ny);
+        *self.fordeling.write().unwrap_or_else(|p| p.into_inner()) = (at, Arc::new(ny));
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(fingerprint);
         Ok(())
     }
