@@ -111,6 +111,63 @@ pub struct Vaerdiliste {
     /// numbers come from one store-wide counter, so a list deleted and created again under the
     /// same UUID never repeats a version of its earlier life.
     pub version: i64,
+    /// The current registrering's LivscyklusKode. A passivated list matches nothing.
+    pub livscyklus: Livscyklus,
+    /// `BrugervendtNoegleTekst` of its Egenskab.
+    pub brugervendtnoegle: Option<String>,
+    /// `NoteTekst` of the last change.
+    pub note: Option<String>,
+    /// The last change (µs): the current registrering's `FraTidspunkt`.
+    pub aendret: i64,
+}
+
+impl Vaerdiliste {
+    /// A new list (`Opstaaet`, created and changed at `nu`, no key or note).
+    pub fn ny(uuid: Uuid, navn: impl Into<String>, ejer: Uuid, nu: i64) -> Self {
+        Vaerdiliste {
+            uuid,
+            navn: navn.into(),
+            ejer,
+            oprettet: nu,
+            version: 0,
+            livscyklus: Livscyklus::Opstaaet,
+            brugervendtnoegle: None,
+            note: None,
+            aendret: nu,
+        }
+    }
+}
+
+/// `sd:LivscyklusKodeType` of a Værdiliste's current registrering (`Slettet` lists are gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Livscyklus {
+    Opstaaet,
+    Importeret,
+    Rettet,
+    Passiveret,
+}
+
+impl Livscyklus {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Livscyklus::Opstaaet => "Opstaaet",
+            Livscyklus::Importeret => "Importeret",
+            Livscyklus::Rettet => "Rettet",
+            Livscyklus::Passiveret => "Passiveret",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Opstaaet" => Some(Livscyklus::Opstaaet),
+            "Importeret" => Some(Livscyklus::Importeret),
+            "Rettet" => Some(Livscyklus::Rettet),
+            "Passiveret" => Some(Livscyklus::Passiveret),
+            _ => None,
+        }
+    }
 }
 
 /// An accepted Haendelsesbesked.
@@ -275,6 +332,12 @@ pub trait BeskedStore: Send + Sync {
     async fn list_vaerdilister(&self, ejer: Option<Uuid>) -> StoreResult<Vec<Vaerdiliste>>;
     /// Delete a list and its values; `false` if there is none.
     async fn slet_vaerdiliste(&self, uuid: Uuid) -> StoreResult<bool>;
+    /// Change a list's navn, brugervendtnoegle, note, livscyklus and aendret (the stored
+    /// `ejer`, `oprettet` and `version` are kept; the version moves). `false`: no such list.
+    async fn ret_vaerdiliste(&self, l: &Vaerdiliste) -> StoreResult<bool>;
+    /// Replace all values of a list in one transaction (the version moves). `Backend` error for
+    /// an unknown list.
+    async fn erstat_vaerdier(&self, liste: Uuid, vaerdier: &[String]) -> StoreResult<()>;
     /// Add values (repeats, in `vaerdier` or already stored, are ignored); returns how many were
     /// new. Moves the version when that is not 0. `Backend` error if the list does not exist.
     async fn tilfoej_vaerdier(&self, liste: Uuid, vaerdier: &[String]) -> StoreResult<u64>;

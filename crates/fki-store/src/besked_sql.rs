@@ -67,7 +67,8 @@ fn klar() -> &'static str {
 const DUESLAG_COLS: &str =
     "uuid, navn, ejer, myndighed, aktiv, levering, callback_url, maks_forsoeg, oprettet";
 const ABONNEMENT_COLS: &str = "uuid, dueslag, filter, aktiv, oprettet, aendret";
-const VAERDILISTE_COLS: &str = "uuid, navn, ejer, oprettet, version";
+const VAERDILISTE_COLS: &str =
+    "uuid, navn, ejer, oprettet, version, livscyklus, brugervendtnoegle, note, aendret";
 const BESKED_COLS: &str = "seq, besked_id, afsender, myndighed, modtaget, xml";
 const LEVERET_COLS: &str = "l.dueslag, l.loebenr, l.besked_seq, l.status, l.forsoeg, \
      l.naeste_forsoeg, l.fordelt, l.leveret, l.sidste_fejl, b.besked_id, b.afsender, \
@@ -142,6 +143,10 @@ pub(crate) struct VaerdilisteRow {
     ejer: String,
     oprettet: i64,
     version: i64,
+    livscyklus: String,
+    brugervendtnoegle: Option<String>,
+    note: Option<String>,
+    aendret: i64,
 }
 
 impl VaerdilisteRow {
@@ -149,9 +154,18 @@ impl VaerdilisteRow {
         Ok(Vaerdiliste {
             uuid: parse_uuid(&self.uuid, "besked_vaerdiliste.uuid")?,
             ejer: parse_uuid(&self.ejer, "besked_vaerdiliste.ejer")?,
+            livscyklus: crate::besked::Livscyklus::parse(&self.livscyklus).ok_or_else(|| {
+                StoreError::Backend(format!(
+                    "bad livscyklus '{}' in besked_vaerdiliste",
+                    self.livscyklus
+                ))
+            })?,
             navn: self.navn,
             oprettet: self.oprettet,
             version: self.version,
+            brugervendtnoegle: self.brugervendtnoegle,
+            note: self.note,
+            aendret: self.aendret,
         })
     }
 }
@@ -381,7 +395,39 @@ pub(crate) fn insert_vaerdiliste(l: &Vaerdiliste, version: i64) -> Sql {
         Bind::Text(l.ejer.to_string()),
         Bind::I64(l.oprettet),
         Bind::I64(version),
+        Bind::Text(l.livscyklus.as_str().to_owned()),
+        opt_text(&l.brugervendtnoegle),
+        opt_text(&l.note),
+        Bind::I64(l.aendret),
     ]);
+    q
+}
+
+fn opt_text(v: &Option<String>) -> Bind {
+    Bind::OptText(v.clone())
+}
+
+/// A list's own fields (not ejer, oprettet, version).
+pub(crate) fn update_vaerdiliste(l: &Vaerdiliste) -> Sql {
+    let mut q = Sql::new("UPDATE besked_vaerdiliste SET navn = ");
+    q.arg(Bind::Text(l.navn.clone()))
+        .push(", livscyklus = ")
+        .arg(Bind::Text(l.livscyklus.as_str().to_owned()))
+        .push(", brugervendtnoegle = ")
+        .arg(opt_text(&l.brugervendtnoegle))
+        .push(", note = ")
+        .arg(opt_text(&l.note))
+        .push(", aendret = ")
+        .arg(Bind::I64(l.aendret))
+        .push(" WHERE uuid = ")
+        .arg(Bind::Text(l.uuid.to_string()));
+    q
+}
+
+/// All values of a list.
+pub(crate) fn delete_vaerdier_alle(liste: Uuid) -> Sql {
+    let mut q = Sql::new("DELETE FROM besked_vaerdi WHERE liste = ");
+    q.arg(Bind::Text(liste.to_string()));
     q
 }
 
@@ -1061,6 +1107,37 @@ macro_rules! besked_impl {
                 }
                 tx.commit().await.map_err(db_err(CTX))?;
                 Ok(true)
+            }
+
+            async fn ret_vaerdiliste(
+                &self,
+                l: &$crate::besked::Vaerdiliste,
+            ) -> StoreResult<bool> {
+                const CTX: &str = "changing vaerdiliste";
+                let Some(mut tx) = self.besked_vaerdiliste_tx(l.uuid, CTX).await? else {
+                    return Ok(false);
+                };
+                execute(&mut *tx, $crate::besked_sql::update_vaerdiliste(l), CTX).await?;
+                tx.commit().await.map_err(db_err(CTX))?;
+                Ok(true)
+            }
+
+            async fn erstat_vaerdier(
+                &self,
+                liste: uuid::Uuid,
+                vaerdier: &[String],
+            ) -> StoreResult<()> {
+                const CTX: &str = "replacing values";
+                let Some(mut tx) = self.besked_vaerdiliste_tx(liste, CTX).await? else {
+                    return Err(StoreError::Backend(format!(
+                        "{CTX}: vaerdiliste {liste} does not exist"
+                    )));
+                };
+                execute(&mut *tx, $crate::besked_sql::delete_vaerdier_alle(liste), CTX).await?;
+                for q in $crate::besked_sql::insert_vaerdier(liste, vaerdier) {
+                    execute(&mut *tx, q, CTX).await?;
+                }
+                tx.commit().await.map_err(db_err(CTX))
             }
 
             async fn tilfoej_vaerdier(

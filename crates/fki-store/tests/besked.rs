@@ -9,7 +9,7 @@ use std::time::Instant;
 use fki_oio::store::StoreError;
 use fki_store::besked::{
     Abonnement, BeskedStore, Dueslag, DueslagStatus, Leveret, LeveringStatus, Leveringsform,
-    Modtaget, NyBesked, Vaerdiliste,
+    Livscyklus, Modtaget, NyBesked, Vaerdiliste,
 };
 use fki_store::testing::{DropGuard, fresh_postgres};
 use uuid::Uuid;
@@ -102,6 +102,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    vaerdiliste_ret_and_erstat,
     dueslag_crud,
     abonnement_crud,
     vaerdiliste_crud,
@@ -154,13 +155,7 @@ fn abonnement(dueslag: Uuid, tid: i64) -> Abonnement {
 }
 
 fn vaerdiliste(navn: &str, ejer: Uuid) -> Vaerdiliste {
-    Vaerdiliste {
-        uuid: Uuid::new_v4(),
-        navn: navn.into(),
-        ejer,
-        oprettet: T0,
-        version: 0,
-    }
+    Vaerdiliste::ny(Uuid::new_v4(), navn, ejer, T0)
 }
 
 fn ny(tid: i64, dueslag: &[Uuid]) -> NyBesked {
@@ -312,6 +307,42 @@ mod bodies {
         let left = s.list_abonnementer(None).await.unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].uuid, a2.uuid);
+    }
+
+    pub async fn vaerdiliste_ret_and_erstat(s: Arc<dyn BeskedStore>, _: Target) {
+        let l = vaerdiliste("Borgere", Uuid::new_v4());
+        s.opret_vaerdiliste(&l).await.unwrap();
+        s.tilfoej_vaerdier(l.uuid, &["a".into(), "b".into()])
+            .await
+            .unwrap();
+        let v1 = s.hent_vaerdiliste(l.uuid).await.unwrap().unwrap();
+        assert_eq!(v1.livscyklus, Livscyklus::Opstaaet);
+        assert_eq!(v1.aendret, T0);
+        let mut rettet = v1.clone();
+        rettet.navn = "Mine borgere".into();
+        rettet.livscyklus = Livscyklus::Rettet;
+        rettet.brugervendtnoegle = Some("borgere-1".into());
+        rettet.note = Some("omdøbt".into());
+        rettet.aendret = T0 + 10;
+        rettet.ejer = Uuid::new_v4(); // not changed by ret
+        assert!(s.ret_vaerdiliste(&rettet).await.unwrap());
+        let v2 = s.hent_vaerdiliste(l.uuid).await.unwrap().unwrap();
+        assert_eq!(v2.navn, "Mine borgere");
+        assert_eq!(v2.livscyklus, Livscyklus::Rettet);
+        assert_eq!(v2.brugervendtnoegle.as_deref(), Some("borgere-1"));
+        assert_eq!(v2.note.as_deref(), Some("omdøbt"));
+        assert_eq!(v2.aendret, T0 + 10);
+        assert_eq!(v2.ejer, l.ejer);
+        assert!(v2.version > v1.version);
+        s.erstat_vaerdier(l.uuid, &["c".into(), "a".into()])
+            .await
+            .unwrap();
+        assert_eq!(s.vaerdier(l.uuid).await.unwrap(), vec!["a", "c"]);
+        let v3 = s.hent_vaerdiliste(l.uuid).await.unwrap().unwrap();
+        assert!(v3.version > v2.version);
+        let ukendt = vaerdiliste("x", Uuid::new_v4());
+        assert!(!s.ret_vaerdiliste(&ukendt).await.unwrap());
+        assert!(s.erstat_vaerdier(ukendt.uuid, &[]).await.is_err());
     }
 
     pub async fn vaerdiliste_crud(s: Arc<dyn BeskedStore>, _: Target) {

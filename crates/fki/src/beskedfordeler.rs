@@ -301,13 +301,7 @@ pub async fn vaerdiliste(store: StoreArgs, cmd: VaerdilisteCommand) -> anyhow::R
                 bail!("--name must not be empty");
             }
             let ejer = fki_server::admin::resolve_system(s.adgang.as_ref(), &system).await?;
-            let l = Vaerdiliste {
-                uuid: Uuid::new_v4(),
-                navn: name.trim().to_owned(),
-                ejer: ejer.uuid,
-                oprettet: fki_oio::time::now(),
-                version: 0,
-            };
+            let l = Vaerdiliste::ny(Uuid::new_v4(), name.trim(), ejer.uuid, fki_oio::time::now());
             b.opret_vaerdiliste(&l).await?;
             if let Some(f) = file {
                 let n = b.tilfoej_vaerdier(l.uuid, &values(&f)?).await?;

@@ -452,13 +452,12 @@ async fn ny_vaerdiliste(_: Admin, State(st): State<AppState>, b: Json<NyVaerdili
         }
         let ejer = crate::admin::resolve_system(st.adgang.as_ref(), &n.ejer).await?;
         let store = &st.beskedfordeler.store;
-        let l = Vaerdiliste {
-            uuid: Uuid::new_v4(),
-            navn: n.navn.trim().to_owned(),
-            ejer: ejer.uuid,
-            oprettet: fki_oio::time::now(),
-            version: 0,
-        };
+        let l = Vaerdiliste::ny(
+            Uuid::new_v4(),
+            n.navn.trim(),
+            ejer.uuid,
+            fki_oio::time::now(),
+        );
         store.opret_vaerdiliste(&l).await?;
         if !n.vaerdier.is_empty() {
             store.tilfoej_vaerdier(l.uuid, &n.vaerdier).await?;

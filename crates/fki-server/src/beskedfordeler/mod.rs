@@ -171,13 +171,15 @@ impl Beskedfordeler {
     /// Rebuild the picture if anything it depends on moved.
     async fn rebuild(&self, at: u64) -> StoreResult<()> {
         let version = self.store.abonnement_version().await?;
-        let mut lister: Vec<(Uuid, i64)> = self
-            .store
-            .list_vaerdilister(None)
-            .await?
-            .into_iter()
-            .map(|l| (l.uuid, l.version))
+        let alle_lister = self.store.list_vaerdilister(None).await?;
+        // A passivated list holds nothing for matching.
+        let passive: HashSet<Uuid> = alle_lister
+            .iter()
+            .filter(|l| l.livscyklus == fki_store::besked::Livscyklus::Passiveret)
+            .map(|l| l.uuid)
             .collect();
+        let mut lister: Vec<(Uuid, i64)> =
+            alle_lister.iter().map(|l| (l.uuid, l.version)).collect();
         lister.sort();
         let aftaler = if self.dev_open {
             Vec::new()
@@ -230,6 +232,9 @@ impl Beskedfordeler {
             match old.lister.lister.get(&l) {
                 Some((ov, set)) if *ov == v => {
                     nye.lister.insert(l, (v, set.clone()));
+                }
+                _ if passive.contains(&l) => {
+                    nye.lister.insert(l, (v, Arc::new(HashSet::new())));
                 }
                 _ => {
                     let set: HashSet<String> = self
