@@ -20,6 +20,7 @@ pub mod admin;
 pub mod afsend;
 pub mod fordeling;
 pub mod hent;
+pub mod vaerdiliste;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
