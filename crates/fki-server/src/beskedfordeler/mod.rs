@@ -9,6 +9,8 @@
 //!   `bfo_afsend/2`.
 //! - [`hent`]: pull over HTTP (`bfo_modtag/2`): the head of a dueslag, acknowledge, move to the
 //!   fejlkø.
+//! - [`push`]: push delivery: one task per active push dueslag POSTs `ModtagBeskedInput` to
+//!   the receiver's callback URL, strictly in order, with backoff and the fejlkø.
 //! - [`admin`]: dueslag, abonnementer and Værdilister for operators (`/admin/beskedfordeler`).
 //!
 //! The distribution picture is rebuilt when this process changed an abonnement, dueslag or
@@ -20,6 +22,7 @@ pub mod admin;
 pub mod afsend;
 pub mod fordeling;
 pub mod hent;
+pub mod push;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
