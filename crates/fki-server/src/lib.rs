@@ -62,6 +62,8 @@ pub struct Config {
     pub token_lifetime: std::time::Duration,
     /// `Issuer` of issued assertions.
     pub sts_issuer: String,
+    /// Push delivery of the Beskedfordeler (timeouts, backoff, on/off).
+    pub push: beskedfordeler::push::PushConfig,
 }
 
 impl Config {
@@ -80,6 +82,7 @@ impl Config {
             dev_open: true,
             token_lifetime: Self::DEFAULT_TOKEN_LIFETIME,
             sts_issuer: sts::DEFAULT_ISSUER.to_owned(),
+            push: beskedfordeler::push::PushConfig::default(),
         }
     }
 
@@ -132,6 +135,8 @@ pub struct ServerHandle {
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     https_task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The Beskedfordeler's push delivery (stops with the listeners).
+    push_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -157,6 +162,11 @@ impl ServerHandle {
         let plain = self.task.await.context("server task panicked")?;
         if let Some(t) = self.https_task {
             t.await.context("HTTPS server task panicked")??;
+        }
+        // The listeners are down (also when they stopped by themselves): stop pushing too.
+        let _ = self.shutdown.send(true);
+        if let Some(t) = self.push_task {
+            t.await.context("push delivery task panicked")?;
         }
         plain
     }
@@ -257,6 +267,12 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
     let addr = listener.local_addr()?;
     let (tx, mut rx) = watch::channel(false);
     let router = app(state.clone());
+    let push_task = beskedfordeler::push::start(
+        state.beskedfordeler.clone(),
+        &ca,
+        config.push.clone(),
+        rx.clone(),
+    )?;
 
     let (https_addr, https_task) = match config.https_listen {
         Some(https) => {
@@ -299,5 +315,6 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         shutdown: tx,
         task,
         https_task,
+        push_task,
     })
 }

@@ -73,6 +73,13 @@ async fn metrics(_: Admin, State(st): State<AppState>) -> Response {
     ] {
         counter(&mut out, name, help, v.load(Relaxed));
     }
+    out.push_str(
+        "# HELP fki_beskedfordeler_delivery_latency_seconds Distribution to acknowledged push delivery\n",
+    );
+    out.push_str(
+        &m.delivery_latency
+            .prometheus("fki_beskedfordeler_delivery_latency_seconds"),
+    );
 
     let store = &st.beskedfordeler.store;
     match store.list_dueslag(None).await {

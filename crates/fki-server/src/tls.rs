@@ -146,7 +146,7 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
@@ -263,7 +263,8 @@ pub async fn serve(
     Ok(())
 }
 
-async fn wait_true(rx: &mut watch::Receiver<bool>) {
+/// Resolves when `rx` turns true or its sender is gone.
+pub(crate) async fn wait_true(rx: &mut watch::Receiver<bool>) {
     while !*rx.borrow() {
         if rx.changed().await.is_err() {
             // The handle is gone: stop, as the plain listener does.

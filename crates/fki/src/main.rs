@@ -140,6 +140,13 @@ struct ServeArgs {
     /// Issuer (entity ID) of issued tokens.
     #[arg(long, env = "FKI_STS_ISSUER", default_value = fki_server::sts::DEFAULT_ISSUER)]
     sts_issuer: String,
+    /// Seconds one Beskedfordeler push attempt may take.
+    #[arg(long, env = "FKI_PUSH_TIMEOUT", default_value_t = 10)]
+    push_timeout: u64,
+    /// Push no Beskedfordeler messages from this process (when another process sharing the
+    /// store does: two would deliver out of order).
+    #[arg(long, env = "FKI_NO_PUSH")]
+    no_push: bool,
     /// Seed the demo municipality first (skipped when it is already there).
     #[arg(long)]
     demo: bool,
@@ -225,6 +232,11 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         dev_open: a.dev_open,
         token_lifetime: std::time::Duration::from_secs(a.token_lifetime),
         sts_issuer: a.sts_issuer,
+        push: fki_server::beskedfordeler::push::PushConfig {
+            enabled: !a.no_push,
+            timeout: std::time::Duration::from_secs(a.push_timeout.max(1)),
+            ..Default::default()
+        },
     };
     let stores = fki_server::open_stores(&config).await?;
     if a.demo {

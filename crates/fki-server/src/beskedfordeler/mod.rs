@@ -9,6 +9,8 @@
 //!   `bfo_afsend/2`.
 //! - [`hent`]: pull over HTTP (`bfo_modtag/2`): the head of a dueslag, acknowledge, move to the
 //!   fejlkø.
+//! - [`push`]: push delivery: one task per active push dueslag POSTs `ModtagBeskedInput` to
+//!   the receiver's callback URL, strictly in order, with backoff and the fejlkø.
 //! - [`admin`]: dueslag, abonnementer and Værdilister for operators (`/admin/beskedfordeler`).
 //!
 //! The distribution picture is rebuilt when this process changed an abonnement, dueslag or
@@ -20,6 +22,7 @@ pub mod admin;
 pub mod afsend;
 pub mod fordeling;
 pub mod hent;
+pub mod push;
 pub mod vaerdiliste;
 
 use std::collections::{HashMap, HashSet};
@@ -63,6 +66,103 @@ pub struct Metrics {
     pub dead_lettered: AtomicU64,
     /// Messages refused (4x/5x).
     pub refused: AtomicU64,
+    /// Pushed messages: distribution → acknowledgement by the receiver.
+    pub delivery_latency: Histogram,
+}
+
+/// A histogram with fixed buckets and atomic counters (no locks on the delivery path), shaped
+/// for a Prometheus `histogram`: [`Histogram::snapshot`] gives the cumulative `le` buckets,
+/// [`Histogram::prometheus`] the text exposition.
+#[derive(Debug)]
+pub struct Histogram {
+    /// Upper bounds in seconds, ascending.
+    grenser: &'static [f64],
+    /// One counter per bound plus one for `+Inf`; not cumulative.
+    spande: Vec<AtomicU64>,
+    /// Sum of the observations in µs.
+    sum_us: AtomicU64,
+    antal: AtomicU64,
+}
+
+/// What a [`Histogram`] holds at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    /// `(le, cumulative count)` per bound, ending with `(f64::INFINITY, count)`.
+    pub buckets: Vec<(f64, u64)>,
+    pub count: u64,
+    /// Sum of the observations, seconds.
+    pub sum_seconds: f64,
+}
+
+impl Histogram {
+    /// Bounds (seconds) of [`Metrics::delivery_latency`]: from 5 ms (a receiver that answers at
+    /// once) to an hour (a receiver that was down).
+    pub const LATENCY_BUCKETS: &'static [f64] = &[
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+        3600.0,
+    ];
+
+    /// A histogram with these upper bounds (seconds, ascending).
+    pub fn new(grenser: &'static [f64]) -> Histogram {
+        debug_assert!(grenser.windows(2).all(|w| w[0] < w[1]));
+        Histogram {
+            grenser,
+            spande: (0..=grenser.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_us: AtomicU64::new(0),
+            antal: AtomicU64::new(0),
+        }
+    }
+
+    /// Count one observation of `us` microseconds (negative counts as 0).
+    pub fn observe_us(&self, us: i64) {
+        let us = us.max(0) as u64;
+        let s = us as f64 / 1e6;
+        let i = self.grenser.partition_point(|&g| g < s);
+        self.spande[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.antal.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The cumulative buckets, count and sum (read counter by counter: under concurrent
+    /// observations the parts may be a few observations apart, as Prometheus tolerates).
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let mut sum = 0;
+        let mut buckets = Vec::with_capacity(self.spande.len());
+        for (i, c) in self.spande.iter().enumerate() {
+            sum += c.load(Ordering::Relaxed);
+            buckets.push((self.grenser.get(i).copied().unwrap_or(f64::INFINITY), sum));
+        }
+        HistogramSnapshot {
+            buckets,
+            count: sum,
+            sum_seconds: self.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+
+    /// The Prometheus text exposition of this histogram under `name` (without `# HELP`).
+    pub fn prometheus(&self, name: &str) -> String {
+        use std::fmt::Write;
+        let s = self.snapshot();
+        let mut out = format!("# TYPE {name} histogram\n");
+        for (le, n) in &s.buckets {
+            let le = if le.is_infinite() {
+                "+Inf".to_owned()
+            } else {
+                le.to_string()
+            };
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_sum {}", s.sum_seconds);
+        let _ = writeln!(out, "{name}_count {}", s.count);
+        out
+    }
+}
+
+impl Default for Histogram {
+    /// A delivery-latency histogram ([`Histogram::LATENCY_BUCKETS`]).
+    fn default() -> Self {
+        Histogram::new(Self::LATENCY_BUCKETS)
+    }
 }
 
 /// What a rebuild depended on: the abonnement version, each Værdiliste's version, and the
@@ -350,6 +450,14 @@ pub fn med_leverancerute(
     l: &fki_store::besked::Leveret,
     nu: i64,
 ) -> Result<String, fki_beskedfordeler::kuvert::BeskedFejl> {
+    Ok(besked_med_leverancerute(l, nu)?.to_xml())
+}
+
+/// As [`med_leverancerute`], the parsed message (push wraps it in `ModtagBeskedInput`).
+pub fn besked_med_leverancerute(
+    l: &fki_store::besked::Leveret,
+    nu: i64,
+) -> Result<fki_beskedfordeler::kuvert::Haendelsesbesked, fki_beskedfordeler::kuvert::BeskedFejl> {
     use fki_beskedfordeler::kuvert::{
         Haendelsesbesked, Leverancerute, LeveranceruteLokalUdvidelse, Tidspunkt, UnikId,
     };
@@ -367,7 +475,7 @@ pub fn med_leverancerute(
             andet: Vec::new(),
         }),
     });
-    Ok(h.to_xml())
+    Ok(h)
 }
 
 /// Every Beskedfordeler route.
@@ -375,4 +483,41 @@ pub fn routes() -> axum::Router<crate::AppState> {
     afsend::routes()
         .merge(hent::routes())
         .merge(admin::routes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let h = Histogram::new(&[0.01, 0.1, 1.0]);
+        for us in [-5, 0, 10_000, 10_001, 99_999, 2_000_000] {
+            h.observe_us(us);
+        }
+        let s = h.snapshot();
+        assert_eq!(
+            s.buckets,
+            vec![(0.01, 3), (0.1, 5), (1.0, 5), (f64::INFINITY, 6)]
+        );
+        assert_eq!(s.count, 6);
+        assert!(
+            (s.sum_seconds - 2.120_000).abs() < 1e-9,
+            "{}",
+            s.sum_seconds
+        );
+        let text = h.prometheus("fki_push_latency_seconds");
+        assert!(
+            text.contains("fki_push_latency_seconds_bucket{le=\"0.1\"} 5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fki_push_latency_seconds_bucket{le=\"+Inf\"} 6\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fki_push_latency_seconds_count 6\n"),
+            "{text}"
+        );
+    }
 }
