@@ -483,6 +483,7 @@ pub fn routes() -> axum::Router<crate::AppState> {
     afsend::routes()
         .merge(hent::routes())
         .merge(admin::routes())
+        .merge(vaerdiliste::routes())
 }
 
 #[cfg(test)]
