@@ -974,7 +974,9 @@ pub fn openapi_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, V
 /// The security scheme of the admin routes, for `components.securitySchemes`.
 pub fn openapi_security_schemes() -> Value {
     json!({"adminToken": {"type": "http", "scheme": "bearer",
-        "description": "The secret in <data-dir>/admin-token (created on first start, mode 0600)"}})
+        "description": "The secret in <data-dir>/admin-token (created on first start, mode 0600)"},
+        "holderOfKey": {"type": "apiKey", "in": "header", "name": "Authorization",
+        "description": "`Holder-of-key <token>`: an access token or base64 SAML assertion from the STS for the service's entity ID, on an HTTPS connection presenting the token's holder-of-key client certificate (docs/security.md)"}})
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod admin;
 pub mod afsend;
 pub mod fordeling;
 pub mod hent;
+pub mod openapi;
 pub mod push;
 pub mod vaerdiliste;
 

@@ -193,6 +193,29 @@ async fn openapi_and_docs(s: &Srv) {
             c.name
         );
     }
+    // The Beskedfordeler's HTTP operations, with the security schemes they name.
+    for (p, m) in [
+        ("/beskedfordeler/afsend", "post"),
+        ("/beskedfordeler/dueslag/{uuid}/beskeder", "get"),
+        (
+            "/beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/kvitter",
+            "post",
+        ),
+        ("/admin/beskedfordeler/abonnementer", "post"),
+        ("/metrics", "get"),
+    ] {
+        assert!(paths[p][m].is_object(), "{m} {p}");
+    }
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    for (p, item) in paths {
+        for (m, op) in item.as_object().unwrap() {
+            for req in op["security"].as_array().into_iter().flatten() {
+                for name in req.as_object().unwrap().keys() {
+                    assert!(schemes.contains_key(name), "{m} {p}: unknown scheme {name}");
+                }
+            }
+        }
+    }
     // Every operation has a unique operationId and responses; every $ref resolves.
     let mut ids = Vec::new();
     for (p, item) in paths {
