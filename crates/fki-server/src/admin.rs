@@ -494,7 +494,7 @@ pub fn load_or_create_token(data_dir: &FsPath) -> anyhow::Result<String> {
     }
 }
 
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
