@@ -288,13 +288,25 @@ impl Beskedfordeler {
 
     /// Store a message durably with its leveringer (group commit).
     pub async fn gem(&self, ny: NyBesked) -> StoreResult<Modtaget> {
+        self.stil_i_koe(ny)
+            .await?
+            .await
+            .map_err(|_| StoreError::Backend("the Beskedfordeler writer has stopped".into()))?
+    }
+
+    /// Queue a message for the writer and return without waiting for its commit; the receiver
+    /// answers once its batch committed. Messages queued one after another are committed in
+    /// that order (the AMQP consumer keeps a channel's order this way).
+    pub async fn stil_i_koe(
+        &self,
+        ny: NyBesked,
+    ) -> StoreResult<oneshot::Receiver<StoreResult<Modtaget>>> {
         let (svar, rx) = oneshot::channel();
         self.writer
             .send(Job { ny, svar })
             .await
             .map_err(|_| StoreError::Backend("the Beskedfordeler writer has stopped".into()))?;
-        rx.await
-            .map_err(|_| StoreError::Backend("the Beskedfordeler writer has stopped".into()))?
+        Ok(rx)
     }
 }
 
