@@ -61,6 +61,13 @@ pub struct Config {
     pub token_lifetime: std::time::Duration,
     /// `Issuer` of issued assertions.
     pub sts_issuer: String,
+    /// RabbitMQ (`amqp://user:password@host:5672/%2f`, or `amqps://…`) for the
+    /// Beskedfordeler's AMQP side ([`beskedfordeler::amqp`]); `None`: no AMQP.
+    pub amqp_url: Option<String>,
+    /// The durable queue the AMQP afsend consumes, bound to `AFSEND_BESKED_EXCHANGE`.
+    pub amqp_afsend_queue: String,
+    /// The routing key of that binding (KOMBIT's senders publish with `""`).
+    pub amqp_afsend_routing_key: String,
 }
 
 impl Config {
@@ -79,6 +86,9 @@ impl Config {
             dev_open: true,
             token_lifetime: Self::DEFAULT_TOKEN_LIFETIME,
             sts_issuer: sts::DEFAULT_ISSUER.to_owned(),
+            amqp_url: None,
+            amqp_afsend_queue: beskedfordeler::amqp::DEFAULT_AFSEND_QUEUE.to_owned(),
+            amqp_afsend_routing_key: beskedfordeler::amqp::DEFAULT_AFSEND_ROUTING_KEY.to_owned(),
         }
     }
 
@@ -131,6 +141,8 @@ pub struct ServerHandle {
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     https_task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The Beskedfordeler's AMQP side, if configured (stops with the server).
+    amqp_task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl ServerHandle {
@@ -156,6 +168,9 @@ impl ServerHandle {
         let plain = self.task.await.context("server task panicked")?;
         if let Some(t) = self.https_task {
             t.await.context("HTTPS server task panicked")??;
+        }
+        if let Some(t) = self.amqp_task {
+            t.await.context("AMQP task panicked")??;
         }
         plain
     }
@@ -254,6 +269,10 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         .with_context(|| format!("while binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let (tx, mut rx) = watch::channel(false);
+    let amqp_task = match config.amqp_url {
+        Some(_) => Some(beskedfordeler::amqp::start(state.clone(), rx.clone()).await?),
+        None => None,
+    };
     let router = app(state.clone());
 
     let (https_addr, https_task) = match config.https_listen {
@@ -297,5 +316,6 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         shutdown: tx,
         task,
         https_task,
+        amqp_task,
     })
 }

@@ -9,6 +9,8 @@
 //!   `bfo_afsend/2`.
 //! - [`hent`]: pull over HTTP (`bfo_modtag/2`): the head of a dueslag, acknowledge, move to the
 //!   fejlkø.
+//! - [`amqp`]: the same over RabbitMQ: afsend as KOMBIT's RPC on `AFSEND_BESKED_EXCHANGE`, and
+//!   amqp dueslag forwarded to their queues.
 //! - [`admin`]: dueslag, abonnementer and Værdilister for operators (`/admin/beskedfordeler`).
 //!
 //! The distribution picture is rebuilt when this process changed an abonnement, dueslag or
@@ -18,6 +20,7 @@
 
 pub mod admin;
 pub mod afsend;
+pub mod amqp;
 pub mod fordeling;
 pub mod hent;
 
