@@ -155,6 +155,10 @@ struct Env {
 
 impl Env {
     async fn start(backend: Backend) -> Option<Env> {
+        Self::start_with(backend, false).await
+    }
+
+    async fn start_with(backend: Backend, dev_open: bool) -> Option<Env> {
         let amqp = amqp_url()?;
         let dir = tempfile::tempdir().unwrap();
         let (url, guard) = match backend {
@@ -178,6 +182,7 @@ impl Env {
             amqp_url: Some(amqp.clone()),
             amqp_afsend_queue: koe.clone(),
             amqp_afsend_routing_key: koe.clone(),
+            dev_open,
             ..Config::for_test_secure(dir.path().to_path_buf(), url)
         };
         let handle = fki_server::start(config).await.unwrap();
@@ -726,6 +731,54 @@ async fn consumes_again_after_losing_its_queue() {
         }
         let store = &env.handle().state.beskedfordeler.store;
         assert!(store.hent_besked(id).await.unwrap().is_some());
+        env.finish().await;
+    })
+    .await;
+}
+
+/// Under `--dev-open` the sender names its myndighed in a header instead of sending a token,
+/// as over HTTP.
+#[tokio::test]
+async fn dev_open_takes_the_myndighed_from_a_header() {
+    bounded(async {
+        let Some(env) = Env::start_with(Backend::Sqlite, true).await else {
+            return;
+        };
+        let mut rpc = env.rpc().await;
+        let r = rpc.call(None, &besked(Uuid::new_v4())).await;
+        assert_eq!(r.status_kode, 41, "the myndighed is required: {r:?}");
+        let mut headers = FieldTable::default();
+        headers.insert(
+            "x-fki-myndighed".into(),
+            AMQPValue::LongString(CVR_A.into()),
+        );
+        let id = Uuid::new_v4();
+        let corr = Uuid::new_v4().to_string();
+        rpc.ch
+            .basic_publish(
+                AFSEND_BESKED_EXCHANGE.into(),
+                env.routing_key.clone().into(),
+                BasicPublishOptions::default(),
+                besked(id).as_bytes(),
+                BasicProperties::default()
+                    .with_correlation_id(corr.clone().into())
+                    .with_reply_to("amq.rabbitmq.reply-to".into())
+                    .with_headers(headers),
+            )
+            .await
+            .unwrap();
+        let (c, r) = rpc.answer().await;
+        assert_eq!((c, r.status_kode), (corr, 20));
+        let stored = env
+            .handle()
+            .state
+            .beskedfordeler
+            .store
+            .hent_besked(id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.myndighed, CVR_A);
         env.finish().await;
     })
     .await;
