@@ -64,6 +64,13 @@ pub struct Config {
     pub sts_issuer: String,
     /// Push delivery of the Beskedfordeler (timeouts, backoff, on/off).
     pub push: beskedfordeler::push::PushConfig,
+    /// RabbitMQ (`amqp://user:password@host:5672/%2f`, or `amqps://…`) for the
+    /// Beskedfordeler's AMQP side ([`beskedfordeler::amqp`]); `None`: no AMQP.
+    pub amqp_url: Option<String>,
+    /// The durable queue the AMQP afsend consumes, bound to `AFSEND_BESKED_EXCHANGE`.
+    pub amqp_afsend_queue: String,
+    /// The routing key of that binding (KOMBIT's senders publish with `""`).
+    pub amqp_afsend_routing_key: String,
 }
 
 impl Config {
@@ -83,6 +90,9 @@ impl Config {
             token_lifetime: Self::DEFAULT_TOKEN_LIFETIME,
             sts_issuer: sts::DEFAULT_ISSUER.to_owned(),
             push: beskedfordeler::push::PushConfig::default(),
+            amqp_url: None,
+            amqp_afsend_queue: beskedfordeler::amqp::DEFAULT_AFSEND_QUEUE.to_owned(),
+            amqp_afsend_routing_key: beskedfordeler::amqp::DEFAULT_AFSEND_ROUTING_KEY.to_owned(),
         }
     }
 
@@ -137,6 +147,8 @@ pub struct ServerHandle {
     https_task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// The Beskedfordeler's push delivery (stops with the listeners).
     push_task: Option<tokio::task::JoinHandle<()>>,
+    /// The Beskedfordeler's AMQP side, if configured (stops with the server).
+    amqp_task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl ServerHandle {
@@ -167,6 +179,9 @@ impl ServerHandle {
         let _ = self.shutdown.send(true);
         if let Some(t) = self.push_task {
             t.await.context("push delivery task panicked")?;
+        }
+        if let Some(t) = self.amqp_task {
+            t.await.context("AMQP task panicked")??;
         }
         plain
     }
@@ -266,6 +281,10 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         .with_context(|| format!("while binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     let (tx, mut rx) = watch::channel(false);
+    let amqp_task = match config.amqp_url {
+        Some(_) => Some(beskedfordeler::amqp::start(state.clone(), rx.clone()).await?),
+        None => None,
+    };
     let router = app(state.clone());
     let push_task = beskedfordeler::push::start(
         state.beskedfordeler.clone(),
@@ -316,5 +335,6 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         task,
         https_task,
         push_task,
+        amqp_task,
     })
 }

@@ -1,7 +1,7 @@
 //! Beskedfordeler (SF1460) storage: what the message distributor must remember across restarts.
 //!
 //! - [`Dueslag`]: a receiving IT system's pigeonhole, with how it takes its messages
-//!   ([`Leveringsform`]: pushed to a callback URL, or pulled) and how many attempts a message
+//!   ([`Leveringsform`]: pushed to a callback URL, pulled, or forwarded to a RabbitMQ queue) and how many attempts a message
 //!   gets before it moves to the fejlkø;
 //! - [`Abonnement`]: a filter (its JSON form, opaque to the store) that lets messages into a
 //!   dueslag;
@@ -33,14 +33,19 @@ pub enum Leveringsform {
     Push { callback_url: String },
     /// The receiver fetches its messages.
     Pull,
+    /// The Beskedfordeler forwards each message to a durable RabbitMQ queue named by the
+    /// dueslag's UUID, where the receiver consumes it; the levering is Kvitteret once the
+    /// broker confirmed it (the broker keeps it until the receiver acknowledges it there).
+    Amqp,
 }
 
 impl Leveringsform {
-    /// The stored name (`push` / `pull`).
+    /// The stored name (`push` / `pull` / `amqp`).
     pub fn as_str(&self) -> &'static str {
         match self {
             Leveringsform::Push { .. } => "push",
             Leveringsform::Pull => "pull",
+            Leveringsform::Amqp => "amqp",
         }
     }
 
@@ -49,6 +54,7 @@ impl Leveringsform {
         match (navn, callback_url) {
             ("push", Some(callback_url)) => Some(Leveringsform::Push { callback_url }),
             ("pull", _) => Some(Leveringsform::Pull),
+            ("amqp", _) => Some(Leveringsform::Amqp),
             _ => None,
         }
     }
@@ -57,7 +63,7 @@ impl Leveringsform {
     pub fn callback_url(&self) -> Option<&str> {
         match self {
             Leveringsform::Push { callback_url } => Some(callback_url),
-            Leveringsform::Pull => None,
+            Leveringsform::Pull | Leveringsform::Amqp => None,
         }
     }
 }
@@ -423,6 +429,10 @@ mod tests {
         assert_eq!(
             Leveringsform::parse("pull", None),
             Some(Leveringsform::Pull)
+        );
+        assert_eq!(
+            Leveringsform::parse("amqp", None),
+            Some(Leveringsform::Amqp)
         );
         assert_eq!(Leveringsform::parse("push", None), None);
         assert_eq!(Leveringsform::parse("fax", None), None);

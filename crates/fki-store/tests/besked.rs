@@ -201,7 +201,8 @@ mod bodies {
         let b = dueslag("Bravo", ejer, push("https://modtager.example/cb?x=1"));
         let mut a = dueslag("Alfa", ejer, Leveringsform::Pull);
         a.maks_forsoeg = 10;
-        let c = dueslag("Charlie", Uuid::new_v4(), Leveringsform::Pull);
+        // forwarded to RabbitMQ: stored as `amqp`, read back as such
+        let c = dueslag("Charlie", Uuid::new_v4(), Leveringsform::Amqp);
         for d in [&b, &a, &c] {
             s.opret_dueslag(d).await.unwrap();
         }

@@ -147,6 +147,16 @@ struct ServeArgs {
     /// store does: two would deliver out of order).
     #[arg(long, env = "FKI_NO_PUSH")]
     no_push: bool,
+    /// RabbitMQ for the Beskedfordeler's AMQP side (afsend on AFSEND_BESKED_EXCHANGE, amqp
+    /// dueslag), e.g. amqp://guest:guest@127.0.0.1:5672/%2f. Unset: no AMQP.
+    #[arg(long, env = "FKI_AMQP_URL")]
+    amqp_url: Option<String>,
+    /// The queue the AMQP afsend consumes (bound to AFSEND_BESKED_EXCHANGE).
+    #[arg(long, env = "FKI_AMQP_AFSEND_QUEUE", default_value = fki_server::beskedfordeler::amqp::DEFAULT_AFSEND_QUEUE)]
+    amqp_afsend_queue: String,
+    /// The routing key binding that queue (KOMBIT's senders publish with the empty key).
+    #[arg(long, env = "FKI_AMQP_AFSEND_ROUTING_KEY", default_value = fki_server::beskedfordeler::amqp::DEFAULT_AFSEND_ROUTING_KEY)]
+    amqp_afsend_routing_key: String,
     /// Seed the demo municipality first (skipped when it is already there).
     #[arg(long)]
     demo: bool,
@@ -237,6 +247,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             timeout: std::time::Duration::from_secs(a.push_timeout.max(1)),
             ..Default::default()
         },
+        amqp_url: a.amqp_url.filter(|u| !u.trim().is_empty()),
+        amqp_afsend_queue: a.amqp_afsend_queue,
+        amqp_afsend_routing_key: a.amqp_afsend_routing_key,
     };
     let stores = fki_server::open_stores(&config).await?;
     if a.demo {

@@ -35,7 +35,8 @@ pub struct NytDueslag {
     /// The receiving IT system (UUID or name).
     pub ejer: String,
     pub myndighed: String,
-    /// `push` or `pull`.
+    /// `push`, `pull` or `amqp` (forwarded to the RabbitMQ queue named by the dueslag's UUID;
+    /// see [`super::amqp`]).
     pub levering: String,
     pub callback_url: Option<String>,
     pub maks_forsoeg: Option<i32>,
@@ -72,9 +73,15 @@ pub async fn opret_dueslag(
                 "a push dueslag needs a callbackUrl".into(),
             ));
         }
+        ("amqp", None) => Leveringsform::Amqp,
+        ("amqp", Some(_)) => {
+            return Err(AdminError::Invalid(
+                "an amqp dueslag has no callbackUrl (its queue is named by its UUID)".into(),
+            ));
+        }
         (other, _) => {
             return Err(AdminError::Invalid(format!(
-                "levering must be push or pull, got {other:?}"
+                "levering must be push, pull or amqp, got {other:?}"
             )));
         }
     };

@@ -105,14 +105,26 @@ pub fn svar(http: StatusCode, retur: StandardRetur) -> Response {
     r
 }
 
+/// A refusal: counted in [`super::Metrics::refused`], answered with `kode` (and `http`, for
+/// HTTP).
+pub fn afvist(
+    state: &AppState,
+    http: StatusCode,
+    kode: StatusKode,
+    tekst: impl Into<String>,
+) -> (StatusCode, StandardRetur) {
+    state.beskedfordeler.metrics.refused.fetch_add(1, Relaxed);
+    (http, StandardRetur::fejl(kode, tekst))
+}
+
 fn fejl(
     state: &AppState,
     http: StatusCode,
     kode: StatusKode,
     tekst: impl Into<String>,
 ) -> Response {
-    state.beskedfordeler.metrics.refused.fetch_add(1, Relaxed);
-    svar(http, StandardRetur::fejl(kode, tekst))
+    let (http, retur) = afvist(state, http, kode, tekst);
+    svar(http, retur)
 }
 
 /// The local name of the document's root element.
@@ -194,28 +206,58 @@ async fn afsend(
     afsend_xml(&state, &kalder, xml).await
 }
 
-/// Accept a message from `kalder` (shared by the HTTP route and the AMQP consumer).
+/// Accept a message from `kalder` over HTTP: [`afsend_retur`] as a response.
 pub async fn afsend_xml(state: &AppState, kalder: &Kalder, xml: &str) -> Response {
+    let (http, retur) = afsend_retur(state, kalder, xml).await;
+    svar(http, retur)
+}
+
+/// Accept a message from `kalder`: the StandardRetur (with its HTTP status) once the message
+/// is stored durably with its leveringer, or why not. The core shared by HTTP and AMQP; AMQP
+/// calls its two halves ([`indsend`], [`Indsendt::afslut`]) itself, so that the messages of
+/// one channel are queued for the writer in the order they arrived while their commits are
+/// awaited concurrently.
+pub async fn afsend_retur(
+    state: &AppState,
+    kalder: &Kalder,
+    xml: &str,
+) -> (StatusCode, StandardRetur) {
+    match indsend(state, kalder, xml).await {
+        Ok(i) => i.afslut(state).await,
+        Err(e) => e,
+    }
+}
+
+/// A message taken in and queued for the writer, not yet durable.
+#[derive(Debug)]
+pub struct Indsendt {
+    svar: tokio::sync::oneshot::Receiver<fki_oio::store::StoreResult<fki_store::besked::Modtaget>>,
+    /// The number of dueslag it goes to.
+    antal: u64,
+}
+
+/// The first half of [`afsend_retur`]: parse the message, decide its dueslag, and queue it for
+/// the writer (group commit). Messages queued one after another are committed in that order.
+pub async fn indsend(
+    state: &AppState,
+    kalder: &Kalder,
+    xml: &str,
+) -> Result<Indsendt, (StatusCode, StandardRetur)> {
     let bf = &state.beskedfordeler;
-    let besked = match laes_besked(xml) {
-        Ok(b) => b,
-        Err(e) => return fejl(state, StatusCode::BAD_REQUEST, StatusKode::UgyldigInput, e),
-    };
+    let besked = laes_besked(xml)
+        .map_err(|e| afvist(state, StatusCode::BAD_REQUEST, StatusKode::UgyldigInput, e))?;
     let UnikId::Uuid(besked_id) = besked.besked_id else {
         unreachable!("checked by laes_besked");
     };
-    let fordeling = match bf.fordeling().await {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(error = %e, "Beskedfordeler: cannot read the abonnementer");
-            return fejl(
-                state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                StatusKode::Fejl,
-                "the Beskedfordeler cannot read its abonnementer; nothing was accepted",
-            );
-        }
-    };
+    let fordeling = bf.fordeling().await.map_err(|e| {
+        tracing::error!(error = %e, "Beskedfordeler: cannot read the abonnementer");
+        afvist(
+            state,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusKode::Fejl,
+            "the Beskedfordeler cannot read its abonnementer; nothing was accepted",
+        )
+    })?;
     let dueslag = fordeling.modtagere(&kalder.cvr, &besked.beskedkuvert.filtreringsdata);
     let antal = dueslag.len() as u64;
     let ny = NyBesked {
@@ -226,27 +268,46 @@ pub async fn afsend_xml(state: &AppState, kalder: &Kalder, xml: &str) -> Respons
         xml: besked.to_xml(),
         dueslag,
     };
-    match bf.gem(ny).await {
-        Ok(m) => {
-            if m.ny {
-                bf.metrics.accepted.fetch_add(1, Relaxed);
-                bf.metrics.distributed.fetch_add(antal, Relaxed);
-                bf.wake();
-            } else {
-                bf.metrics.duplicates.fetch_add(1, Relaxed);
+    match bf.stil_i_koe(ny).await {
+        Ok(svar) => Ok(Indsendt { svar, antal }),
+        Err(e) => Err(gem_fejlet(state, e)),
+    }
+}
+
+impl Indsendt {
+    /// The second half of [`afsend_retur`]: wait for the commit; StatusKode 20 (also for a
+    /// BeskedId stored before) or 50.
+    pub async fn afslut(self, state: &AppState) -> (StatusCode, StandardRetur) {
+        let bf = &state.beskedfordeler;
+        let res = self.svar.await.unwrap_or_else(|_| {
+            Err(fki_oio::store::StoreError::Backend(
+                "the Beskedfordeler writer has stopped".into(),
+            ))
+        });
+        match res {
+            Ok(m) => {
+                if m.ny {
+                    bf.metrics.accepted.fetch_add(1, Relaxed);
+                    bf.metrics.distributed.fetch_add(self.antal, Relaxed);
+                    bf.wake();
+                } else {
+                    bf.metrics.duplicates.fetch_add(1, Relaxed);
+                }
+                (StatusCode::OK, StandardRetur::ok())
             }
-            svar(StatusCode::OK, StandardRetur::ok())
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "Beskedfordeler: storing a message failed");
-            fejl(
-                state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                StatusKode::Fejl,
-                "the message could not be stored; nothing was accepted, send it again",
-            )
+            Err(e) => gem_fejlet(state, e),
         }
     }
+}
+
+fn gem_fejlet(state: &AppState, e: fki_oio::store::StoreError) -> (StatusCode, StandardRetur) {
+    tracing::error!(error = %e, "Beskedfordeler: storing a message failed");
+    afvist(
+        state,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusKode::Fejl,
+        "the message could not be stored; nothing was accepted, send it again",
+    )
 }
 
 #[cfg(test)]

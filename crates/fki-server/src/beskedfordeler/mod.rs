@@ -11,6 +11,8 @@
 //!   fejlkø.
 //! - [`push`]: push delivery: one task per active push dueslag POSTs `ModtagBeskedInput` to
 //!   the receiver's callback URL, strictly in order, with backoff and the fejlkø.
+//! - [`amqp`]: the same over RabbitMQ: afsend as KOMBIT's RPC on `AFSEND_BESKED_EXCHANGE`, and
+//!   amqp dueslag forwarded to their queues.
 //! - [`admin`]: dueslag, abonnementer and Værdilister for operators (`/admin/beskedfordeler`).
 //!
 //! The distribution picture is rebuilt when this process changed an abonnement, dueslag or
@@ -20,6 +22,7 @@
 
 pub mod admin;
 pub mod afsend;
+pub mod amqp;
 pub mod fordeling;
 pub mod hent;
 pub mod openapi;
@@ -401,13 +404,25 @@ impl Beskedfordeler {
 
     /// Store a message durably with its leveringer (group commit).
     pub async fn gem(&self, ny: NyBesked) -> StoreResult<Modtaget> {
+        self.stil_i_koe(ny)
+            .await?
+            .await
+            .map_err(|_| StoreError::Backend("the Beskedfordeler writer has stopped".into()))?
+    }
+
+    /// Queue a message for the writer and return without waiting for its commit; the receiver
+    /// answers once its batch committed. Messages queued one after another are committed in
+    /// that order (the AMQP consumer keeps a channel's order this way).
+    pub async fn stil_i_koe(
+        &self,
+        ny: NyBesked,
+    ) -> StoreResult<oneshot::Receiver<StoreResult<Modtaget>>> {
         let (svar, rx) = oneshot::channel();
         self.writer
             .send(Job { ny, svar })
             .await
             .map_err(|_| StoreError::Backend("the Beskedfordeler writer has stopped".into()))?;
-        rx.await
-            .map_err(|_| StoreError::Backend("the Beskedfordeler writer has stopped".into()))?
+        Ok(rx)
     }
 }
 

@@ -1,10 +1,13 @@
 //! Token enforcement for REST services.
 //!
-//! [`authenticate`] is the reusable check: `Authorization: Holder-of-key <token>` where the token
+//! [`authenticate`] is the reusable check for HTTP: `Authorization: Holder-of-key <token>` where the token
 //! is an access token from REST step 2 or a base64 SAML assertion from the STS, presented on an
 //! HTTPS connection whose client certificate is the token's holder-of-key certificate; the
 //! token's audience is the service's entity ID; and an agreement for the token's system,
 //! service and CVR is active **now** (looked up on every request: revocation is immediate).
+//!
+//! [`authenticate_assertion`] is the same check for a SAML assertion carried in a message
+//! instead of an HTTP header (AMQP), without the holder-of-key proof.
 //!
 //! [`oio_rest`] is the middleware on the OIO REST API: it maps `/{service}/…` to an entity ID
 //! ([`super::oio_entity_id`]), authenticates, and hands the handlers a [`Kontekst`] with
@@ -106,11 +109,12 @@ pub async fn authenticate(sts: &Sts, parts: &Parts, entity_id: &str) -> Result<C
             if hok_sha != *cert.sha256 {
                 return Err(ctx(hok_mismatch().with_cvr(Some(&a.cvr))));
             }
-            let system = sts.token_holder(&hok_sha).await.map_err(ctx)?;
-            let service = sts.own_service(entity_id).await.map_err(ctx)?;
+            let (system, service) = holder_and_service(sts, &hok_sha, entity_id)
+                .await
+                .map_err(ctx)?;
             (
                 a.cvr,
-                system.uuid,
+                system,
                 service,
                 cert.sha256.clone(),
                 a.id,
@@ -157,6 +161,58 @@ pub async fn authenticate(sts: &Sts, parts: &Parts, entity_id: &str) -> Result<C
         assertion_id,
         privileges,
         transaktions_id,
+    })
+}
+
+/// The system holding a verified assertion's holder-of-key certificate (`hok_sha`), and the
+/// UUID of this server's service `entity_id`.
+async fn holder_and_service(
+    sts: &Sts,
+    hok_sha: &str,
+    entity_id: &str,
+) -> Result<(Uuid, Uuid), Refusal> {
+    let system = sts.token_holder(hok_sha).await?;
+    let service = sts.own_service(entity_id).await?;
+    Ok((system.uuid, service))
+}
+
+/// Check a SAML assertion presented without TLS, for transports that carry the token in the
+/// message itself (the Beskedfordeler's AMQP afsend: the `token` header). `token` is the
+/// assertion XML or its base64. The same checks as [`authenticate`] with an assertion —
+/// signature by fki's STS, times, audience `entity_id`, a registered system holding the
+/// token's certificate, an agreement active now for system × service × the token's CVR —
+/// except the holder-of-key proof: there is no TLS client certificate to compare with, so the
+/// assertion is a bearer token here (whoever may publish to the broker and holds a valid
+/// assertion acts as its system until it expires).
+pub async fn authenticate_assertion(
+    sts: &Sts,
+    token: &str,
+    entity_id: &str,
+) -> Result<Caller, Refusal> {
+    let ctx = |r: Refusal| r.with_service(Some(entity_id));
+    let xml_text = decode_assertion(token).ok_or_else(|| {
+        ctx(unauthorized(
+            "token_malformed",
+            "the token is not a SAML assertion (XML or its base64)",
+        ))
+    })?;
+    let a = verify_presented(sts, &xml_text, Some(entity_id)).map_err(ctx)?;
+    let hok_sha = fki_sts::ca::fingerprint_sha256(&a.hok_certificate_der);
+    let ctx = |r: Refusal| ctx(r).with_cert(Some(&hok_sha)).with_cvr(Some(&a.cvr));
+    let (system, service) = holder_and_service(sts, &hok_sha, entity_id)
+        .await
+        .map_err(ctx)?;
+    sts.active_agreements(system, service, &a.cvr)
+        .await
+        .map_err(|r| ctx(r).with_system(Some(system)))?;
+    Ok(Caller {
+        cvr: a.cvr,
+        system,
+        service: entity_id.to_owned(),
+        certificate_sha256: Arc::from(hok_sha),
+        assertion_id: a.id,
+        privileges: a.privileges,
+        transaktions_id: None,
     })
 }
 
