@@ -71,6 +71,12 @@ pub struct Config {
     pub amqp_afsend_queue: String,
     /// The routing key of that binding (KOMBIT's senders publish with `""`).
     pub amqp_afsend_routing_key: String,
+    /// The AMQP gateway for KOMBIT's clients (TLS, SASL EXTERNAL with the assertion;
+    /// [`beskedfordeler::gateway`]); needs `amqp_url`. KOMBIT's port is 5671.
+    pub amqp_gateway_listen: Option<SocketAddr>,
+    /// An extra plain-HTTP listener serving only RabbitMQ's HTTP auth backend routes
+    /// ([`beskedfordeler::rabbitmq_auth`]; they are on the main listener too).
+    pub rabbitmq_auth_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -93,6 +99,8 @@ impl Config {
             amqp_url: None,
             amqp_afsend_queue: beskedfordeler::amqp::DEFAULT_AFSEND_QUEUE.to_owned(),
             amqp_afsend_routing_key: beskedfordeler::amqp::DEFAULT_AFSEND_ROUTING_KEY.to_owned(),
+            amqp_gateway_listen: None,
+            rabbitmq_auth_listen: None,
         }
     }
 
@@ -139,6 +147,10 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     /// Address of the HTTPS listener, if configured.
     pub https_addr: Option<SocketAddr>,
+    /// Address of the AMQP gateway, if configured.
+    pub amqp_gateway_addr: Option<SocketAddr>,
+    /// Address of the extra RabbitMQ auth listener, if configured.
+    pub rabbitmq_auth_addr: Option<SocketAddr>,
     pub engine: Engine,
     /// The handlers' state (tests mount extra routes on it).
     pub state: AppState,
@@ -293,6 +305,52 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         rx.clone(),
     )?;
 
+    let amqp_gateway_addr = match (config.amqp_gateway_listen, &config.amqp_url) {
+        (Some(listen), Some(_)) => {
+            let mut tls =
+                (*tls::server_config(&ca, &config.tls_hostnames, &config.data_dir)?).clone();
+            tls.alpn_protocols.clear();
+            let l = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("while binding the AMQP gateway on {listen}"))?;
+            let a = l.local_addr()?;
+            tokio::spawn(beskedfordeler::gateway::serve(
+                l,
+                Arc::new(tls),
+                state.clone(),
+                rx.clone(),
+            ));
+            tracing::info!(addr = %a, "fki AMQP gateway listening (TLS)");
+            Some(a)
+        }
+        (Some(_), None) => anyhow::bail!("the AMQP gateway needs FKI_AMQP_URL (--amqp-url)"),
+        _ => None,
+    };
+    let rabbitmq_auth_addr = match config.rabbitmq_auth_listen {
+        Some(listen) => {
+            let l = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("while binding the RabbitMQ auth listener on {listen}"))?;
+            let a = l.local_addr()?;
+            let r = beskedfordeler::rabbitmq_auth::routes().with_state(state.clone());
+            let mut stop = rx.clone();
+            tokio::spawn(async move {
+                let _ = axum::serve(l, r)
+                    .with_graceful_shutdown(async move {
+                        while !*stop.borrow() {
+                            if stop.changed().await.is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .await;
+            });
+            tracing::info!(addr = %a, "RabbitMQ HTTP auth backend listening");
+            Some(a)
+        }
+        None => None,
+    };
+
     let (https_addr, https_task) = match config.https_listen {
         Some(https) => {
             let tls_config = tls::server_config(&ca, &config.tls_hostnames, &config.data_dir)?;
@@ -329,6 +387,8 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
     Ok(ServerHandle {
         addr,
         https_addr,
+        amqp_gateway_addr,
+        rabbitmq_auth_addr,
         engine,
         state,
         shutdown: tx,

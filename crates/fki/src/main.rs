@@ -157,6 +157,14 @@ struct ServeArgs {
     /// The routing key binding that queue (KOMBIT's senders publish with the empty key).
     #[arg(long, env = "FKI_AMQP_AFSEND_ROUTING_KEY", default_value = fki_server::beskedfordeler::amqp::DEFAULT_AFSEND_ROUTING_KEY)]
     amqp_afsend_routing_key: String,
+    /// Address of the AMQP gateway for KOMBIT's clients (TLS, vhost BF, SASL EXTERNAL with the
+    /// SAML assertion; KOMBIT's port is 5671); needs --amqp-url. "off": none.
+    #[arg(long, env = "FKI_AMQP_GATEWAY_LISTEN", default_value = "off")]
+    amqp_gateway_listen: String,
+    /// An extra listener for RabbitMQ's HTTP auth backend only (the routes /rabbitmq/auth/* are
+    /// on --listen too). "off": none.
+    #[arg(long, env = "FKI_RABBITMQ_AUTH_LISTEN", default_value = "off")]
+    rabbitmq_auth_listen: String,
     /// Seed the demo municipality first (skipped when it is already there).
     #[arg(long)]
     demo: bool,
@@ -219,6 +227,17 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// An address, or `None` for "off" / "none" / "".
+fn optional_addr(flag: &str, s: &str) -> anyhow::Result<Option<SocketAddr>> {
+    match s.trim() {
+        "" | "off" | "none" => Ok(None),
+        v => v
+            .parse()
+            .map(Some)
+            .with_context(|| format!("{flag} {v:?} is not an address")),
+    }
+}
+
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let https_listen = match a.https_listen.trim() {
         "" | "off" | "none" => None,
@@ -250,6 +269,8 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         amqp_url: a.amqp_url.filter(|u| !u.trim().is_empty()),
         amqp_afsend_queue: a.amqp_afsend_queue,
         amqp_afsend_routing_key: a.amqp_afsend_routing_key,
+        amqp_gateway_listen: optional_addr("--amqp-gateway-listen", &a.amqp_gateway_listen)?,
+        rabbitmq_auth_listen: optional_addr("--rabbitmq-auth-listen", &a.rabbitmq_auth_listen)?,
     };
     let stores = fki_server::open_stores(&config).await?;
     if a.demo {

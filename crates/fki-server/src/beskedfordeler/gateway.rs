@@ -164,7 +164,10 @@ fn expect_method(f: &Frame, class: u16, m: u16) -> anyhow::Result<&[u8]> {
     if (c, mm) == (10, 50) {
         let mut a = Args::new(&f.payload[4..]);
         let code = a.u16().unwrap_or(0);
-        let text = a.shortstr().map(String::from_utf8_lossy).unwrap_or_default();
+        let text = a
+            .shortstr()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
         bail!("connection closed by the peer: {code} {text}");
     }
     if (c, mm) != (class, m) {
@@ -254,8 +257,9 @@ async fn autentificer(
     match mechanism {
         b"EXTERNAL" => {
             let text = String::from_utf8_lossy(response);
-            let xml = crate::sts::issue::decode_assertion(&text)
-                .ok_or_else(|| afvist("bad_token", "the EXTERNAL response is not a SAML assertion"))?;
+            let xml = crate::sts::issue::decode_assertion(&text).ok_or_else(|| {
+                afvist("bad_token", "the EXTERNAL response is not a SAML assertion")
+            })?;
             let a = crate::sts::issue::verify_presented(sts, &xml, None)?;
             if a.audience != BFO_AFSEND && a.audience != BFO_MODTAG {
                 return Err(afvist(
@@ -288,19 +292,37 @@ async fn autentificer(
         b"PLAIN" => {
             let mut parts = response.split(|b| *b == 0);
             let _authzid = parts.next();
-            let user = parts.next().map(String::from_utf8_lossy).unwrap_or_default();
-            let pass = parts.next().map(String::from_utf8_lossy).unwrap_or_default();
-            let system: Uuid = user
-                .parse()
-                .map_err(|_| afvist("bad_credentials", "PLAIN: the username is the system's UUID"))?;
+            let user = parts
+                .next()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            let pass = parts
+                .next()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            let system: Uuid = user.parse().map_err(|_| {
+                afvist(
+                    "bad_credentials",
+                    "PLAIN: the username is the system's UUID",
+                )
+            })?;
             let e = sts.access_tokens.get(&pass).ok_or_else(|| {
-                afvist("invalid_access_token", "PLAIN: unknown or expired access token")
+                afvist(
+                    "invalid_access_token",
+                    "PLAIN: unknown or expired access token",
+                )
             })?;
             if e.system != system {
-                return Err(afvist("bad_credentials", "PLAIN: the token belongs to another system"));
+                return Err(afvist(
+                    "bad_credentials",
+                    "PLAIN: the token belongs to another system",
+                ));
             }
             if e.audience != BFO_AFSEND && e.audience != BFO_MODTAG {
-                return Err(afvist("token_wrong_audience", "PLAIN: the token is not for the Beskedfordeler"));
+                return Err(afvist(
+                    "token_wrong_audience",
+                    "PLAIN: the token is not for the Beskedfordeler",
+                ));
             }
             sts.active_agreements(e.system, e.service, &e.cvr).await?;
             Ok(Klient {
@@ -378,7 +400,11 @@ async fn session(
             Ok(k) => k,
             Err(r) => {
                 state.sts.audit_refusal("request_refused", &r, None).await;
-                let _ = write_frame(&mut client, &close(403, &format!("ACCESS_REFUSED - {}", r.reason))).await;
+                let _ = write_frame(
+                    &mut client,
+                    &close(403, &format!("ACCESS_REFUSED - {}", r.reason)),
+                )
+                .await;
                 bail!("refused: {}", r.reason);
             }
         };
@@ -394,7 +420,10 @@ async fn session(
         let mut args = client_properties;
         shortstr(&mut args, b"PLAIN");
         longstr(&mut args, &resp);
-        shortstr(&mut args, if locale.is_empty() { b"en_US" } else { &locale });
+        shortstr(
+            &mut args,
+            if locale.is_empty() { b"en_US" } else { &locale },
+        );
         write_frame(&mut up, &method(10, 11, &args)).await?;
 
         // Tune from RabbitMQ to the client, TuneOk back, then Open with the upstream vhost.
@@ -403,13 +432,21 @@ async fn session(
             Ok(t) => t,
             Err(e) => {
                 state.beskedfordeler.amqp_adgange.fjern(&bruger);
-                let _ = write_frame(&mut client, &close(403, "ACCESS_REFUSED - the broker refused the session")).await;
+                let _ = write_frame(
+                    &mut client,
+                    &close(403, "ACCESS_REFUSED - the broker refused the session"),
+                )
+                .await;
                 return Err(e);
             }
         };
         if let Err(e) = expect_method(&tune, 10, 30) {
             state.beskedfordeler.amqp_adgange.fjern(&bruger);
-            let _ = write_frame(&mut client, &close(403, "ACCESS_REFUSED - the broker refused the session")).await;
+            let _ = write_frame(
+                &mut client,
+                &close(403, "ACCESS_REFUSED - the broker refused the session"),
+            )
+            .await;
             return Err(e);
         }
         write_frame(&mut client, &tune).await?;
@@ -421,7 +458,10 @@ async fn session(
         let _vhost = a.shortstr()?;
         let rest = &a.b[a.pos..];
         let mut args = Vec::new();
-        shortstr(&mut args, super::rabbitmq_auth::vhost_of(&upstream_url).as_bytes());
+        shortstr(
+            &mut args,
+            super::rabbitmq_auth::vhost_of(&upstream_url).as_bytes(),
+        );
         args.extend_from_slice(rest);
         write_frame(&mut up, &method(10, 40, &args)).await?;
         let open_ok = read_frame(&mut up, MAX_HANDSHAKE_FRAME).await?;

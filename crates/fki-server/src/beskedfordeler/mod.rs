@@ -24,9 +24,11 @@ pub mod admin;
 pub mod afsend;
 pub mod amqp;
 pub mod fordeling;
+pub mod gateway;
 pub mod hent;
 pub mod openapi;
 pub mod push;
+pub mod rabbitmq_auth;
 pub mod vaerdiliste;
 
 use std::collections::{HashMap, HashSet};
@@ -192,6 +194,8 @@ pub struct Beskedfordeler {
     /// Fingerprint of what the last rebuild saw (agreements, list versions).
     seen: std::sync::Mutex<Option<Fingeraftryk>>,
     writer: mpsc::Sender<Job>,
+    /// One-time RabbitMQ users of AMQP gateway sessions and direct PLAIN logins.
+    pub amqp_adgange: rabbitmq_auth::AmqpAdgange,
     /// Woken when messages were distributed (push workers wait on it).
     pub ny_besked: tokio::sync::Notify,
     pub metrics: Metrics,
@@ -224,6 +228,7 @@ impl Beskedfordeler {
             seen: std::sync::Mutex::new(None),
             writer: tx,
             ny_besked: tokio::sync::Notify::new(),
+            amqp_adgange: Default::default(),
             metrics: Metrics::default(),
         })
     }
@@ -500,6 +505,7 @@ pub fn routes() -> axum::Router<crate::AppState> {
         .merge(hent::routes())
         .merge(admin::routes())
         .merge(vaerdiliste::routes())
+        .merge(rabbitmq_auth::routes())
 }
 
 #[cfg(test)]

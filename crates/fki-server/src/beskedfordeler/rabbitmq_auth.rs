@@ -83,7 +83,10 @@ impl AmqpAdgange {
                 return None;
             }
         }
-        m.insert(navn.clone(), (fki_sts::ca::fingerprint_sha256(kode.as_bytes()), b));
+        m.insert(
+            navn.clone(),
+            (fki_sts::ca::fingerprint_sha256(kode.as_bytes()), b),
+        );
         Some((navn, kode))
     }
 
@@ -205,7 +208,11 @@ async fn user(
     }
 }
 
-async fn vhost(State(st): State<AppState>, RawQuery(q): RawQuery, RawForm(form): RawForm) -> &'static str {
+async fn vhost(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    RawForm(form): RawForm,
+) -> &'static str {
     let p = params(q, &form);
     let (Some(u), Some(v)) = (p.get("username"), p.get("vhost")) else {
         return svar(false);
@@ -228,14 +235,23 @@ pub fn vhost_of(url: &str) -> String {
         Some((_, p)) => p.split('?').next().unwrap_or(""),
         None => "",
     };
-    let decoded: String = form_urlencoded::parse(format!("v={}", path.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
-    if decoded.is_empty() { "/".to_owned() } else { decoded }
+    let decoded: String =
+        form_urlencoded::parse(format!("v={}", path.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+    if decoded.is_empty() {
+        "/".to_owned()
+    } else {
+        decoded
+    }
 }
 
-async fn resource(State(st): State<AppState>, RawQuery(q): RawQuery, RawForm(form): RawForm) -> &'static str {
+async fn resource(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    RawForm(form): RawForm,
+) -> &'static str {
     let p = params(q, &form);
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
     for b in bevillinger(&st, get("username")) {
@@ -246,7 +262,11 @@ async fn resource(State(st): State<AppState>, RawQuery(q): RawQuery, RawForm(for
     svar(false)
 }
 
-async fn topic(State(st): State<AppState>, RawQuery(q): RawQuery, RawForm(form): RawForm) -> &'static str {
+async fn topic(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    RawForm(form): RawForm,
+) -> &'static str {
     let p = params(q, &form);
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
     // Topic checks only happen on topic exchanges; fki's are direct. Same rule as the exchange.
@@ -271,7 +291,13 @@ fn bevillinger(st: &AppState, navn: &str) -> Vec<Bevilling> {
 }
 
 /// The rule table of the module docs.
-pub async fn tilladt(st: &AppState, b: &Bevilling, resource: &str, name: &str, permission: &str) -> bool {
+pub async fn tilladt(
+    st: &AppState,
+    b: &Bevilling,
+    resource: &str,
+    name: &str,
+    permission: &str,
+) -> bool {
     if b.udloeber <= Instant::now() {
         return false;
     }
