@@ -696,3 +696,51 @@ async fn metrics_count_messages_and_show_each_dueslag() {
     assert_eq!(line("fki_sts_assertion_cache_hits_total "), "3");
     env.finish().await;
 }
+
+/// The operator's test message: sent through the real distribution, answered with the
+/// receiving dueslag.
+#[tokio::test]
+async fn admin_test_message_reaches_exactly_the_matching_dueslag() {
+    let env = Env::start(Backend::Sqlite).await.unwrap();
+    let modtager = env.system("Modtager", CVR_A).await;
+    env.agreement(&modtager, BFO_MODTAG, CVR_A).await;
+    let kle = env
+        .pull_dueslag(
+            &modtager,
+            CVR_A,
+            "objektregistrering.opgaveemne ^= \"urn:oio:kle:27\"",
+        )
+        .await;
+    let cpr = env
+        .pull_dueslag(
+            &modtager,
+            CVR_A,
+            "relateretobjekt.objektid = \"urn:oio:cpr-nr:0101011234\"",
+        )
+        .await;
+    let send = |body: Value| {
+        env.admin(
+            reqwest::Method::POST,
+            "/admin/beskedfordeler/testbesked",
+            Some(body),
+        )
+    };
+    let (s, v) = send(json!({"myndighed": CVR_A, "opgaveemne": "urn:oio:kle:27.35.04"})).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["statusKode"], 20);
+    assert_eq!(v["dueslag"], json!([kle]));
+    let (_, v) = send(json!({"myndighed": CVR_A, "objektId": "urn:oio:cpr-nr:0101011234", "opgaveemne": "urn:oio:kle:27.01"})).await;
+    let mut both = vec![kle.to_string(), cpr.to_string()];
+    both.sort();
+    assert_eq!(v["dueslag"], json!(both));
+    let (_, v) = send(json!({"myndighed": CVR_B, "opgaveemne": "urn:oio:kle:27.35"})).await;
+    assert_eq!(v["dueslag"], json!([]));
+    let st = &env.handle().state.beskedfordeler.store;
+    assert_eq!(st.status(kle, i64::MAX).await.unwrap().klar, 2);
+    assert_eq!(st.status(cpr, i64::MAX).await.unwrap().klar, 1);
+    let (s, v) = send(json!({"myndighed": "12"})).await;
+    assert_eq!(s, 400, "{v}");
+    let (s, v) = send(json!({"myndighed": CVR_A, "objektId": "urn:oio:cpr-nr:12"})).await;
+    assert_eq!(s, 400, "{v}");
+    env.finish().await;
+}

@@ -74,6 +74,29 @@ pub enum AbonnementCommand {
 }
 
 #[derive(Subcommand)]
+pub enum BeskedCommand {
+    /// Send a test message through a running server's Beskedfordeler (its admin API) and show
+    /// which dueslag received it.
+    Send {
+        /// The myndighed (CVR) it is sent for.
+        #[arg(long)]
+        cvr: String,
+        /// Beskedtype (UUID); default: fki's test message type.
+        #[arg(long)]
+        beskedtype: Option<String>,
+        /// RelateretObjekt/ObjektId, e.g. urn:oio:cpr-nr:0101011234.
+        #[arg(long)]
+        objekt_id: Option<String>,
+        /// ObjektRegistrering/OpgaveEmne, e.g. urn:oio:kle:27.35.04.
+        #[arg(long)]
+        opgaveemne: Option<String>,
+        /// The running server (its plain HTTP listener).
+        #[arg(long, env = "FKI_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum VaerdilisteCommand {
     /// Create a Værdiliste, optionally with values from a file (one per line).
     Create {
@@ -342,6 +365,61 @@ pub async fn vaerdiliste(store: StoreArgs, cmd: VaerdilisteCommand) -> anyhow::R
             let u = kendt_liste(b, &u).await?;
             let n = b.fjern_vaerdier(u, &values(&file)?).await?;
             println!("{n} values removed from {u}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn besked(store: StoreArgs, cmd: BeskedCommand) -> anyhow::Result<()> {
+    match cmd {
+        BeskedCommand::Send {
+            cvr,
+            beskedtype,
+            objekt_id,
+            opgaveemne,
+            url,
+        } => {
+            let token_file = store.data_dir.join(fki_server::admin::TOKEN_FILE);
+            let token = std::fs::read_to_string(&token_file).with_context(|| {
+                format!(
+                    "cannot read the admin token {} (the server's --data-dir)",
+                    token_file.display()
+                )
+            })?;
+            let mut body = json!({"myndighed": cvr});
+            if let Some(b) = beskedtype {
+                body["beskedtype"] = json!(b);
+            }
+            if let Some(o) = objekt_id {
+                body["objektId"] = json!(o);
+            }
+            if let Some(o) = opgaveemne {
+                body["opgaveemne"] = json!(o);
+            }
+            let r = reqwest::Client::new()
+                .post(format!(
+                    "{}/admin/beskedfordeler/testbesked",
+                    url.trim_end_matches('/')
+                ))
+                .bearer_auth(token.trim())
+                .json(&body)
+                .send()
+                .await
+                .with_context(|| format!("cannot reach the server at {url}"))?;
+            let status = r.status();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                bail!(
+                    "{}",
+                    v["detail"]
+                        .as_str()
+                        .unwrap_or("the server refused the test message")
+                );
+            }
+            print(&v);
+            if v["statusKode"] != 20 {
+                bail!("the Beskedfordeler answered StatusKode {}", v["statusKode"]);
+            }
         }
     }
     Ok(())

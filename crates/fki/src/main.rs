@@ -83,6 +83,13 @@ enum Command {
         #[command(subcommand)]
         cmd: beskedfordeler::AbonnementCommand,
     },
+    /// Beskedfordeler messages: send a test message through a running server.
+    Besked {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: beskedfordeler::BeskedCommand,
+    },
     /// Beskedfordeler Værdilister (e.g. the CPR numbers a system cares about).
     Vaerdiliste {
         #[command(flatten)]
@@ -213,6 +220,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Dueslag { store, cmd } => beskedfordeler::dueslag(store, cmd).await,
         Command::Abonnement { store, cmd } => beskedfordeler::abonnement(store, cmd).await,
         Command::Vaerdiliste { store, cmd } => beskedfordeler::vaerdiliste(store, cmd).await,
+        Command::Besked { store, cmd } => beskedfordeler::besked(store, cmd).await,
         Command::Population(p) => population::run(p),
         Command::Demo(a) => {
             let config = Config {

@@ -176,3 +176,83 @@ fn beskedfordeler_cli_on_postgres() {
     );
     rt.block_on(guard.cleanup()).unwrap();
 }
+
+/// `fki besked send` through a running server: the message reaches the dueslag its abonnement
+/// selects, and the CLI says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn besked_send_through_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli {
+        data_dir: dir.path(),
+        database_url: None,
+    };
+    let d = dir.path().to_str().unwrap();
+    cli.ok(&[
+        "system",
+        "create",
+        "--name",
+        "Fagsystem",
+        "--cvr",
+        "11111111",
+        "--out",
+        d,
+    ]);
+    let du = json(&cli.ok(&[
+        "dueslag",
+        "create",
+        "--name",
+        "ind",
+        "--system",
+        "Fagsystem",
+        "--cvr",
+        "11111111",
+    ]))["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cli.ok(&[
+        "abonnement",
+        "create",
+        "--dueslag",
+        &du,
+        "--filter",
+        "objektregistrering.opgaveemne ^= \"urn:oio:kle:27\"",
+    ]);
+    let port = common::free_port();
+    let mut server = common::start(&cli, port);
+    common::wait_ready(&server.url).await;
+    let url = server.url.clone();
+    let send = |kle: &'static str| {
+        let args = [
+            "besked",
+            "send",
+            "--url",
+            &url,
+            "--cvr",
+            "11111111",
+            "--opgaveemne",
+            kle,
+        ]
+        .map(str::to_owned);
+        let data_dir = dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let c = Cli {
+                data_dir: &data_dir,
+                database_url: None,
+            };
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            json(&c.ok(&a))
+        })
+    };
+    let v = send("urn:oio:kle:27.35.04").await.unwrap();
+    assert_eq!(v["statusKode"], 20);
+    assert_eq!(v["dueslag"], serde_json::json!([du]));
+    let v = send("urn:oio:kle:32.01").await.unwrap();
+    assert_eq!(v["dueslag"], serde_json::json!([]));
+    let err = cli.fails(&["besked", "send", "--url", &url, "--cvr", "1"]);
+    assert!(err.contains("CVR"), "{err}");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let shown = json(&cli.ok(&["dueslag", "show", &du]));
+    assert_eq!(shown["status"]["klar"], 1);
+}

@@ -8,11 +8,9 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Cli;
+use common::{Cli, start, wait_ready};
 use fki_store::testing::fresh_postgres;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -21,51 +19,6 @@ use uuid::Uuid;
 const CVR: &str = "11111111";
 const EKSEMPEL: &str = include_str!("../../fki-beskedfordeler/tests/fixtures/externTestBesked.xml");
 const EKSEMPEL_ID: &str = "01157488-c45c-4fd2-b076-1de12effbf66";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-fn start(cli: &Cli<'_>, port: u16) -> Server {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_fki"));
-    c.args(["serve", "--dev-open", "--https-listen", "off", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env("FKI_DATA_DIR", cli.data_dir)
-        .env("FKI_LOG", "error")
-        .env_remove("FKI_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(u) = &cli.database_url {
-        c.env("FKI_DATABASE_URL", u);
-    }
-    Server {
-        child: c.spawn().expect("fki serve starts"),
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn wait_ready(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let c = reqwest::Client::new();
-    while Instant::now() < deadline {
-        if let Ok(r) = c.get(format!("{url}/health")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fki serve did not come up at {url}");
-}
 
 /// A sender keeps sending numbered messages until the server dies; returns the BeskedIds that
 /// were answered StatusKode 20, in send order.
@@ -164,7 +117,7 @@ async fn scenario(cli: Cli<'_>, seed: u64) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut all_acked: Vec<Vec<Uuid>> = Vec::new();
     for round in 0..3 {
-        let port = free_port();
+        let port = common::free_port();
         let mut server = start(&cli, port);
         wait_ready(&server.url).await;
         let senders: Vec<_> = (0..4)
@@ -189,7 +142,7 @@ async fn scenario(cli: Cli<'_>, seed: u64) {
         );
     }
 
-    let port = free_port();
+    let port = common::free_port();
     let mut server = start(&cli, port);
     wait_ready(&server.url).await;
     let got = pull_all(&server.url, &dueslag).await;

@@ -247,6 +247,7 @@ pub fn routes() -> Router<AppState> {
             "/admin/beskedfordeler/vaerdilister/{uuid}/fjern",
             post(fjern_vaerdier),
         )
+        .route("/admin/beskedfordeler/testbesked", post(testbesked))
 }
 
 fn created(v: Value) -> Response {
@@ -538,5 +539,122 @@ async fn fjern_vaerdier(
     b: Json<Vaerdier>,
 ) -> Response {
     let run = async { aendr_vaerdier(&st, &uuid, body(b)?, false).await };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A test message to send (item 8 of issue 4): the operator's way to see what reaches whom.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Testbesked {
+    /// The myndighed (CVR) it is sent for.
+    pub myndighed: String,
+    /// Beskedtype (UUID); default: a fixed "fki testbesked" type.
+    pub beskedtype: Option<Uuid>,
+    /// RelateretObjekt/ObjektId, e.g. `urn:oio:cpr-nr:0101011234`.
+    pub objekt_id: Option<String>,
+    /// ObjektRegistrering/OpgaveEmne, e.g. `urn:oio:kle:27.35.04`.
+    pub opgaveemne: Option<String>,
+    /// TilladtModtager values (URNs or UUIDs).
+    #[serde(default)]
+    pub tilladt_modtager: Vec<String>,
+}
+
+/// Beskedtype of test messages when none is given.
+pub const TESTBESKEDTYPE: Uuid = Uuid::from_u128(0x5e1d7e57_0000_4000_8000_00000000f1c1);
+
+fn unik_id(what: &str, v: &str) -> AdminResult<fki_beskedfordeler::kuvert::UnikId> {
+    use fki_beskedfordeler::kuvert::UnikId;
+    match v.trim().parse::<Uuid>() {
+        Ok(u) => Ok(UnikId::Uuid(u)),
+        Err(_) => UnikId::urn(v).map_err(|e| AdminError::Invalid(format!("{what}: {e}"))),
+    }
+}
+
+/// Build the test message (a valid Haendelsesbesked) for `t`.
+pub fn testbesked_xml(t: &Testbesked) -> AdminResult<(Uuid, String)> {
+    use fki_beskedfordeler::kuvert::{
+        Beskedkuvert, Filtreringsdata, Haendelsesbesked, Leveranceinformation, ObjektRegistrering,
+        RelateretObjekt, Tidspunkt, UnikId,
+    };
+    check_cvr(&t.myndighed)?;
+    let id = Uuid::new_v4();
+    let person = UnikId::Uuid(Uuid::from_u128(0xce7fcf97_a8a2_447a_8690_d38aa0f6e23c));
+    let relateret_objekt = match &t.objekt_id {
+        Some(o) => vec![RelateretObjekt {
+            objekt_id: unik_id("objektId", o)?,
+            objekt_type: person.clone(),
+            objekt_rolle: None,
+        }],
+        None => Vec::new(),
+    };
+    let h = Haendelsesbesked {
+        besked_id: UnikId::Uuid(id),
+        besked_version: "1.0".into(),
+        beskedkuvert: Beskedkuvert {
+            filtreringsdata: Filtreringsdata {
+                beskedtype: Some(UnikId::Uuid(t.beskedtype.unwrap_or(TESTBESKEDTYPE))),
+                tilladt_modtager: t
+                    .tilladt_modtager
+                    .iter()
+                    .map(|v| unik_id("tilladtModtager", v))
+                    .collect::<AdminResult<_>>()?,
+                relateret_objekt,
+                objekt_registrering: vec![ObjektRegistrering {
+                    objekt_registrering_id: Some(UnikId::Uuid(Uuid::new_v4())),
+                    registreringstidspunkt: Some(Tidspunkt::Tidsstempel(
+                        fki_oio::time::format_iso(fki_oio::time::now()),
+                    )),
+                    objekt_ansvarlig_myndighed: Some(UnikId::Urn(format!(
+                        "urn:oio:cvr-nr:{}",
+                        t.myndighed
+                    ))),
+                    opgave_emne: t
+                        .opgaveemne
+                        .as_deref()
+                        .map(|v| unik_id("opgaveemne", v))
+                        .transpose()?,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            leveranceinformation: Leveranceinformation {
+                dannelsestidspunkt: Some(Tidspunkt::Tidsstempel(fki_oio::time::format_iso(
+                    fki_oio::time::now(),
+                ))),
+                ..Default::default()
+            },
+            modtagerhandling: None,
+            gyldighed_fra: None,
+            gyldighed_til: None,
+        },
+        beskeddata: Vec::new(),
+    };
+    Ok((id, h.to_xml()))
+}
+
+async fn testbesked(_: Admin, State(st): State<AppState>, b: Json<Testbesked>) -> Response {
+    let run = async {
+        let t = body(b)?;
+        let (id, xml) = testbesked_xml(&t)?;
+        let kalder = super::afsend::Kalder {
+            system: Uuid::nil(),
+            cvr: t.myndighed.clone(),
+        };
+        // Who would receive it, for the operator (the distribution itself decides again).
+        let h = fki_beskedfordeler::kuvert::Haendelsesbesked::parse(&xml)
+            .map_err(|e| AdminError::Internal(format!("test message does not parse: {e}")))?;
+        let modtagere = st
+            .beskedfordeler
+            .fordeling()
+            .await?
+            .modtagere(&t.myndighed, &h.beskedkuvert.filtreringsdata);
+        let (_, retur) = super::afsend::afsend_retur(&st, &kalder, &xml).await;
+        AdminResult::Ok(created(json!({
+            "beskedId": id,
+            "statusKode": retur.status_kode,
+            "fejlbeskedTekst": retur.fejlbesked_tekst,
+            "dueslag": modtagere,
+        })))
+    };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }

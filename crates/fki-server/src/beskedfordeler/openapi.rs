@@ -91,6 +91,9 @@ pub fn openapi_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, V
     paths.insert("/admin/beskedfordeler/vaerdilister/{uuid}/fjern".into(), json!({
         "post": with_params(admin_op("bf_admin_vaerdier_remove", "Remove values: {vaerdier: [...]}"), json!([uuid_p]))
     }));
+    paths.insert("/admin/beskedfordeler/testbesked".into(), json!({
+        "post": admin_op("bf_admin_testbesked", "Send a test message through the distribution: {myndighed, beskedtype?, objektId?, opgaveemne?, tilladtModtager?} -> {beskedId, statusKode, dueslag}")
+    }));
     paths.insert("/metrics".into(), json!({
         "get": {"tags": ["admin"], "operationId": "metrics", "security": admin,
             "summary": "Prometheus metrics (text exposition format 0.0.4)",
