@@ -8,11 +8,13 @@ Usage (one JSON object per line on stdout; exit code 0 unless the client itself 
     amqp_gateway_client.py afsend  HOST PORT CAFILE TOKENFILE MESSAGEFILE
     amqp_gateway_client.py hent    HOST PORT CAFILE TOKENFILE QUEUE COUNT
     amqp_gateway_client.py plain   HOST PORT CAFILE USER PASSWORD QUEUE
+    amqp_gateway_client.py hold    HOST PORT CAFILE TOKENFILE SECONDS
 
 `afsend` publishes MESSAGEFILE to AFSEND_BESKED_EXCHANGE with reply_to amq.rabbitmq.reply-to
 and prints {"reply": "<AfsendBeskedOutput…>"}; `hent` consumes COUNT messages from QUEUE with
 manual ack and prints {"message_id": …, "body": …} for each; `plain` connects with PLAIN and
-tries to read QUEUE once. A refused connection or channel prints {"refused": "<reason>"}.
+tries to read QUEUE once; `hold` keeps a connection open for up to SECONDS and prints
+{"closed_after": s} when the server closes it, or {"open": true}. A refused connection or channel prints {"refused": "<reason>"}.
 """
 
 import json
@@ -127,6 +129,26 @@ def plain(host, port, cafile, user, password, queue):
         refused(e)
 
 
+def hold(host, port, cafile, tokenfile, seconds):
+    import time
+
+    token = open(tokenfile, "rb").read()
+    try:
+        conn = pika.BlockingConnection(params(host, port, cafile, TokenCredentials(token)))
+    except Exception as e:  # noqa: BLE001
+        return refused(e)
+    start = time.monotonic()
+    while time.monotonic() - start < float(seconds):
+        try:
+            conn.process_data_events(time_limit=0.2)
+        except Exception:  # noqa: BLE001 - closed by the gateway
+            return out({"closed_after": round(time.monotonic() - start, 1)})
+        if not conn.is_open:
+            return out({"closed_after": round(time.monotonic() - start, 1)})
+    out({"open": True})
+    conn.close()
+
+
 if __name__ == "__main__":
     cmd, *args = sys.argv[1:]
-    {"afsend": afsend, "hent": hent, "plain": plain}[cmd](*args)
+    {"afsend": afsend, "hent": hent, "plain": plain, "hold": hold}[cmd](*args)

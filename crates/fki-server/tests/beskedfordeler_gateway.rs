@@ -59,14 +59,21 @@ impl Env {
 
     /// A token file (the assertion XML, as KOMBIT's clients send it) for `s` and `entity_id`.
     fn token_file(&self, s: &System, entity_id: &str) -> String {
-        let a = saml::issue_assertion(&AssertionSpec::new(
-            &self.h().state.sts.key,
-            s.cert.cert_der(),
-            entity_id,
-            CVR,
-            &PrivilegeList::for_cvr(CVR, &[]),
-            Utc::now(),
-        ))
+        self.token_file_for(s, entity_id, chrono::Duration::hours(8))
+    }
+
+    fn token_file_for(&self, s: &System, entity_id: &str, lifetime: chrono::Duration) -> String {
+        let a = saml::issue_assertion(
+            &AssertionSpec::new(
+                &self.h().state.sts.key,
+                s.cert.cert_der(),
+                entity_id,
+                CVR,
+                &PrivilegeList::for_cvr(CVR, &[]),
+                Utc::now(),
+            )
+            .with_lifetime(lifetime),
+        )
         .unwrap();
         let path = self.dir.path().join(format!("{}.xml", Uuid::new_v4()));
         std::fs::write(&path, a.xml).unwrap();
@@ -268,6 +275,14 @@ async fn kombit_client_through_the_gateway_and_plain_logins() {
             .await
             .unwrap();
         assert!(!audit.is_empty(), "the refused login is in the audit log");
+
+        // the gateway closes a session when its token expires
+        let kort = env.token_file_for(&modtager, BFO_MODTAG, chrono::Duration::seconds(3));
+        let out = env.pika(&["hold", &kort, "15"]);
+        let closed = out[0]["closed_after"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("still open after 15 s: {out:?}"));
+        assert!((1.0..10.0).contains(&closed), "{out:?}");
 
         // PLAIN through the gateway: system UUID + access token
         let at = env.access_token(&modtager, BFO_MODTAG).await;
