@@ -73,6 +73,14 @@ pub struct Server {
     pub url: String,
 }
 
+impl Drop for Server {
+    /// A failing test must not leave its server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn start(cli: &Cli<'_>, port: u16) -> Server {
     let mut c = Command::new(env!("CARGO_BIN_EXE_fki"));
     c.args(["serve", "--dev-open", "--https-listen", "off", "--listen"])
