@@ -2205,3 +2205,93 @@ impl Check {
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fki_beskedfordeler::kuvert::UnikId;
+
+    #[test]
+    fn cpr_numbers_are_distinct_and_well_formed() {
+        let mut seen = HashSet::new();
+        for k in (0..20_000).chain([335_999_999, 2 * OUTSIDE_CPR - 1, 2 * OUTSIDE_CPR + 1]) {
+            let c = cpr(k);
+            let digits = c.strip_prefix("urn:oio:cpr-nr:").unwrap();
+            assert_eq!(digits.len(), 10, "{c}");
+            let dd: u32 = digits[0..2].parse().unwrap();
+            let mm: u32 = digits[2..4].parse().unwrap();
+            assert!((1..=28).contains(&dd) && (1..=12).contains(&mm), "{c}");
+            assert!(seen.insert(c));
+        }
+        // List values are even indexes, outside numbers odd: never the same.
+        assert_eq!(liste_vaerdi(3, 1, 4) % 2, 0);
+    }
+
+    #[test]
+    fn messages_carry_their_fields_and_parse() {
+        let lists = vec![Uuid::from_u128(1), Uuid::from_u128(2)];
+        let pools = Pools::new(50, lists, 1000, 7);
+        let mut rng = StdRng::seed_from_u64(3);
+        for _ in 0..50 {
+            let f = pools.random(&mut rng);
+            let id = Uuid::new_v4();
+            let xml = pools.xml(id, &f);
+            assert_eq!(xml.len(), pools.xml(Uuid::nil(), &Fields::default()).len());
+            let h = Haendelsesbesked::parse(&xml).unwrap();
+            assert_eq!(h.besked_id, UnikId::Uuid(id));
+            let d = &h.beskedkuvert.filtreringsdata;
+            assert_eq!(
+                d.beskedtype,
+                Some(UnikId::Uuid(pools.beskedtyper[f.beskedtype as usize]))
+            );
+            assert_eq!(
+                d.tilladt_modtager,
+                vec![UnikId::urn(&format!("urn:oio:cvr-nr:{CVR}")).unwrap()]
+            );
+            assert_eq!(
+                d.relateret_objekt[0].objekt_id,
+                UnikId::urn(&cpr(f.cpr)).unwrap()
+            );
+            assert_eq!(
+                d.objekt_registrering[0].opgave_emne,
+                Some(UnikId::urn(&pools.kle(f.kle)).unwrap())
+            );
+            // What a receiver finds in the pushed document.
+            assert_eq!(besked_id(&h.modtag_besked_input()), Some(id));
+        }
+    }
+
+    #[test]
+    fn every_filter_kind_parses_and_some_messages_match() {
+        let lists = vec![Uuid::from_u128(1), Uuid::from_u128(2)];
+        let pools = Pools::new(100, lists.clone(), 1000, 7);
+        let mut rng = StdRng::seed_from_u64(5);
+        let filters: Vec<Filter> = (0..100)
+            .map(|a| Filter::parse(&pools.filter_text(a, &mut rng)).unwrap())
+            .collect();
+        let values: HashMap<Uuid, HashSet<String>> = lists
+            .iter()
+            .enumerate()
+            .map(|(l, u)| (*u, pools.liste_vaerdier(l).collect()))
+            .collect();
+        let (mut matches, n) = (0usize, 2000);
+        for _ in 0..n {
+            let f = pools.random(&mut rng);
+            let h = Haendelsesbesked::parse(&pools.xml(Uuid::new_v4(), &f)).unwrap();
+            let d = &h.beskedkuvert.filtreringsdata;
+            matches += filters.iter().filter(|x| x.matcher(d, &values)).count();
+        }
+        // About two abonnementer per message (see Pools).
+        let mean = matches as f64 / n as f64;
+        assert!((1.0..4.0).contains(&mean), "{mean}");
+    }
+
+    #[test]
+    fn passwords_are_not_printed() {
+        assert_eq!(
+            redact("amqp://guest:secret@127.0.0.1:5672/%2f"),
+            "amqp://guest:…@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(redact("amqp://h:5672"), "amqp://h:5672");
+    }
+}
