@@ -159,6 +159,9 @@ impl SqliteStore {
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(30))
+            // As for the readers: no ping per checkout. Every write (a group commit of
+            // messages, each acknowledgement of a levering) checks the one writer out.
+            .test_before_acquire(false)
             .connect_with(opts.clone())
             .await
             .map_err(db_err("opening SQLite database"))?;

@@ -18,6 +18,8 @@
 //! counts as an error; a run with errors says so and exits non-zero. All traffic goes to
 //! 127.0.0.1 and every phase is bounded in time.
 
+mod amqp;
+mod beskedfordeler;
 mod cpu;
 mod http;
 mod sample;
@@ -49,6 +51,9 @@ const TARGET_RSS_MB: f64 = 300.0;
 pub enum BenchCommand {
     /// Benchmark the OIO REST API (load, then laes, list and search over HTTP).
     Oio(OioArgs),
+    /// Benchmark the Beskedfordeler (afsend, distribution by 1,000 abonnementer, push and pull
+    /// delivery over HTTP) and RabbitMQ's publish-confirm rate.
+    Beskedfordeler(beskedfordeler::BeskedfordelerArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -120,6 +125,7 @@ impl Backend {
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Oio(a) => oio(a).await,
+        BenchCommand::Beskedfordeler(a) => beskedfordeler::run(a).await,
     }
 }
 

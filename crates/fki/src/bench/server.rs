@@ -14,6 +14,10 @@ use tokio::process::{Child, Command};
 const STARTUP: Duration = Duration::from_secs(120);
 /// How long the server may take to stop after SIGTERM before it is killed.
 const STOP: Duration = Duration::from_secs(15);
+/// The server's log filter: warnings, without the `--dev-open` warning every request logs (the
+/// REST guard's and the Beskedfordeler routes'), which would measure the log file.
+const LOG_FILTER: &str =
+    "warn,fki_server::sts::guard=error,fki_server::beskedfordeler::afsend=error";
 
 pub struct ServerProcess {
     child: Child,
@@ -51,7 +55,7 @@ impl ServerProcess {
         }
         let logfile = std::fs::File::create(&log)
             .with_context(|| format!("cannot create {}", log.display()))?;
-        cmd.env("FKI_LOG", "warn,fki_server::sts::guard=error")
+        cmd.env("FKI_LOG", LOG_FILTER)
             .env_remove("FKI_DATABASE_URL")
             .env_remove("FKI_LOG_FORMAT")
             .stdin(Stdio::null())

@@ -1,0 +1,156 @@
+//! Smoke test of `fki bench beskedfordeler`: 50 abonnementer on 6 dueslag, two Værdilister of
+//! 1,000 CPR URNs, one-second phases, through the built binary. The PostgreSQL variant runs
+//! only when `FKI_TEST_POSTGRES_URL` is set. RabbitMQ is measured when one answers on the
+//! default URL and reported as skipped otherwise; both are fine here.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bench(backend: &str, postgres_url: Option<&str>) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fki"));
+    cmd.args(["bench", "beskedfordeler", "--backend", backend])
+        .args([
+            "--abonnementer",
+            "50",
+            "--dueslag",
+            "6",
+            "--vaerdilister",
+            "2",
+            "--vaerdier",
+            "1000",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "4",
+            "--drain-seconds",
+            "30",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .env("FKI_LOG", "warn");
+    if let Some(url) = postgres_url {
+        cmd.args(["--postgres-url", url]);
+    }
+    let started = Instant::now();
+    let out = cmd.output().expect("run fki bench beskedfordeler");
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "fki bench beskedfordeler failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        took < Duration::from_secs(120),
+        "the smoke benchmark took {took:?}"
+    );
+    assert!(stdout.contains("half rate"), "no table printed:\n{stdout}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["errors"], 0, "{doc:#}");
+    assert_eq!(doc["failures"].as_array().unwrap().len(), 0, "{doc:#}");
+    assert_eq!(doc["amqp_afsend"]["measured"], false, "{doc:#}");
+    let amqp = &doc["amqp_publish_confirm"];
+    if amqp["measured"] == true {
+        for shape in ["sync", "window"] {
+            let r = &amqp["runs"][shape];
+            assert!(r["confirmed_per_s"].as_f64().unwrap() > 0.0, "{amqp:#}");
+            assert_eq!(r["nacked"], 0, "{amqp:#}");
+        }
+    } else {
+        assert!(amqp["skipped"].is_string(), "{amqp:#}");
+    }
+
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{doc:#}");
+    let run = &runs[0];
+    assert_eq!(run["backend"], backend);
+    assert_eq!(run["errors"], 0, "{run:#}");
+    assert_eq!(run["abonnementer"], 50);
+    assert_eq!(run["dueslag"], 6);
+    assert!(run["peak_rss_mb"].as_f64().unwrap() > 1.0, "{run:#}");
+    for phase in ["max_rate", "half_rate"] {
+        let p = &run[phase];
+        assert_eq!(p["errors"], 0, "{phase}: {p:#}");
+        assert_eq!(p["failed"], 0, "{phase}: {p:#}");
+        for rate in [
+            "accepted_per_s",
+            "distributed_per_s",
+            "delivered_per_s",
+            "delivered_push_per_s",
+            "delivered_pull_per_s",
+            "end_to_end_msgs_per_s",
+        ] {
+            assert!(p[rate].as_f64().unwrap() > 0.0, "{phase} {rate}: {p:#}");
+        }
+        assert_eq!(p["drain"]["complete"], true, "{phase}: {p:#}");
+        for kind in ["latency_push", "latency_pull"] {
+            assert!(p[kind]["count"].as_u64().unwrap() > 0, "{phase}: {p:#}");
+            assert!(p[kind]["p99_ms"].as_f64().unwrap() > 0.0, "{phase}: {p:#}");
+        }
+    }
+    let half = run["half_rate"]["target_per_s"].as_f64().unwrap();
+    let max = run["max_rate"]["accepted_per_s"].as_f64().unwrap();
+    assert!((half - max / 2.0).abs() < 0.02 * max, "{run:#}");
+
+    // Every accepted message reached exactly the dueslag its filters select.
+    let c = &run["check"];
+    assert_eq!(c["drained"], true, "{c:#}");
+    assert!(c["accepted"].as_u64().unwrap() > 0, "{c:#}");
+    assert_eq!(c["missing"], 0, "{c:#}");
+    assert_eq!(c["unexpected"], 0, "{c:#}");
+    assert_eq!(c["expected_leveringer"], c["delivered_leveringer"], "{c:#}");
+    assert_eq!(
+        run["server_counters_final"]["distributed"], c["expected_leveringer"],
+        "{run:#}"
+    );
+    // Single-dueslag messages, push and pull, compared exactly.
+    let examples = c["examples"].as_array().unwrap();
+    for kind in ["push", "pull"] {
+        let e = examples
+            .iter()
+            .find(|e| e["levering"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} example: {c:#}"));
+        assert_eq!(e["expected_dueslag"].as_array().unwrap().len(), 1, "{e:#}");
+        assert_eq!(e["received_dueslag"], e["expected_dueslag"], "{e:#}");
+        // Each filter the bench says selects it names one of the message's values (its
+        // beskedtype, a KLE prefix of its opgaveemne) or looks its CPR number up in a list.
+        let filters = e["matching_filters"].as_array().unwrap();
+        assert!(!filters.is_empty(), "{e:#}");
+        let typ = e["beskedtype"].as_str().unwrap();
+        let kle = e["opgaveemne"].as_str().unwrap();
+        for f in filters {
+            let f = f.as_str().unwrap();
+            let names_kle = (0..=kle.len()).any(|n| {
+                let prefix = &kle[..n];
+                prefix.len() > "urn:oio:kle:".len() && f.contains(&format!("\"{prefix}\""))
+            });
+            assert!(
+                f.contains(typ) || names_kle || f.contains("vaerdiliste("),
+                "{f} does not select {e:#}"
+            );
+        }
+    }
+    for e in examples {
+        assert_eq!(e["received_dueslag"], e["expected_dueslag"], "{e:#}");
+    }
+    run.clone()
+}
+
+#[test]
+fn bench_beskedfordeler_sqlite_smoke() {
+    bench("sqlite", None);
+}
+
+#[test]
+fn bench_beskedfordeler_postgres_smoke() {
+    let Ok(url) = std::env::var("FKI_TEST_POSTGRES_URL") else {
+        eprintln!("skipped bench_beskedfordeler_postgres_smoke: FKI_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    bench("postgres", Some(&url));
+}
