@@ -24,10 +24,13 @@
 //! de-duplicate on BeskedId.
 //!
 //! **Tasks.** [`start`] spawns a supervisor that keeps one worker task per active push
-//! dueslag. It lists the dueslag when woken by [`super::Beskedfordeler::wake`] and at least
-//! every [`PushConfig::relist_every`], so dueslag created, stopped or deleted (also by another
-//! process) are picked up. A worker sleeps until its head is due, until woken, or at most
-//! `relist_every` when its queue is empty (messages queued by another process). Only one
+//! dueslag. It lists the dueslag after a local change ([`super::Beskedfordeler::changed`]),
+//! on [`super::Beskedfordeler::wake`], for a message to a dueslag it did not list, and at
+//! least every [`PushConfig::relist_every`], so dueslag created, stopped or deleted (also by
+//! another process) are picked up; not on every message. A worker sleeps until its head is
+//! due, until its own dueslag got a message ([`super::Beskedfordeler::wake_dueslag`] wakes
+//! only the workers of the dueslag that got leveringer), or at most `relist_every` when its
+//! queue is empty (messages queued by another process). Only one
 //! process may push for a store: two would deliver the same dueslag concurrently, out of order
 //! ([`PushConfig::enabled`] turns pushing off in the others).
 
@@ -173,9 +176,10 @@ async fn supervisor(p: Arc<Push>, mut stop: watch::Receiver<bool>) {
     // (two workers of one dueslag would break the order).
     let mut stopper: HashMap<Uuid, JoinHandle<()>> = HashMap::new();
     loop {
-        let vaekket = p.bf.ny_besked.notified();
+        let vaekket = p.bf.dueslag_aendret.notified();
         match p.bf.store.list_dueslag(None).await {
             Ok(alle) => {
+                p.bf.kendte_dueslag(alle.iter().map(|d| d.uuid).collect());
                 let aktive: HashMap<Uuid, Dueslag> = alle
                     .into_iter()
                     .filter(|d| d.aktiv && matches!(d.levering, Leveringsform::Push { .. }))
@@ -265,7 +269,8 @@ async fn arbejder(p: Arc<Push>, mut rx: watch::Receiver<Option<Dueslag>>) {
             return;
         };
         // Registered before looking, so a message stored meanwhile wakes the wait below.
-        let vaekket = p.bf.ny_besked.notified();
+        let notify = p.bf.notify_for(d.uuid);
+        let vaekket = notify.notified();
         let nu = fki_oio::time::now();
         let vent = match p.bf.store.klar(d.uuid, nu, 1).await {
             Err(e) => {
