@@ -32,6 +32,9 @@ use crate::sql::{Bind, Sql, parse_uuid};
 /// Most leveringer inserted by one statement (5 binds each).
 pub(crate) const LEVERING_CHUNK: usize = 256;
 
+/// Most messages inserted by one statement (5 binds each).
+pub(crate) const BESKED_CHUNK: usize = 64;
+
 /// Most values added or removed by one statement (one bind each, plus the list).
 pub(crate) const VAERDI_CHUNK: usize = 1024;
 
@@ -517,19 +520,34 @@ pub(crate) fn select_vaerdier(liste: Uuid) -> Sql {
 // ---------------------------------------------------------------------------------------------
 // Messages and leveringer
 
-/// Store a message unless its BeskedId is stored; returns its new `seq`, no row if it was.
-pub(crate) fn insert_besked(b: &NyBesked) -> Sql {
-    let mut q =
-        Sql::new("INSERT INTO besked (besked_id, afsender, myndighed, modtaget, xml) VALUES ");
-    q.list([
-        Bind::Text(b.besked_id.to_string()),
-        Bind::Text(b.afsender.to_string()),
-        Bind::Text(b.myndighed.clone()),
-        Bind::I64(b.modtaget),
-        Bind::Text(b.xml.clone()),
-    ]);
-    q.push(" ON CONFLICT (besked_id) DO NOTHING RETURNING seq");
-    q
+/// Multi-row inserts of the messages `beskeder[i]` for `i` in `idx` (distinct BeskedIds, in
+/// the order given: rows are inserted in that order), each unless its BeskedId is stored;
+/// return `(besked_id, seq)` of the rows inserted.
+pub(crate) fn insert_beskeder(beskeder: &[NyBesked], idx: &[usize]) -> Vec<Sql> {
+    let mut out = Vec::new();
+    let mut rest = idx;
+    for size in chunk_sizes(idx.len(), BESKED_CHUNK) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let mut q =
+            Sql::new("INSERT INTO besked (besked_id, afsender, myndighed, modtaget, xml) VALUES ");
+        for (n, &i) in chunk.iter().enumerate() {
+            if n > 0 {
+                q.push(", ");
+            }
+            let b = &beskeder[i];
+            q.list([
+                Bind::Text(b.besked_id.to_string()),
+                Bind::Text(b.afsender.to_string()),
+                Bind::Text(b.myndighed.clone()),
+                Bind::I64(b.modtaget),
+                Bind::Text(b.xml.clone()),
+            ]);
+        }
+        q.push(" ON CONFLICT (besked_id) DO NOTHING RETURNING besked_id, seq");
+        out.push(q);
+    }
+    out
 }
 
 pub(crate) fn select_seq(besked_id: Uuid) -> Sql {
@@ -833,30 +851,33 @@ macro_rules! besked_impl {
                 // concurrent batches wait for each other's BeskedIds in one order: no deadlock.
                 let mut orden: Vec<usize> = (0..beskeder.len()).collect();
                 orden.sort_by_key(|&i| (beskeder[i].besked_id, i));
-                let mut svar: Vec<Option<Modtaget>> = vec![None; beskeder.len()];
-                let mut forrige: Option<(uuid::Uuid, i64)> = None;
-                let mut nye: Vec<(usize, i64)> = Vec::new();
+                // The first of each BeskedId in the batch, in BeskedId order, and for every
+                // message the index of its first.
+                let mut foerste: Vec<usize> = Vec::new();
+                let mut af = vec![0usize; beskeder.len()];
                 for i in orden {
-                    let b = &beskeder[i];
-                    match forrige {
-                        Some((id, seq)) if id == b.besked_id => {
-                            svar[i] = Some(Modtaget { seq, ny: false });
-                            continue;
+                    match foerste.last() {
+                        Some(&f) if beskeder[f].besked_id == beskeder[i].besked_id => af[i] = f,
+                        _ => {
+                            foerste.push(i);
+                            af[i] = i;
                         }
-                        _ => {}
                     }
-                    let ny: Option<i64> = fetch_column(
-                        &mut *tx,
-                        $crate::besked_sql::insert_besked(b),
-                        CTX,
-                    )
-                    .await?
-                    .into_iter()
-                    .next();
-                    let m = match ny {
-                        Some(seq) => {
+                }
+                let mut indsat: std::collections::HashMap<String, i64> =
+                    std::collections::HashMap::with_capacity(foerste.len());
+                for q in $crate::besked_sql::insert_beskeder(beskeder, &foerste) {
+                    indsat.extend(fetch_all::<(String, i64), _>(&mut *tx, q, CTX).await?);
+                }
+                // Per first: its seq, and whether this batch stored it.
+                let mut seq_af: Vec<Option<(i64, bool)>> = vec![None; beskeder.len()];
+                let mut nye: Vec<(usize, i64)> = Vec::new();
+                for &i in &foerste {
+                    let b = &beskeder[i];
+                    let m = match indsat.get(&b.besked_id.to_string()) {
+                        Some(&seq) => {
                             nye.push((i, seq));
-                            Modtaget { seq, ny: true }
+                            (seq, true)
                         }
                         None => {
                             let seq: i64 = fetch_column(
@@ -873,12 +894,20 @@ macro_rules! besked_impl {
                                     b.besked_id
                                 ))
                             })?;
-                            Modtaget { seq, ny: false }
+                            (seq, false)
                         }
                     };
-                    forrige = Some((b.besked_id, m.seq));
-                    svar[i] = Some(m);
+                    seq_af[i] = Some(m);
                 }
+                let svar: Vec<Modtaget> = (0..beskeder.len())
+                    .map(|i| {
+                        let (seq, ny) = seq_af[af[i]].expect("every first has a seq");
+                        Modtaget {
+                            seq,
+                            ny: ny && af[i] == i,
+                        }
+                    })
+                    .collect();
                 // Numbered in batch order.
                 nye.sort_unstable();
                 let mut naeste = std::collections::HashMap::new();
@@ -900,7 +929,7 @@ macro_rules! besked_impl {
                     execute(&mut *tx, q, CTX).await?;
                 }
                 tx.commit().await.map_err(db_err(CTX))?;
-                Ok(svar.into_iter().flatten().collect())
+                Ok(svar)
             }
         }
 
