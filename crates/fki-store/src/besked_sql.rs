@@ -695,6 +695,32 @@ pub(crate) fn kvitter(dueslag: Uuid, loebenr: i64, nu: i64) -> Sql {
     })
 }
 
+/// Klar → Kvitteret for the leveringer `loebenr` (at most [`crate::besked::KVITTER_CHUNK`],
+/// not empty) of one dueslag. The list is padded to a power of two by repeating its last
+/// entry, so the statement caches see few shapes.
+pub(crate) fn kvitter_mange(dueslag: Uuid, loebenr: &[i64], nu: i64) -> Sql {
+    debug_assert!(!loebenr.is_empty() && loebenr.len() <= crate::besked::KVITTER_CHUNK);
+    let mut q = Sql::new(&format!(
+        "UPDATE besked_levering SET status = '{}', leveret = ",
+        LeveringStatus::Kvitteret.as_str()
+    ));
+    q.arg(Bind::I64(nu))
+        .push(" WHERE dueslag = ")
+        .arg(Bind::Text(dueslag.to_string()))
+        .push(&format!(" AND status = '{}' AND loebenr IN ", klar()));
+    let last = *loebenr.last().expect("not empty");
+    let n = loebenr.len().next_power_of_two();
+    q.list(
+        loebenr
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(last))
+            .take(n)
+            .map(Bind::I64),
+    );
+    q
+}
+
 /// Returns the new `forsoeg`.
 pub(crate) fn forsoeg_fejlet(dueslag: Uuid, loebenr: i64, naeste: i64, fejl: &str) -> Sql {
     let mut q = update_klar(dueslag, loebenr, |q| {
@@ -1264,6 +1290,24 @@ macro_rules! besked_impl {
                 )
                 .await?
                     == 1)
+            }
+
+            async fn kvitter_mange(
+                &self,
+                dueslag: uuid::Uuid,
+                loebenr: &[i64],
+                nu: i64,
+            ) -> StoreResult<u64> {
+                let mut n = 0;
+                for chunk in loebenr.chunks($crate::besked::KVITTER_CHUNK) {
+                    n += execute(
+                        &self.$write,
+                        $crate::besked_sql::kvitter_mange(dueslag, chunk, nu),
+                        "acknowledging leveringer",
+                    )
+                    .await?;
+                }
+                Ok(n)
             }
 
             async fn forsoeg_fejlet(
