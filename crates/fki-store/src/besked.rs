@@ -382,6 +382,10 @@ pub trait BeskedStore: Send + Sync {
     /// [`KVITTER_CHUNK`]): returns how many went Klar → Kvitteret; those not Klar (or missing,
     /// or repeated) are not counted.
     async fn kvitter_mange(&self, dueslag: Uuid, loebenr: &[i64], nu: i64) -> StoreResult<u64>;
+    /// [`Self::kvitter`] for leveringer of several dueslag in one write transaction (one
+    /// statement per [`KVITTER_CHUNK`]): per `(dueslag, loebenr)`, whether it went Klar →
+    /// Kvitteret (a pair repeated counts for its first only).
+    async fn kvitter_par(&self, par: &[(Uuid, i64)], nu: i64) -> StoreResult<Vec<bool>>;
     /// Count a failed attempt of a Klar levering: `forsoeg + 1`, the next attempt not before
     /// `naeste_forsoeg`, `sidste_fejl = fejl`. Returns the new count, `None` if the levering is
     /// not Klar (or missing). Moving it to the fejlkø after [`Dueslag::maks_forsoeg`] attempts

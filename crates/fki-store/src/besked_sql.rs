@@ -721,6 +721,37 @@ pub(crate) fn kvitter_mange(dueslag: Uuid, loebenr: &[i64], nu: i64) -> Sql {
     q
 }
 
+/// Klar → Kvitteret for the `(dueslag, loebenr)` pairs (at most
+/// [`crate::besked::KVITTER_CHUNK`], not empty), padded like [`kvitter_mange`]; returns the
+/// pairs changed.
+pub(crate) fn kvitter_par(par: &[(Uuid, i64)], nu: i64) -> Sql {
+    debug_assert!(!par.is_empty() && par.len() <= crate::besked::KVITTER_CHUNK);
+    let mut q = Sql::new(&format!(
+        "UPDATE besked_levering SET status = '{}', leveret = ",
+        LeveringStatus::Kvitteret.as_str()
+    ));
+    q.arg(Bind::I64(nu)).push(&format!(
+        " WHERE status = '{}' AND (dueslag, loebenr) IN (VALUES ",
+        klar()
+    ));
+    let last = *par.last().expect("not empty");
+    let n = par.len().next_power_of_two();
+    for (i, (d, l)) in par
+        .iter()
+        .copied()
+        .chain(std::iter::repeat(last))
+        .take(n)
+        .enumerate()
+    {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.list([Bind::Text(d.to_string()), Bind::I64(l)]);
+    }
+    q.push(") RETURNING dueslag, loebenr");
+    q
+}
+
 /// Returns the new `forsoeg`.
 pub(crate) fn forsoeg_fejlet(dueslag: Uuid, loebenr: i64, naeste: i64, fejl: &str) -> Sql {
     let mut q = update_klar(dueslag, loebenr, |q| {
@@ -1308,6 +1339,35 @@ macro_rules! besked_impl {
                     .await?;
                 }
                 Ok(n)
+            }
+
+            async fn kvitter_par(
+                &self,
+                par: &[(uuid::Uuid, i64)],
+                nu: i64,
+            ) -> StoreResult<Vec<bool>> {
+                const CTX: &str = "acknowledging leveringer";
+                if par.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.besked_begin(CTX).await?;
+                let mut gjort: std::collections::HashSet<(String, i64)> =
+                    std::collections::HashSet::new();
+                for chunk in par.chunks($crate::besked::KVITTER_CHUNK) {
+                    gjort.extend(
+                        fetch_all::<(String, i64), _>(
+                            &mut *tx,
+                            $crate::besked_sql::kvitter_par(chunk, nu),
+                            CTX,
+                        )
+                        .await?,
+                    );
+                }
+                tx.commit().await.map_err(db_err(CTX))?;
+                Ok(par
+                    .iter()
+                    .map(|(d, l)| gjort.remove(&(d.to_string(), *l)))
+                    .collect())
             }
 
             async fn forsoeg_fejlet(
