@@ -244,6 +244,29 @@ impl Env {
     }
 }
 
+impl Env {
+    /// POST a batch acknowledgement (`body` as JSON) as `s`.
+    async fn kvitter_mange(
+        &self,
+        s: &System,
+        token: &str,
+        dueslag: Uuid,
+        body: Value,
+    ) -> (u16, Value) {
+        let r = common::tls_client(&self.handle().state.ca, Some(&s.cert), self.https_addr)
+            .post(format!(
+                "{}/beskedfordeler/dueslag/{dueslag}/kvitter",
+                self.https()
+            ))
+            .header("authorization", format!("Holder-of-key {token}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
 fn besked_ids(v: &Value) -> Vec<Uuid> {
     v["beskeder"]
         .as_array()
@@ -378,6 +401,49 @@ async fn afsend_fordeling_og_pull(backend: Backend) {
     assert_eq!(status["status"]["klar"], 3);
     assert_eq!(status["status"]["kvitteret"], 1);
     assert_eq!(status["status"]["fejlkoe"], 1);
+
+    // many acknowledged at once: those waiting are counted, the others skipped
+    let (_, va) = env.hent(&modtager, &mtok, d_alle, 100).await;
+    let nr: Vec<i64> = va["beskeder"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["loebenr"].as_i64().unwrap())
+        .collect();
+    assert_eq!(nr.len(), sendt.len());
+    let (s, v) = env
+        .kvitter_mange(&modtager, &mtok, d_alle, json!({ "loebenr": nr[..3] }))
+        .await;
+    assert_eq!((s, v["kvitteret"].as_i64()), (200, Some(3)), "{v}");
+    let (s, v) = env
+        .kvitter_mange(
+            &modtager,
+            &mtok,
+            d_alle,
+            json!({ "loebenr": [nr[0], nr[3], 999_999] }),
+        )
+        .await;
+    assert_eq!((s, v["kvitteret"].as_i64()), (200, Some(1)), "{v}");
+    let (_, va) = env.hent(&modtager, &mtok, d_alle, 100).await;
+    assert_eq!(besked_ids(&va), sendt[4..].to_vec());
+    let (s, _) = env
+        .kvitter_mange(&modtager, &mtok, d_alle, json!({ "nr": [1] }))
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = env
+        .kvitter_mange(
+            &modtager,
+            &mtok,
+            d_alle,
+            json!({ "loebenr": vec![1; 1001] }),
+        )
+        .await;
+    assert_eq!(s, 400);
+    // someone else's dueslag does not exist for the caller
+    let (s, _) = env
+        .kvitter_mange(&anden, &btok, d_alle, json!({ "loebenr": [nr[4]] }))
+        .await;
+    assert_eq!(s, 404);
     env.finish().await;
 }
 

@@ -296,6 +296,9 @@ pub struct DueslagStatus {
 /// Errors: [`fki_oio::store::StoreError::Conflict`] for a UUID or BeskedId that exists already,
 /// `Backend` for a reference to something missing (an abonnement's dueslag, a Værdiliste's
 /// values) and for everything else.
+/// Most leveringer one statement of [`BeskedStore::kvitter_mange`] acknowledges.
+pub const KVITTER_CHUNK: usize = 1024;
+
 #[async_trait]
 pub trait BeskedStore: Send + Sync {
     // --- dueslag -----------------------------------------------------------------------------
@@ -375,6 +378,14 @@ pub trait BeskedStore: Send + Sync {
     async fn klar(&self, dueslag: Uuid, nu: i64, limit: u32) -> StoreResult<Vec<Leveret>>;
     /// Klar → Kvitteret with `leveret = nu`; `false` if the levering is not Klar (or missing).
     async fn kvitter(&self, dueslag: Uuid, loebenr: i64, nu: i64) -> StoreResult<bool>;
+    /// [`Self::kvitter`] for many leveringer of one dueslag at once (one statement per
+    /// [`KVITTER_CHUNK`]): returns how many went Klar → Kvitteret; those not Klar (or missing,
+    /// or repeated) are not counted.
+    async fn kvitter_mange(&self, dueslag: Uuid, loebenr: &[i64], nu: i64) -> StoreResult<u64>;
+    /// [`Self::kvitter`] for leveringer of several dueslag in one write transaction (one
+    /// statement per [`KVITTER_CHUNK`]): per `(dueslag, loebenr)`, whether it went Klar →
+    /// Kvitteret (a pair repeated counts for its first only).
+    async fn kvitter_par(&self, par: &[(Uuid, i64)], nu: i64) -> StoreResult<Vec<bool>>;
     /// Count a failed attempt of a Klar levering: `forsoeg + 1`, the next attempt not before
     /// `naeste_forsoeg`, `sidste_fejl = fejl`. Returns the new count, `None` if the levering is
     /// not Klar (or missing). Moving it to the fejlkø after [`Dueslag::maks_forsoeg`] attempts

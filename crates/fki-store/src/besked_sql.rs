@@ -32,6 +32,9 @@ use crate::sql::{Bind, Sql, parse_uuid};
 /// Most leveringer inserted by one statement (5 binds each).
 pub(crate) const LEVERING_CHUNK: usize = 256;
 
+/// Most messages inserted by one statement (5 binds each).
+pub(crate) const BESKED_CHUNK: usize = 64;
+
 /// Most values added or removed by one statement (one bind each, plus the list).
 pub(crate) const VAERDI_CHUNK: usize = 1024;
 
@@ -517,19 +520,34 @@ pub(crate) fn select_vaerdier(liste: Uuid) -> Sql {
 // ---------------------------------------------------------------------------------------------
 // Messages and leveringer
 
-/// Store a message unless its BeskedId is stored; returns its new `seq`, no row if it was.
-pub(crate) fn insert_besked(b: &NyBesked) -> Sql {
-    let mut q =
-        Sql::new("INSERT INTO besked (besked_id, afsender, myndighed, modtaget, xml) VALUES ");
-    q.list([
-        Bind::Text(b.besked_id.to_string()),
-        Bind::Text(b.afsender.to_string()),
-        Bind::Text(b.myndighed.clone()),
-        Bind::I64(b.modtaget),
-        Bind::Text(b.xml.clone()),
-    ]);
-    q.push(" ON CONFLICT (besked_id) DO NOTHING RETURNING seq");
-    q
+/// Multi-row inserts of the messages `beskeder[i]` for `i` in `idx` (distinct BeskedIds, in
+/// the order given: rows are inserted in that order), each unless its BeskedId is stored;
+/// return `(besked_id, seq)` of the rows inserted.
+pub(crate) fn insert_beskeder(beskeder: &[NyBesked], idx: &[usize]) -> Vec<Sql> {
+    let mut out = Vec::new();
+    let mut rest = idx;
+    for size in chunk_sizes(idx.len(), BESKED_CHUNK) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let mut q =
+            Sql::new("INSERT INTO besked (besked_id, afsender, myndighed, modtaget, xml) VALUES ");
+        for (n, &i) in chunk.iter().enumerate() {
+            if n > 0 {
+                q.push(", ");
+            }
+            let b = &beskeder[i];
+            q.list([
+                Bind::Text(b.besked_id.to_string()),
+                Bind::Text(b.afsender.to_string()),
+                Bind::Text(b.myndighed.clone()),
+                Bind::I64(b.modtaget),
+                Bind::Text(b.xml.clone()),
+            ]);
+        }
+        q.push(" ON CONFLICT (besked_id) DO NOTHING RETURNING besked_id, seq");
+        out.push(q);
+    }
+    out
 }
 
 pub(crate) fn select_seq(besked_id: Uuid) -> Sql {
@@ -675,6 +693,63 @@ pub(crate) fn kvitter(dueslag: Uuid, loebenr: i64, nu: i64) -> Sql {
         ))
         .arg(Bind::I64(nu));
     })
+}
+
+/// Klar → Kvitteret for the leveringer `loebenr` (at most [`crate::besked::KVITTER_CHUNK`],
+/// not empty) of one dueslag. The list is padded to a power of two by repeating its last
+/// entry, so the statement caches see few shapes.
+pub(crate) fn kvitter_mange(dueslag: Uuid, loebenr: &[i64], nu: i64) -> Sql {
+    debug_assert!(!loebenr.is_empty() && loebenr.len() <= crate::besked::KVITTER_CHUNK);
+    let mut q = Sql::new(&format!(
+        "UPDATE besked_levering SET status = '{}', leveret = ",
+        LeveringStatus::Kvitteret.as_str()
+    ));
+    q.arg(Bind::I64(nu))
+        .push(" WHERE dueslag = ")
+        .arg(Bind::Text(dueslag.to_string()))
+        .push(&format!(" AND status = '{}' AND loebenr IN ", klar()));
+    let last = *loebenr.last().expect("not empty");
+    let n = loebenr.len().next_power_of_two();
+    q.list(
+        loebenr
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(last))
+            .take(n)
+            .map(Bind::I64),
+    );
+    q
+}
+
+/// Klar → Kvitteret for the `(dueslag, loebenr)` pairs (at most
+/// [`crate::besked::KVITTER_CHUNK`], not empty), padded like [`kvitter_mange`]; returns the
+/// pairs changed.
+pub(crate) fn kvitter_par(par: &[(Uuid, i64)], nu: i64) -> Sql {
+    debug_assert!(!par.is_empty() && par.len() <= crate::besked::KVITTER_CHUNK);
+    let mut q = Sql::new(&format!(
+        "UPDATE besked_levering SET status = '{}', leveret = ",
+        LeveringStatus::Kvitteret.as_str()
+    ));
+    q.arg(Bind::I64(nu)).push(&format!(
+        " WHERE status = '{}' AND (dueslag, loebenr) IN (VALUES ",
+        klar()
+    ));
+    let last = *par.last().expect("not empty");
+    let n = par.len().next_power_of_two();
+    for (i, (d, l)) in par
+        .iter()
+        .copied()
+        .chain(std::iter::repeat(last))
+        .take(n)
+        .enumerate()
+    {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.list([Bind::Text(d.to_string()), Bind::I64(l)]);
+    }
+    q.push(") RETURNING dueslag, loebenr");
+    q
 }
 
 /// Returns the new `forsoeg`.
@@ -833,30 +908,33 @@ macro_rules! besked_impl {
                 // concurrent batches wait for each other's BeskedIds in one order: no deadlock.
                 let mut orden: Vec<usize> = (0..beskeder.len()).collect();
                 orden.sort_by_key(|&i| (beskeder[i].besked_id, i));
-                let mut svar: Vec<Option<Modtaget>> = vec![None; beskeder.len()];
-                let mut forrige: Option<(uuid::Uuid, i64)> = None;
-                let mut nye: Vec<(usize, i64)> = Vec::new();
+                // The first of each BeskedId in the batch, in BeskedId order, and for every
+                // message the index of its first.
+                let mut foerste: Vec<usize> = Vec::new();
+                let mut af = vec![0usize; beskeder.len()];
                 for i in orden {
-                    let b = &beskeder[i];
-                    match forrige {
-                        Some((id, seq)) if id == b.besked_id => {
-                            svar[i] = Some(Modtaget { seq, ny: false });
-                            continue;
+                    match foerste.last() {
+                        Some(&f) if beskeder[f].besked_id == beskeder[i].besked_id => af[i] = f,
+                        _ => {
+                            foerste.push(i);
+                            af[i] = i;
                         }
-                        _ => {}
                     }
-                    let ny: Option<i64> = fetch_column(
-                        &mut *tx,
-                        $crate::besked_sql::insert_besked(b),
-                        CTX,
-                    )
-                    .await?
-                    .into_iter()
-                    .next();
-                    let m = match ny {
-                        Some(seq) => {
+                }
+                let mut indsat: std::collections::HashMap<String, i64> =
+                    std::collections::HashMap::with_capacity(foerste.len());
+                for q in $crate::besked_sql::insert_beskeder(beskeder, &foerste) {
+                    indsat.extend(fetch_all::<(String, i64), _>(&mut *tx, q, CTX).await?);
+                }
+                // Per first: its seq, and whether this batch stored it.
+                let mut seq_af: Vec<Option<(i64, bool)>> = vec![None; beskeder.len()];
+                let mut nye: Vec<(usize, i64)> = Vec::new();
+                for &i in &foerste {
+                    let b = &beskeder[i];
+                    let m = match indsat.get(&b.besked_id.to_string()) {
+                        Some(&seq) => {
                             nye.push((i, seq));
-                            Modtaget { seq, ny: true }
+                            (seq, true)
                         }
                         None => {
                             let seq: i64 = fetch_column(
@@ -873,12 +951,20 @@ macro_rules! besked_impl {
                                     b.besked_id
                                 ))
                             })?;
-                            Modtaget { seq, ny: false }
+                            (seq, false)
                         }
                     };
-                    forrige = Some((b.besked_id, m.seq));
-                    svar[i] = Some(m);
+                    seq_af[i] = Some(m);
                 }
+                let svar: Vec<Modtaget> = (0..beskeder.len())
+                    .map(|i| {
+                        let (seq, ny) = seq_af[af[i]].expect("every first has a seq");
+                        Modtaget {
+                            seq,
+                            ny: ny && af[i] == i,
+                        }
+                    })
+                    .collect();
                 // Numbered in batch order.
                 nye.sort_unstable();
                 let mut naeste = std::collections::HashMap::new();
@@ -900,7 +986,7 @@ macro_rules! besked_impl {
                     execute(&mut *tx, q, CTX).await?;
                 }
                 tx.commit().await.map_err(db_err(CTX))?;
-                Ok(svar.into_iter().flatten().collect())
+                Ok(svar)
             }
         }
 
@@ -1235,6 +1321,53 @@ macro_rules! besked_impl {
                 )
                 .await?
                     == 1)
+            }
+
+            async fn kvitter_mange(
+                &self,
+                dueslag: uuid::Uuid,
+                loebenr: &[i64],
+                nu: i64,
+            ) -> StoreResult<u64> {
+                let mut n = 0;
+                for chunk in loebenr.chunks($crate::besked::KVITTER_CHUNK) {
+                    n += execute(
+                        &self.$write,
+                        $crate::besked_sql::kvitter_mange(dueslag, chunk, nu),
+                        "acknowledging leveringer",
+                    )
+                    .await?;
+                }
+                Ok(n)
+            }
+
+            async fn kvitter_par(
+                &self,
+                par: &[(uuid::Uuid, i64)],
+                nu: i64,
+            ) -> StoreResult<Vec<bool>> {
+                const CTX: &str = "acknowledging leveringer";
+                if par.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.besked_begin(CTX).await?;
+                let mut gjort: std::collections::HashSet<(String, i64)> =
+                    std::collections::HashSet::new();
+                for chunk in par.chunks($crate::besked::KVITTER_CHUNK) {
+                    gjort.extend(
+                        fetch_all::<(String, i64), _>(
+                            &mut *tx,
+                            $crate::besked_sql::kvitter_par(chunk, nu),
+                            CTX,
+                        )
+                        .await?,
+                    );
+                }
+                tx.commit().await.map_err(db_err(CTX))?;
+                Ok(par
+                    .iter()
+                    .map(|(d, l)| gjort.remove(&(d.to_string(), *l)))
+                    .collect())
             }
 
             async fn forsoeg_fejlet(

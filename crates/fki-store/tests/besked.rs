@@ -116,6 +116,8 @@ conformance!(
     concurrent_modtag_gap_free,
     concurrent_repeats_distributed_once,
     ryd_kvitterede_keeps_klar,
+    kvitter_mange_counts_klar_only,
+    kvitter_par_across_dueslag,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -948,6 +950,49 @@ mod bodies {
         for l in &ka {
             assert_eq!(l.besked.seq, seq[&l.besked.besked_id]);
         }
+    }
+
+    pub async fn kvitter_mange_counts_klar_only(s: Arc<dyn BeskedStore>, _: Target) {
+        let a = opret(&*s, "A").await.uuid;
+        let b = opret(&*s, "B").await.uuid;
+        let m: Vec<NyBesked> = (0..7).map(|i| ny(T0 + i, &[a, b])).collect();
+        s.modtag(m.clone()).await.unwrap();
+        assert_eq!(s.kvitter_mange(a, &[], T0 + 50).await.unwrap(), 0);
+        assert!(s.kvitter(a, 2, T0 + 50).await.unwrap());
+        assert!(s.til_fejlkoe(a, 3, "x").await.unwrap());
+        // 2 is acknowledged already, 3 in the fejlkø, 99 missing, 1 repeated: counts 1, 4, 5.
+        assert_eq!(
+            s.kvitter_mange(a, &[1, 2, 3, 4, 99, 1, 5], T0 + 100)
+                .await
+                .unwrap(),
+            3
+        );
+        assert_eq!(s.kvitter_mange(a, &[1, 4, 5], T0 + 101).await.unwrap(), 0);
+        assert_eq!(
+            besked_ids(&alle_klar(&*s, a).await),
+            vec![m[5].besked_id, m[6].besked_id]
+        );
+        // The other dueslag is untouched.
+        assert_eq!(besked_ids(&alle_klar(&*s, b).await).len(), 7);
+        let st = s.status(a, T0).await.unwrap();
+        assert_eq!((st.klar, st.fejlkoe, st.kvitteret), (2, 1, 4));
+    }
+
+    pub async fn kvitter_par_across_dueslag(s: Arc<dyn BeskedStore>, _: Target) {
+        let a = opret(&*s, "A").await.uuid;
+        let b = opret(&*s, "B").await.uuid;
+        let m: Vec<NyBesked> = (0..3).map(|i| ny(T0 + i, &[a, b])).collect();
+        s.modtag(m.clone()).await.unwrap();
+        assert_eq!(s.kvitter_par(&[], T0).await.unwrap(), Vec::<bool>::new());
+        assert!(s.kvitter(a, 2, T0 + 50).await.unwrap());
+        assert_eq!(
+            s.kvitter_par(&[(a, 1), (b, 2), (a, 2), (b, 99), (a, 1)], T0 + 100)
+                .await
+                .unwrap(),
+            vec![true, true, false, false, false]
+        );
+        assert_eq!(loebenr(&alle_klar(&*s, a).await), vec![3]);
+        assert_eq!(loebenr(&alle_klar(&*s, b).await), vec![1, 3]);
     }
 
     pub async fn ryd_kvitterede_keeps_klar(s: Arc<dyn BeskedStore>, _: Target) {

@@ -232,8 +232,8 @@ pub async fn afsend_retur(
 #[derive(Debug)]
 pub struct Indsendt {
     svar: tokio::sync::oneshot::Receiver<fki_oio::store::StoreResult<fki_store::besked::Modtaget>>,
-    /// The number of dueslag it goes to.
-    antal: u64,
+    /// The dueslag it goes to (woken once it is durable).
+    dueslag: Vec<Uuid>,
 }
 
 /// The first half of [`afsend_retur`]: parse the message, decide its dueslag, and queue it for
@@ -259,17 +259,16 @@ pub async fn indsend(
         )
     })?;
     let dueslag = fordeling.modtagere(&kalder.cvr, &besked.beskedkuvert.filtreringsdata);
-    let antal = dueslag.len() as u64;
     let ny = NyBesked {
         besked_id,
         afsender: kalder.system,
         myndighed: kalder.cvr.clone(),
         modtaget: fki_oio::time::now(),
         xml: besked.to_xml(),
-        dueslag,
+        dueslag: dueslag.clone(),
     };
     match bf.stil_i_koe(ny).await {
-        Ok(svar) => Ok(Indsendt { svar, antal }),
+        Ok(svar) => Ok(Indsendt { svar, dueslag }),
         Err(e) => Err(gem_fejlet(state, e)),
     }
 }
@@ -288,8 +287,10 @@ impl Indsendt {
             Ok(m) => {
                 if m.ny {
                     bf.metrics.accepted.fetch_add(1, Relaxed);
-                    bf.metrics.distributed.fetch_add(self.antal, Relaxed);
-                    bf.wake();
+                    bf.metrics
+                        .distributed
+                        .fetch_add(self.dueslag.len() as u64, Relaxed);
+                    bf.wake_dueslag(&self.dueslag);
                 } else {
                     bf.metrics.duplicates.fetch_add(1, Relaxed);
                 }

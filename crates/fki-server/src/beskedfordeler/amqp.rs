@@ -692,12 +692,13 @@ async fn videresend_til(
     .await
     .map_err(|e| format!("declaring the queue: {e}"))?;
     let bf = &state.beskedfordeler;
+    let notify = bf.notify_for(dueslag);
     loop {
         if *stop.borrow() {
             return Ok(());
         }
         // Registered before looking, so a wake between the look and the wait is not lost.
-        let vaekket = bf.ny_besked.notified();
+        let vaekket = notify.notified();
         tokio::pin!(vaekket);
         vaekket.as_mut().enable();
         let klar = match bf.store.klar(dueslag, i64::MAX, BATCH).await {

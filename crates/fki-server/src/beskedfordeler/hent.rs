@@ -8,6 +8,10 @@
 //!   Beskedfordeler's Leverancerute added (item 5d).
 //! - `POST /beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/kvitter`: acknowledged, it leaves
 //!   the dueslag (204; 404 if it is not waiting).
+//! - `POST /beskedfordeler/dueslag/{uuid}/kvitter` with JSON `{"loebenr": [..]}` (at most
+//!   [`KVITTER_MAKS`]): acknowledge many at once, in one store statement; answers 200
+//!   `{"kvitteret": n}`, n counting those that were waiting (the others, e.g. acknowledged
+//!   before, are skipped: no 404).
 //! - `POST /beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/fejlkoe` (FlytBeskedTilFejlkoe):
 //!   the receiver cannot process it; it moves to the dueslag's fejlkø (204; 404). An optional
 //!   JSON body `{"grund": "…"}` is recorded.
@@ -40,6 +44,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/kvitter",
             post(kvitter),
+        )
+        .route(
+            "/beskedfordeler/dueslag/{uuid}/kvitter",
+            post(kvitter_mange),
         )
         .route(
             "/beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/fejlkoe",
@@ -170,6 +178,56 @@ async fn kvitter(
             "not_found",
             format!("message {loebenr} is not waiting in this dueslag"),
         ),
+        Err(e) => store_fejl(e),
+    }
+}
+
+/// Most loebenr one batch acknowledgement takes.
+pub const KVITTER_MAKS: usize = 1000;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KvitterMange {
+    loebenr: Vec<i64>,
+}
+
+async fn kvitter_mange(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    let d = match eget_dueslag(&state, &parts, &uuid).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let k: KvitterMange = match serde_json::from_slice(&body) {
+        Ok(k) => k,
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("the body must be {{\"loebenr\": [..]}}: {e}"),
+            );
+        }
+    };
+    if k.loebenr.len() > KVITTER_MAKS {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("at most {KVITTER_MAKS} loebenr at once"),
+        );
+    }
+    let bf = &state.beskedfordeler;
+    match bf
+        .store
+        .kvitter_mange(d.uuid, &k.loebenr, fki_oio::time::now())
+        .await
+    {
+        Ok(n) => {
+            bf.metrics.delivered.fetch_add(n, Relaxed);
+            axum::Json(json!({ "kvitteret": n })).into_response()
+        }
         Err(e) => store_fejl(e),
     }
 }

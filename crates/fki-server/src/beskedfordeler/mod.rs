@@ -196,8 +196,17 @@ pub struct Beskedfordeler {
     writer: mpsc::Sender<Job>,
     /// One-time RabbitMQ users of AMQP gateway sessions and direct PLAIN logins.
     pub amqp_adgange: rabbitmq_auth::AmqpAdgange,
-    /// Woken when messages were distributed (push workers wait on it).
+    /// Woken by [`Self::wake`] (replay and admin paths: everything should look again).
     pub ny_besked: tokio::sync::Notify,
+    /// Per dueslag: woken when that dueslag got leveringer ([`Self::wake_dueslag`]); its push
+    /// worker or AMQP forwarder waits on it ([`Self::notify_for`]).
+    per_dueslag: std::sync::Mutex<HashMap<Uuid, Arc<tokio::sync::Notify>>>,
+    /// The dueslag the push supervisor knew at its last listing: a message for any other
+    /// dueslag makes it list again at once (a dueslag created by another process).
+    kendte_dueslag: std::sync::RwLock<HashSet<Uuid>>,
+    /// Woken on local changes ([`Self::changed`]), on [`Self::wake`] and for a message to a
+    /// dueslag the supervisor does not know: the push supervisor waits on it.
+    pub dueslag_aendret: tokio::sync::Notify,
     pub metrics: Metrics,
 }
 
@@ -228,19 +237,77 @@ impl Beskedfordeler {
             seen: std::sync::Mutex::new(None),
             writer: tx,
             ny_besked: tokio::sync::Notify::new(),
+            per_dueslag: Default::default(),
+            kendte_dueslag: Default::default(),
+            dueslag_aendret: tokio::sync::Notify::new(),
             amqp_adgange: Default::default(),
             metrics: Metrics::default(),
         })
     }
 
-    /// Tell whoever waits for new leveringer (push workers) that there are some.
+    /// Tell everyone who waits for new leveringer (push workers, AMQP forwarders, the push
+    /// supervisor) to look again: for replays and admin paths. Accepted messages use
+    /// [`Self::wake_dueslag`].
     pub fn wake(&self) {
         self.ny_besked.notify_waiters();
+        self.dueslag_aendret.notify_waiters();
+        for n in self
+            .per_dueslag
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
+            n.notify_waiters();
+        }
     }
 
-    /// A local change of abonnementer, dueslag or Værdilister: the next message sees it.
+    /// What the push worker or AMQP forwarder of dueslag `d` waits on (call `notified()` on
+    /// it before looking at the queue, so that a wake in between is not lost).
+    pub fn notify_for(&self, d: Uuid) -> Arc<tokio::sync::Notify> {
+        self.per_dueslag
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(d)
+            .or_default()
+            .clone()
+    }
+
+    /// Wake only the waiters of the dueslag `ds` (they just got leveringer), and the push
+    /// supervisor if one of them is new to it.
+    pub fn wake_dueslag(&self, ds: &[Uuid]) {
+        {
+            let m = self.per_dueslag.lock().unwrap_or_else(|p| p.into_inner());
+            for d in ds {
+                if let Some(n) = m.get(d) {
+                    n.notify_waiters();
+                }
+            }
+        }
+        let ukendt = {
+            let k = self
+                .kendte_dueslag
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            ds.iter().any(|d| !k.contains(d))
+        };
+        if ukendt {
+            self.dueslag_aendret.notify_waiters();
+        }
+    }
+
+    /// The push supervisor's latest listing of all dueslag (see [`Self::wake_dueslag`]).
+    pub fn kendte_dueslag(&self, alle: HashSet<Uuid>) {
+        *self
+            .kendte_dueslag
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = alle;
+    }
+
+    /// A local change of abonnementer, dueslag or Værdilister: the next message sees it, and
+    /// the push supervisor lists the dueslag again.
     pub fn changed(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        self.dueslag_aendret.notify_waiters();
     }
 
     /// The current distribution picture, rebuilt first if this process changed something since

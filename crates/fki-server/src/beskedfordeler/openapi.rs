@@ -40,6 +40,16 @@ pub fn openapi_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, V
             "parameters": [uuid_p.clone(), loebenr_p.clone()],
             "responses": {"204": {"description": "Acknowledged"}, "404": problem("Not waiting in this dueslag")}}
     }));
+    paths.insert("/beskedfordeler/dueslag/{uuid}/kvitter".into(), json!({
+        "post": {"tags": [tag], "operationId": "bf_kvitter_mange", "security": hok,
+            "summary": "Acknowledge many pulled messages at once (one store statement); those not waiting are skipped",
+            "parameters": [uuid_p.clone()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["loebenr"], "additionalProperties": false,
+                "properties": {"loebenr": {"type": "array", "maxItems": 1000, "items": {"type": "integer", "format": "int64"}}}}}}},
+            "responses": {"200": jsonr("How many were acknowledged", json!({"type": "object", "required": ["kvitteret"], "properties": {"kvitteret": {"type": "integer", "format": "int64"}}})),
+                "400": problem("Not {\"loebenr\": [..]} or more than 1000"), "404": problem("No such dueslag of the caller"), "401": problem("No valid token")}}
+    }));
     paths.insert("/beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/fejlkoe".into(), json!({
         "post": {"tags": [tag], "operationId": "bf_fejlkoe", "security": hok,
             "summary": "FlytBeskedTilFejlkoe: the receiver gives up on a message (optional body {\"grund\": \"…\"})",

@@ -15,7 +15,8 @@
 //!
 //! **Order.** Per dueslag the head of the queue is delivered before anything behind it: the
 //! next message is never sent before the previous one was acknowledged (`kvitter`) or moved to
-//! the fejlkø. A failed attempt is counted (`forsoeg_fejlet`) with the next attempt after an
+//! the fejlkø. Workers' acknowledgements are recorded in groups by one task (`kvitteringer`,
+//! one write transaction per group); each worker waits until its own is durable. A failed attempt is counted (`forsoeg_fejlet`) with the next attempt after an
 //! exponential backoff ([`PushConfig::backoff_base`] doubling per attempt, capped at
 //! [`PushConfig::backoff_max`], with jitter: a random point in the upper half); once a message
 //! has had [`Dueslag::maks_forsoeg`] attempts it moves to the fejlkø with its last error and
@@ -24,10 +25,13 @@
 //! de-duplicate on BeskedId.
 //!
 //! **Tasks.** [`start`] spawns a supervisor that keeps one worker task per active push
-//! dueslag. It lists the dueslag when woken by [`super::Beskedfordeler::wake`] and at least
-//! every [`PushConfig::relist_every`], so dueslag created, stopped or deleted (also by another
-//! process) are picked up. A worker sleeps until its head is due, until woken, or at most
-//! `relist_every` when its queue is empty (messages queued by another process). Only one
+//! dueslag. It lists the dueslag after a local change ([`super::Beskedfordeler::changed`]),
+//! on [`super::Beskedfordeler::wake`], for a message to a dueslag it did not list, and at
+//! least every [`PushConfig::relist_every`], so dueslag created, stopped or deleted (also by
+//! another process) are picked up; not on every message. A worker sleeps until its head is
+//! due, until its own dueslag got a message ([`super::Beskedfordeler::wake_dueslag`] wakes
+//! only the workers of the dueslag that got leveringer), or at most `relist_every` when its
+//! queue is empty (messages queued by another process). Only one
 //! process may push for a store: two would deliver the same dueslag concurrently, out of order
 //! ([`PushConfig::enabled`] turns pushing off in the others).
 
@@ -42,7 +46,7 @@ use fki_store::besked::{Dueslag, Leveret, Leveringsform};
 use reqwest::header::CONTENT_TYPE;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -141,6 +145,71 @@ struct Push {
     bf: Arc<Beskedfordeler>,
     http: reqwest::Client,
     config: PushConfig,
+    /// To the acknowledgement task ([`kvitteringer`]).
+    kvittering: mpsc::Sender<Kvittering>,
+}
+
+/// A push worker's acknowledgement: dueslag, loebenr, time, and where the outcome goes.
+type Kvittering = (
+    Uuid,
+    i64,
+    i64,
+    oneshot::Sender<fki_oio::store::StoreResult<bool>>,
+);
+
+/// Most acknowledgements [`kvitteringer`] records in one transaction.
+const KVITTER_BATCH: usize = 256;
+
+/// The push workers' acknowledgements, recorded in groups: takes what is waiting (up to
+/// [`KVITTER_BATCH`]), records it in one write transaction
+/// ([`fki_store::besked::BeskedStore::kvitter_par`]) and answers each worker, which waits for
+/// its own acknowledgement before sending its next message. Ends when every sender is gone.
+async fn kvitteringer(bf: Arc<Beskedfordeler>, mut rx: mpsc::Receiver<Kvittering>) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < KVITTER_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        // One time for the group: the latest, so that no leveret is before its attempt.
+        let nu = jobs.iter().map(|j| j.2).max().unwrap_or_default();
+        let par: Vec<(Uuid, i64)> = jobs.iter().map(|j| (j.0, j.1)).collect();
+        match bf.store.kvitter_par(&par, nu).await {
+            Ok(gjort) => {
+                for (j, g) in jobs.into_iter().zip(gjort) {
+                    let _ = j.3.send(Ok(g));
+                }
+            }
+            Err(e) => {
+                let tekst = e.to_string();
+                for j in jobs {
+                    let _ =
+                        j.3.send(Err(fki_oio::store::StoreError::Backend(tekst.clone())));
+                }
+            }
+        }
+    }
+}
+
+impl Push {
+    /// Record an acknowledgement through [`kvitteringer`] and wait until it is durable.
+    async fn kvitter(
+        &self,
+        dueslag: Uuid,
+        loebenr: i64,
+        nu: i64,
+    ) -> fki_oio::store::StoreResult<bool> {
+        let (tx, rx) = oneshot::channel();
+        let stoppet =
+            || fki_oio::store::StoreError::Backend("the acknowledgement task has stopped".into());
+        self.kvittering
+            .send((dueslag, loebenr, nu, tx))
+            .await
+            .map_err(|_| stoppet())?;
+        rx.await.map_err(|_| stoppet())?
+    }
 }
 
 /// Start push delivery: the supervisor task and its workers, until `stop` turns true. The
@@ -157,7 +226,14 @@ pub fn start(
         return Ok(None);
     }
     let http = client(ca, &config)?;
-    let p = Arc::new(Push { bf, http, config });
+    let (kvittering, rx) = mpsc::channel(KVITTER_BATCH);
+    tokio::spawn(kvitteringer(bf.clone(), rx));
+    let p = Arc::new(Push {
+        bf,
+        http,
+        config,
+        kvittering,
+    });
     Ok(Some(tokio::spawn(supervisor(p, stop))))
 }
 
@@ -173,9 +249,10 @@ async fn supervisor(p: Arc<Push>, mut stop: watch::Receiver<bool>) {
     // (two workers of one dueslag would break the order).
     let mut stopper: HashMap<Uuid, JoinHandle<()>> = HashMap::new();
     loop {
-        let vaekket = p.bf.ny_besked.notified();
+        let vaekket = p.bf.dueslag_aendret.notified();
         match p.bf.store.list_dueslag(None).await {
             Ok(alle) => {
+                p.bf.kendte_dueslag(alle.iter().map(|d| d.uuid).collect());
                 let aktive: HashMap<Uuid, Dueslag> = alle
                     .into_iter()
                     .filter(|d| d.aktiv && matches!(d.levering, Leveringsform::Push { .. }))
@@ -265,7 +342,8 @@ async fn arbejder(p: Arc<Push>, mut rx: watch::Receiver<Option<Dueslag>>) {
             return;
         };
         // Registered before looking, so a message stored meanwhile wakes the wait below.
-        let vaekket = p.bf.ny_besked.notified();
+        let notify = p.bf.notify_for(d.uuid);
+        let vaekket = notify.notified();
         let nu = fki_oio::time::now();
         let vent = match p.bf.store.klar(d.uuid, nu, 1).await {
             Err(e) => {
@@ -334,7 +412,7 @@ impl Push {
                 // The receiver has it: try hard to record that (else it gets it again).
                 let mut igen = 0;
                 loop {
-                    match store.kvitter(d.uuid, loebenr, nu).await {
+                    match self.kvitter(d.uuid, loebenr, nu).await {
                         Ok(true) => {
                             metrics.delivered.fetch_add(1, Relaxed);
                             metrics.delivery_latency.observe_us(nu - l.levering.fordelt);

@@ -14,8 +14,9 @@
 //!    `relateretobjekt.objektid IN vaerdiliste(…)`.
 //! 2. The receivers run from then on: the push receiver answers every `ModtagBeskedInput`
 //!    with StatusKode 20 and records when it arrived; one pull task per pull dueslag takes up
-//!    to 100 messages (`GET …/beskeder?antal=100`), records their arrival, acknowledges each
-//!    (`POST …/kvitter`), and when its dueslag is empty waits `--pull-interval-ms`.
+//!    to 100 messages (`GET …/beskeder?antal=100`), records their arrival, acknowledges them
+//!    all with one batch `POST …/dueslag/{uuid}/kvitter`, and when its dueslag is empty waits
+//!    `--pull-interval-ms`.
 //! 3. Warm-up (unmeasured; it also makes the server read the Værdilister), then the phases,
 //!    each `--seconds` long with `--concurrency` senders and followed by a drain (until every
 //!    levering the server made has been delivered, at most `--drain-seconds`):
@@ -950,8 +951,9 @@ async fn pull_task(
     stop: Arc<AtomicBool>,
     interval: Duration,
 ) {
-    let base = format!("{}/beskedfordeler/dueslag/{dueslag}/beskeder", ctx.base);
-    let hent = format!("{base}?antal={PULL_BATCH}");
+    let base = format!("{}/beskedfordeler/dueslag/{dueslag}", ctx.base);
+    let hent = format!("{base}/beskeder?antal={PULL_BATCH}");
+    let kvitter = format!("{base}/kvitter");
     while !stop.load(Relaxed) {
         let pulled = async {
             let r = ctx
@@ -991,33 +993,51 @@ async fn pull_task(
                 ctx.errors.note(format!("pull: {e}"));
             }
         }
-        for b in pulled.beskeder {
+        // One batch acknowledgement for everything taken.
+        let loebenr: Vec<i64> = pulled.beskeder.iter().map(|b| b.loebenr).collect();
+        let r = async {
             let r = ctx
                 .http
-                .post(format!("{base}/{}/kvitter", b.loebenr))
+                .post(&kvitter)
                 .header("X-FKI-Myndighed", CVR)
+                .json(&serde_json::json!({ "loebenr": loebenr }))
                 .send()
-                .await;
-            match r {
-                Ok(r) if r.status() == reqwest::StatusCode::NO_CONTENT => {
-                    ctx.tracker.acknowledged(b.besked_id, idx, Instant::now());
-                }
-                Ok(r) => {
-                    let status = r.status();
-                    let text = r.text().await.unwrap_or_default();
-                    ctx.errors.note(format!(
-                        "pull from dueslag {idx}: kvitter {}: {status}: {}",
-                        b.loebenr,
-                        &text[..text.len().min(300)]
-                    ));
-                }
-                Err(e) => ctx.errors.note(format!(
-                    "pull from dueslag {idx}: kvitter {}: {e}",
-                    b.loebenr
-                )),
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = r.status();
+            let body = r.bytes().await.map_err(|e| format!("{status}: {e}"))?;
+            if status != reqwest::StatusCode::OK {
+                return Err(format!(
+                    "{status}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(300)])
+                ));
             }
+            serde_json::from_slice::<Kvitteret>(&body)
+                .map(|k| k.kvitteret)
+                .map_err(|e| format!("{status}: {e}"))
+        }
+        .await;
+        match r {
+            Ok(n) if n == loebenr.len() as u64 => {
+                let nu = Instant::now();
+                for b in &pulled.beskeder {
+                    ctx.tracker.acknowledged(b.besked_id, idx, nu);
+                }
+            }
+            Ok(n) => ctx.errors.note(format!(
+                "pull from dueslag {idx}: kvitter of {} acknowledged {n}",
+                loebenr.len()
+            )),
+            Err(e) => ctx
+                .errors
+                .note(format!("pull from dueslag {idx}: kvitter: {e}")),
         }
     }
+}
+
+#[derive(Deserialize)]
+struct Kvitteret {
+    kvitteret: u64,
 }
 
 // ---------------------------------------------------------------------------------------------
