@@ -11,97 +11,15 @@ use fki_store::besked::{
     Abonnement, BeskedStore, Dueslag, DueslagStatus, Leveret, LeveringStatus, Leveringsform,
     Livscyklus, Modtaget, NyBesked, Vaerdiliste,
 };
-use fki_store::testing::{DropGuard, fresh_postgres};
 use uuid::Uuid;
 
-// ---------------------------------------------------------------------------------------------
-// Harness
+#[macro_use]
+mod common;
 
-/// How to open the store under test again (a restart).
-#[derive(Clone)]
-enum Target {
-    Sqlite(std::path::PathBuf),
-    Postgres(String),
-}
-
-impl Target {
-    async fn open(&self) -> fki_store::Stores {
-        match self {
-            Target::Sqlite(dir) => fki_store::open_stores(None, dir).await.unwrap(),
-            Target::Postgres(url) => fki_store::open_stores(Some(url), std::path::Path::new("/x"))
-                .await
-                .unwrap(),
-        }
-    }
-}
-
-struct Harness {
-    store: Arc<dyn BeskedStore>,
-    target: Target,
-    _dir: Option<tempfile::TempDir>,
-    guard: Option<DropGuard>,
-}
-
-impl Harness {
-    async fn sqlite() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let target = Target::Sqlite(dir.path().to_owned());
-        let stores = target.open().await;
-        assert_eq!(stores.oio.backend(), "sqlite");
-        Harness {
-            store: stores.besked,
-            target,
-            _dir: Some(dir),
-            guard: None,
-        }
-    }
-
-    async fn postgres(test: &str) -> Option<Harness> {
-        let Ok(base) = std::env::var("FKI_TEST_POSTGRES_URL") else {
-            eprintln!("skipped {test} on PostgreSQL: FKI_TEST_POSTGRES_URL is not set");
-            return None;
-        };
-        let (url, guard) = fresh_postgres(&base).await.unwrap();
-        let target = Target::Postgres(url);
-        let stores = target.open().await;
-        assert_eq!(stores.oio.backend(), "postgres");
-        Some(Harness {
-            store: stores.besked,
-            target,
-            _dir: None,
-            guard: Some(guard),
-        })
-    }
-
-    async fn finish(self) {
-        drop(self.store);
-        if let Some(g) = self.guard {
-            g.cleanup().await.unwrap();
-        }
-    }
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let h = super::Harness::sqlite().await;
-                super::bodies::$name(h.store.clone(), h.target.clone()).await;
-                h.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(h) = super::Harness::postgres(stringify!($name)).await else { return };
-                super::bodies::$name(h.store.clone(), h.target.clone()).await;
-                h.finish().await;
-            }
-        }
-    )*};
-}
+use common::Target;
 
 conformance!(
+    |s| s.besked;
     vaerdiliste_ret_and_erstat,
     dueslag_crud,
     abonnement_crud,
