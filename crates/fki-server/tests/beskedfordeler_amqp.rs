@@ -267,15 +267,7 @@ impl Env {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let h = self.handle();
-        let mut r = reqwest::Client::new()
-            .request(method, format!("{}{path}", h.url()))
-            .bearer_auth(h.state.admin_token.as_ref());
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        common::admin(self.handle(), method, path, body).await
     }
 
     /// A dueslag of `ejer` in CVR A receiving everything.

@@ -115,15 +115,9 @@ impl Env {
     }
 
     async fn admin(&self, path: &str, body: Value) -> Value {
-        let r = reqwest::Client::new()
-            .post(format!("{}{path}", self.h().url()))
-            .bearer_auth(self.h().state.admin_token.as_ref())
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}");
-        r.json().await.unwrap()
+        let (status, v) = common::admin(self.h(), reqwest::Method::POST, path, Some(body)).await;
+        assert!((200..300).contains(&status), "{path}: {v}");
+        v
     }
 
     /// An access token of the REST flow for `s` and `entity_id` (as step 2 would give it).

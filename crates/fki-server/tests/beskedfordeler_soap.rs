@@ -140,15 +140,9 @@ impl Env {
     }
 
     async fn admin(&self, path: &str, body: Value) -> Value {
-        let r = reqwest::Client::new()
-            .post(format!("{}{path}", self.h().url()))
-            .bearer_auth(self.h().state.admin_token.as_ref())
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-        r.json().await.unwrap()
+        let (status, v) = common::admin(self.h(), reqwest::Method::POST, path, Some(body)).await;
+        assert!((200..300).contains(&status), "{path}: {v}");
+        v
     }
 }
 

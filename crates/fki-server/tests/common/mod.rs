@@ -104,3 +104,23 @@ pub fn tls_client(ca: &Ca, identity: Option<&Issued>, addr: SocketAddr) -> reqwe
         .build()
         .unwrap()
 }
+
+/// An admin API call with the server's bearer token → (status, JSON body or null).
+pub async fn admin(
+    h: &fki_server::ServerHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut r = reqwest::Client::new()
+        .request(method, format!("{}{path}", h.url()))
+        .bearer_auth(h.state.admin_token.as_ref());
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    (
+        r.status().as_u16(),
+        r.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
