@@ -40,8 +40,9 @@ pub(crate) struct SystemRow {
     oprettet: i64,
 }
 
-impl SystemRow {
-    pub fn into_system(self) -> StoreResult<ItSystem> {
+impl crate::exec::IntoDomain for SystemRow {
+    type Out = ItSystem;
+    fn into_domain(self) -> StoreResult<ItSystem> {
         Ok(ItSystem {
             uuid: parse_uuid(&self.uuid, "adgang_system.uuid")?,
             rolle: SystemRolle::parse(&self.rolle).ok_or_else(|| {
@@ -65,8 +66,9 @@ pub(crate) struct ServiceRow {
     sf: String,
 }
 
-impl ServiceRow {
-    pub fn into_service(self) -> StoreResult<Service> {
+impl crate::exec::IntoDomain for ServiceRow {
+    type Out = Service;
+    fn into_domain(self) -> StoreResult<Service> {
         Ok(Service {
             uuid: parse_uuid(&self.uuid, "adgang_service.uuid")?,
             entity_id: self.entity_id,
@@ -88,8 +90,9 @@ pub(crate) struct AftaleRow {
     aendret: i64,
 }
 
-impl AftaleRow {
-    pub fn into_aftale(self) -> StoreResult<Serviceaftale> {
+impl crate::exec::IntoDomain for AftaleRow {
+    type Out = Serviceaftale;
+    fn into_domain(self) -> StoreResult<Serviceaftale> {
         let bad = |what: &str, e: String| {
             StoreError::Backend(format!(
                 "bad {what} of agreement {} in database: {e}",
@@ -139,8 +142,9 @@ pub(crate) struct AuditRow {
     reference: Option<String>,
 }
 
-impl AuditRow {
-    pub fn into_entry(self) -> StoreResult<AuditEntry> {
+impl crate::exec::IntoDomain for AuditRow {
+    type Out = AuditEntry;
+    fn into_domain(self) -> StoreResult<AuditEntry> {
         Ok(AuditEntry {
             id: self.id,
             tid: self.tid,
@@ -454,80 +458,70 @@ macro_rules! adgang_impl {
                 &self,
                 uuid: uuid::Uuid,
             ) -> StoreResult<Option<$crate::adgang::ItSystem>> {
-                fetch_optional::<$crate::adgang_sql::SystemRow, _>(
+                fetch_optional_into::<$crate::adgang_sql::SystemRow, _>(
                     &self.$read,
                     $crate::adgang_sql::select_system(uuid),
                     "reading system",
                 )
-                .await?
-                .map($crate::adgang_sql::SystemRow::into_system)
-                .transpose()
+                .await
             }
 
             async fn system_by_certificate(
                 &self,
                 sha256: &str,
             ) -> StoreResult<Option<$crate::adgang::ItSystem>> {
-                fetch_optional::<$crate::adgang_sql::SystemRow, _>(
+                fetch_optional_into::<$crate::adgang_sql::SystemRow, _>(
                     &self.$read,
                     $crate::adgang_sql::select_system_by_certificate(sha256),
                     "reading system by certificate",
                 )
-                .await?
-                .map($crate::adgang_sql::SystemRow::into_system)
-                .transpose()
+                .await
             }
 
             async fn systems(&self) -> StoreResult<Vec<$crate::adgang::ItSystem>> {
-                fetch_all::<$crate::adgang_sql::SystemRow, _>(
+                fetch_all_into::<$crate::adgang_sql::SystemRow, _>(
                     &self.$read,
                     $crate::adgang_sql::select_systems(),
                     "listing systems",
                 )
-                .await?
-                .into_iter()
-                .map($crate::adgang_sql::SystemRow::into_system)
-                .collect()
+                .await
             }
 
             async fn put_service(
                 &self,
                 s: &$crate::adgang::Service,
             ) -> StoreResult<$crate::adgang::Service> {
-                fetch_optional::<$crate::adgang_sql::ServiceRow, _>(
+                let row = fetch_optional::<$crate::adgang_sql::ServiceRow, _>(
                     &self.$write,
                     $crate::adgang_sql::upsert_service(s),
                     "storing service",
                 )
                 .await?
-                .ok_or_else(|| StoreError::Backend("storing service: no row returned".to_owned()))?
-                .into_service()
+                .ok_or_else(|| {
+                    StoreError::Backend("storing service: no row returned".to_owned())
+                })?;
+                $crate::exec::IntoDomain::into_domain(row)
             }
 
             async fn service_by_entity_id(
                 &self,
                 entity_id: &str,
             ) -> StoreResult<Option<$crate::adgang::Service>> {
-                fetch_optional::<$crate::adgang_sql::ServiceRow, _>(
+                fetch_optional_into::<$crate::adgang_sql::ServiceRow, _>(
                     &self.$read,
                     $crate::adgang_sql::select_service_by_entity_id(entity_id),
                     "reading service",
                 )
-                .await?
-                .map($crate::adgang_sql::ServiceRow::into_service)
-                .transpose()
+                .await
             }
 
             async fn services(&self) -> StoreResult<Vec<$crate::adgang::Service>> {
-                fetch_all::<$crate::adgang_sql::ServiceRow, _>(
+                fetch_all_into::<$crate::adgang_sql::ServiceRow, _>(
                     &self.$read,
                     $crate::adgang_sql::select_services(),
                     "listing services",
                 )
-                .await?
-                .into_iter()
-                .map($crate::adgang_sql::ServiceRow::into_service)
-                .collect()
+                .await
             }
 
             async fn put_aftale(&self, a: &$crate::adgang::Serviceaftale) -> StoreResult<()> {
@@ -544,14 +538,12 @@ macro_rules! adgang_impl {
                 &self,
                 uuid: uuid::Uuid,
             ) -> StoreResult<Option<$crate::adgang::Serviceaftale>> {
-                fetch_optional::<$crate::adgang_sql::AftaleRow, _>(
+                fetch_optional_into::<$crate::adgang_sql::AftaleRow, _>(
                     &self.$read,
                     $crate::adgang_sql::select_aftale(uuid),
                     "reading serviceaftale",
                 )
-                .await?
-                .map($crate::adgang_sql::AftaleRow::into_aftale)
-                .transpose()
+                .await
             }
 
             async fn set_aftale_status(
@@ -567,7 +559,7 @@ macro_rules! adgang_impl {
                 )
                 .await?;
                 if let Some(row) = updated {
-                    return row.into_aftale().map(Some);
+                    return $crate::exec::IntoDomain::into_domain(row).map(Some);
                 }
                 // Nothing matched: unknown, or the lifecycle forbids the step from the status
                 // now stored (a status only moves forward, so this answer stays true).
@@ -579,7 +571,10 @@ macro_rules! adgang_impl {
                 .await?;
                 match current {
                     None => Ok(None),
-                    Some(row) => Err($crate::adgang_sql::forbidden_step(&row.into_aftale()?, to)),
+                    Some(row) => Err($crate::adgang_sql::forbidden_step(
+                        &$crate::exec::IntoDomain::into_domain(row)?,
+                        to,
+                    )),
                 }
             }
 
@@ -587,15 +582,12 @@ macro_rules! adgang_impl {
                 &self,
                 f: &$crate::adgang::AftaleFilter,
             ) -> StoreResult<Vec<$crate::adgang::Serviceaftale>> {
-                fetch_all::<$crate::adgang_sql::AftaleRow, _>(
+                fetch_all_into::<$crate::adgang_sql::AftaleRow, _>(
                     &self.$read,
                     $crate::adgang_sql::select_aftaler(f),
                     "listing serviceaftaler",
                 )
-                .await?
-                .into_iter()
-                .map($crate::adgang_sql::AftaleRow::into_aftale)
-                .collect()
+                .await
             }
 
             async fn audit(&self, e: &$crate::adgang::AuditEntry) -> StoreResult<i64> {
@@ -611,15 +603,12 @@ macro_rules! adgang_impl {
                 &self,
                 q: &$crate::adgang::AuditQuery,
             ) -> StoreResult<Vec<$crate::adgang::AuditEntry>> {
-                fetch_all::<$crate::adgang_sql::AuditRow, _>(
+                fetch_all_into::<$crate::adgang_sql::AuditRow, _>(
                     &self.$read,
                     $crate::adgang_sql::select_audit(q),
                     "reading audit log",
                 )
-                .await?
-                .into_iter()
-                .map($crate::adgang_sql::AuditRow::into_entry)
-                .collect()
+                .await
             }
 
             async fn audit_prune(&self, foer: i64) -> StoreResult<u64> {

@@ -94,8 +94,9 @@ pub(crate) struct DueslagRow {
     oprettet: i64,
 }
 
-impl DueslagRow {
-    pub fn into_dueslag(self) -> StoreResult<Dueslag> {
+impl crate::exec::IntoDomain for DueslagRow {
+    type Out = Dueslag;
+    fn into_domain(self) -> StoreResult<Dueslag> {
         let levering =
             Leveringsform::parse(&self.levering, self.callback_url).ok_or_else(|| {
                 StoreError::Backend(format!(
@@ -126,8 +127,9 @@ pub(crate) struct AbonnementRow {
     aendret: i64,
 }
 
-impl AbonnementRow {
-    pub fn into_abonnement(self) -> StoreResult<Abonnement> {
+impl crate::exec::IntoDomain for AbonnementRow {
+    type Out = Abonnement;
+    fn into_domain(self) -> StoreResult<Abonnement> {
         Ok(Abonnement {
             uuid: parse_uuid(&self.uuid, "besked_abonnement.uuid")?,
             dueslag: parse_uuid(&self.dueslag, "besked_abonnement.dueslag")?,
@@ -152,8 +154,9 @@ pub(crate) struct VaerdilisteRow {
     aendret: i64,
 }
 
-impl VaerdilisteRow {
-    pub fn into_vaerdiliste(self) -> StoreResult<Vaerdiliste> {
+impl crate::exec::IntoDomain for VaerdilisteRow {
+    type Out = Vaerdiliste;
+    fn into_domain(self) -> StoreResult<Vaerdiliste> {
         Ok(Vaerdiliste {
             uuid: parse_uuid(&self.uuid, "besked_vaerdiliste.uuid")?,
             ejer: parse_uuid(&self.ejer, "besked_vaerdiliste.ejer")?,
@@ -183,8 +186,9 @@ pub(crate) struct BeskedRow {
     xml: String,
 }
 
-impl BeskedRow {
-    pub fn into_besked(self) -> StoreResult<Besked> {
+impl crate::exec::IntoDomain for BeskedRow {
+    type Out = Besked;
+    fn into_domain(self) -> StoreResult<Besked> {
         Ok(Besked {
             seq: self.seq,
             besked_id: parse_uuid(&self.besked_id, "besked.besked_id")?,
@@ -214,8 +218,9 @@ pub(crate) struct LeveretRow {
     xml: String,
 }
 
-impl LeveretRow {
-    pub fn into_leveret(self) -> StoreResult<Leveret> {
+impl crate::exec::IntoDomain for LeveretRow {
+    type Out = Leveret;
+    fn into_domain(self) -> StoreResult<Leveret> {
         let status = LeveringStatus::parse(&self.status).ok_or_else(|| {
             StoreError::Backend(format!(
                 "bad status '{}' of levering {}/{} in database",
@@ -1002,29 +1007,24 @@ macro_rules! besked_impl {
                 &self,
                 uuid: uuid::Uuid,
             ) -> StoreResult<Option<$crate::besked::Dueslag>> {
-                fetch_optional::<$crate::besked_sql::DueslagRow, _>(
+                fetch_optional_into::<$crate::besked_sql::DueslagRow, _>(
                     &self.$read,
                     $crate::besked_sql::select_dueslag(uuid),
                     "reading dueslag",
                 )
-                .await?
-                .map($crate::besked_sql::DueslagRow::into_dueslag)
-                .transpose()
+                .await
             }
 
             async fn list_dueslag(
                 &self,
                 ejer: Option<uuid::Uuid>,
             ) -> StoreResult<Vec<$crate::besked::Dueslag>> {
-                fetch_all::<$crate::besked_sql::DueslagRow, _>(
+                fetch_all_into::<$crate::besked_sql::DueslagRow, _>(
                     &self.$read,
                     $crate::besked_sql::select_dueslag_list(ejer),
                     "listing dueslag",
                 )
-                .await?
-                .into_iter()
-                .map($crate::besked_sql::DueslagRow::into_dueslag)
-                .collect()
+                .await
             }
 
             async fn saet_dueslag_aktiv(&self, uuid: uuid::Uuid, aktiv: bool) -> StoreResult<bool> {
@@ -1078,29 +1078,24 @@ macro_rules! besked_impl {
                 &self,
                 uuid: uuid::Uuid,
             ) -> StoreResult<Option<$crate::besked::Abonnement>> {
-                fetch_optional::<$crate::besked_sql::AbonnementRow, _>(
+                fetch_optional_into::<$crate::besked_sql::AbonnementRow, _>(
                     &self.$read,
                     $crate::besked_sql::select_abonnement(uuid),
                     "reading abonnement",
                 )
-                .await?
-                .map($crate::besked_sql::AbonnementRow::into_abonnement)
-                .transpose()
+                .await
             }
 
             async fn list_abonnementer(
                 &self,
                 dueslag: Option<uuid::Uuid>,
             ) -> StoreResult<Vec<$crate::besked::Abonnement>> {
-                fetch_all::<$crate::besked_sql::AbonnementRow, _>(
+                fetch_all_into::<$crate::besked_sql::AbonnementRow, _>(
                     &self.$read,
                     $crate::besked_sql::select_abonnementer(dueslag),
                     "listing abonnementer",
                 )
-                .await?
-                .into_iter()
-                .map($crate::besked_sql::AbonnementRow::into_abonnement)
-                .collect()
+                .await
             }
 
             async fn saet_abonnement_aktiv(
@@ -1158,29 +1153,24 @@ macro_rules! besked_impl {
                 &self,
                 uuid: uuid::Uuid,
             ) -> StoreResult<Option<$crate::besked::Vaerdiliste>> {
-                fetch_optional::<$crate::besked_sql::VaerdilisteRow, _>(
+                fetch_optional_into::<$crate::besked_sql::VaerdilisteRow, _>(
                     &self.$read,
                     $crate::besked_sql::select_vaerdiliste(uuid),
                     "reading vaerdiliste",
                 )
-                .await?
-                .map($crate::besked_sql::VaerdilisteRow::into_vaerdiliste)
-                .transpose()
+                .await
             }
 
             async fn list_vaerdilister(
                 &self,
                 ejer: Option<uuid::Uuid>,
             ) -> StoreResult<Vec<$crate::besked::Vaerdiliste>> {
-                fetch_all::<$crate::besked_sql::VaerdilisteRow, _>(
+                fetch_all_into::<$crate::besked_sql::VaerdilisteRow, _>(
                     &self.$read,
                     $crate::besked_sql::select_vaerdilister(ejer),
                     "listing vaerdilister",
                 )
-                .await?
-                .into_iter()
-                .map($crate::besked_sql::VaerdilisteRow::into_vaerdiliste)
-                .collect()
+                .await
             }
 
             async fn slet_vaerdiliste(&self, uuid: uuid::Uuid) -> StoreResult<bool> {
@@ -1292,7 +1282,7 @@ macro_rules! besked_impl {
                 nu: i64,
                 limit: u32,
             ) -> StoreResult<Vec<$crate::besked::Leveret>> {
-                let l = fetch_all::<$crate::besked_sql::LeveretRow, _>(
+                let l = fetch_all_into::<$crate::besked_sql::LeveretRow, _>(
                     &self.$read,
                     $crate::besked_sql::select_leveret(
                         dueslag,
@@ -1301,10 +1291,7 @@ macro_rules! besked_impl {
                     ),
                     "reading klar leveringer",
                 )
-                .await?
-                .into_iter()
-                .map($crate::besked_sql::LeveretRow::into_leveret)
-                .collect::<StoreResult<Vec<_>>>()?;
+                .await?;
                 Ok($crate::besked_sql::til_foerste_ikke_forfaldne(l, nu))
             }
 
@@ -1487,7 +1474,7 @@ macro_rules! besked_impl {
                 dueslag: uuid::Uuid,
                 limit: u32,
             ) -> StoreResult<Vec<$crate::besked::Leveret>> {
-                fetch_all::<$crate::besked_sql::LeveretRow, _>(
+                fetch_all_into::<$crate::besked_sql::LeveretRow, _>(
                     &self.$read,
                     $crate::besked_sql::select_leveret(
                         dueslag,
@@ -1496,10 +1483,7 @@ macro_rules! besked_impl {
                     ),
                     "reading fejlkoe",
                 )
-                .await?
-                .into_iter()
-                .map($crate::besked_sql::LeveretRow::into_leveret)
-                .collect()
+                .await
             }
 
             async fn ryd_kvitterede(&self, foer: i64) -> StoreResult<u64> {
@@ -1516,14 +1500,12 @@ macro_rules! besked_impl {
                 &self,
                 besked_id: uuid::Uuid,
             ) -> StoreResult<Option<$crate::besked::Besked>> {
-                fetch_optional::<$crate::besked_sql::BeskedRow, _>(
+                fetch_optional_into::<$crate::besked_sql::BeskedRow, _>(
                     &self.$read,
                     $crate::besked_sql::select_besked(besked_id),
                     "reading message",
                 )
-                .await?
-                .map($crate::besked_sql::BeskedRow::into_besked)
-                .transpose()
+                .await
             }
         }
     };

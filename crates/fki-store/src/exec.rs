@@ -3,7 +3,14 @@
 //! sqlx's generic executor bounds are heavy, so [`exec_helpers!`] stamps out the same small set
 //! of helpers for each concrete database type (`Sqlite`, `Postgres`) inside its backend module.
 
-use fki_oio::store::{SearchQuery, StoreError};
+use fki_oio::store::{SearchQuery, StoreError, StoreResult};
+
+/// A row type that converts into the domain value it stores (checking what the database
+/// cannot: enum names, UUID texts …); read with `fetch_all_into` / `fetch_optional_into`.
+pub(crate) trait IntoDomain {
+    type Out;
+    fn into_domain(self) -> StoreResult<Self::Out>;
+}
 
 /// Map a sqlx error to a [`StoreError`], with `ctx` saying what was being done. Unique
 /// violations, serialisation failures and deadlocks are expected races: [`StoreError::Conflict`].
@@ -80,6 +87,47 @@ macro_rules! exec_helpers {
                 .fetch_all(e)
                 .await
                 .map_err(db_err(ctx))
+        }
+
+        /// Every row as `R`, converted to its domain value.
+        #[allow(dead_code)]
+        async fn fetch_all_into<'c, R, E>(
+            e: E,
+            q: Sql,
+            ctx: &str,
+        ) -> StoreResult<Vec<<R as $crate::exec::IntoDomain>::Out>>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+            R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row>
+                + $crate::exec::IntoDomain
+                + Send
+                + Unpin,
+        {
+            fetch_all::<R, E>(e, q, ctx)
+                .await?
+                .into_iter()
+                .map($crate::exec::IntoDomain::into_domain)
+                .collect()
+        }
+
+        /// At most one row as `R`, converted to its domain value.
+        #[allow(dead_code)]
+        async fn fetch_optional_into<'c, R, E>(
+            e: E,
+            q: Sql,
+            ctx: &str,
+        ) -> StoreResult<Option<<R as $crate::exec::IntoDomain>::Out>>
+        where
+            E: sqlx::Executor<'c, Database = $db>,
+            R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row>
+                + $crate::exec::IntoDomain
+                + Send
+                + Unpin,
+        {
+            fetch_optional::<R, E>(e, q, ctx)
+                .await?
+                .map($crate::exec::IntoDomain::into_domain)
+                .transpose()
         }
 
         /// At most one row as `O`.
