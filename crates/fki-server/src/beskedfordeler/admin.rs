@@ -254,36 +254,38 @@ fn created(v: Value) -> Response {
     (StatusCode::CREATED, axum::Json(v)).into_response()
 }
 
-async fn list_dueslag(_: Admin, State(st): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    let run = async {
-        let q = params(q);
-        only(&q, &["ejer"])?;
-        let ejer = match q.get("ejer") {
-            Some(e) => Some(
-                crate::admin::resolve_system(st.adgang.as_ref(), e)
-                    .await?
-                    .uuid,
-            ),
-            None => None,
-        };
-        let store = st.beskedfordeler.store.as_ref();
-        let mut ud = Vec::new();
-        for d in store.list_dueslag(ejer).await? {
-            ud.push(dueslag_status(store, &d).await?);
-        }
-        AdminResult::Ok(ok(json!({ "dueslag": ud })))
+async fn list_dueslag(
+    _: Admin,
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> AdminResult<Response> {
+    let q = params(q);
+    only(&q, &["ejer"])?;
+    let ejer = match q.get("ejer") {
+        Some(e) => Some(
+            crate::admin::resolve_system(st.adgang.as_ref(), e)
+                .await?
+                .uuid,
+        ),
+        None => None,
     };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+    let store = st.beskedfordeler.store.as_ref();
+    let mut ud = Vec::new();
+    for d in store.list_dueslag(ejer).await? {
+        ud.push(dueslag_status(store, &d).await?);
+    }
+    Ok(ok(json!({ "dueslag": ud })))
 }
 
-async fn ny_dueslag(_: Admin, State(st): State<AppState>, b: Json<NytDueslag>) -> Response {
-    let run = async {
-        let n = body(b)?;
-        let d = opret_dueslag(st.beskedfordeler.store.as_ref(), st.adgang.as_ref(), n).await?;
-        st.beskedfordeler.changed();
-        AdminResult::Ok(created(dueslag_json(&d)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+async fn ny_dueslag(
+    _: Admin,
+    State(st): State<AppState>,
+    b: Json<NytDueslag>,
+) -> AdminResult<Response> {
+    let n = body(b)?;
+    let d = opret_dueslag(st.beskedfordeler.store.as_ref(), st.adgang.as_ref(), n).await?;
+    st.beskedfordeler.changed();
+    Ok(created(dueslag_json(&d)))
 }
 
 async fn hent_dueslag(st: &AppState, uuid: &str) -> AdminResult<Dueslag> {
@@ -295,14 +297,15 @@ async fn hent_dueslag(st: &AppState, uuid: &str) -> AdminResult<Dueslag> {
         .ok_or_else(|| AdminError::NotFound(format!("no dueslag {u}")))
 }
 
-async fn et_dueslag(_: Admin, State(st): State<AppState>, Path(uuid): Path<String>) -> Response {
-    let run = async {
-        let d = hent_dueslag(&st, &uuid).await?;
-        AdminResult::Ok(ok(
-            dueslag_status(st.beskedfordeler.store.as_ref(), &d).await?
-        ))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+async fn et_dueslag(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(uuid): Path<String>,
+) -> AdminResult<Response> {
+    let d = hent_dueslag(&st, &uuid).await?;
+    Ok(ok(
+        dueslag_status(st.beskedfordeler.store.as_ref(), &d).await?
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -316,75 +319,63 @@ async fn dueslag_aktiv(
     State(st): State<AppState>,
     Path(uuid): Path<String>,
     b: Json<Aktiv>,
-) -> Response {
-    let run = async {
-        let a = body(b)?;
-        let d = hent_dueslag(&st, &uuid).await?;
-        st.beskedfordeler
-            .store
-            .saet_dueslag_aktiv(d.uuid, a.aktiv)
-            .await?;
-        st.beskedfordeler.changed();
-        let d = hent_dueslag(&st, &uuid).await?;
-        AdminResult::Ok(ok(dueslag_json(&d)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> AdminResult<Response> {
+    let a = body(b)?;
+    let d = hent_dueslag(&st, &uuid).await?;
+    st.beskedfordeler
+        .store
+        .saet_dueslag_aktiv(d.uuid, a.aktiv)
+        .await?;
+    st.beskedfordeler.changed();
+    let d = hent_dueslag(&st, &uuid).await?;
+    Ok(ok(dueslag_json(&d)))
 }
 
 async fn dueslag_fejlkoe(
     _: Admin,
     State(st): State<AppState>,
     Path(uuid): Path<String>,
-) -> Response {
-    let run = async {
-        let d = hent_dueslag(&st, &uuid).await?;
-        let l = st.beskedfordeler.store.fejlkoe(d.uuid, 1000).await?;
-        AdminResult::Ok(ok(json!({
-            "fejlkoe": l.iter().map(levering_json).collect::<Vec<_>>()
-        })))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> AdminResult<Response> {
+    let d = hent_dueslag(&st, &uuid).await?;
+    let l = st.beskedfordeler.store.fejlkoe(d.uuid, 1000).await?;
+    Ok(ok(json!({
+        "fejlkoe": l.iter().map(levering_json).collect::<Vec<_>>()
+    })))
 }
 
 async fn genafspil(
     _: Admin,
     State(st): State<AppState>,
     Path((uuid, loebenr)): Path<(String, i64)>,
-) -> Response {
-    let run = async {
-        let d = hent_dueslag(&st, &uuid).await?;
-        let ny = st
-            .beskedfordeler
-            .store
-            .genafspil(d.uuid, loebenr, fki_oio::time::now())
-            .await?
-            .ok_or_else(|| {
-                AdminError::NotFound(format!("no message {loebenr} in dueslag {}", d.uuid))
-            })?;
-        st.beskedfordeler.wake();
-        AdminResult::Ok(created(json!({ "loebenr": ny })))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> AdminResult<Response> {
+    let d = hent_dueslag(&st, &uuid).await?;
+    let ny = st
+        .beskedfordeler
+        .store
+        .genafspil(d.uuid, loebenr, fki_oio::time::now())
+        .await?
+        .ok_or_else(|| {
+            AdminError::NotFound(format!("no message {loebenr} in dueslag {}", d.uuid))
+        })?;
+    st.beskedfordeler.wake();
+    Ok(created(json!({ "loebenr": ny })))
 }
 
 async fn list_abonnementer(
     _: Admin,
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
-) -> Response {
-    let run = async {
-        let q = params(q);
-        only(&q, &["dueslag"])?;
-        let dueslag = q
-            .get("dueslag")
-            .map(|d| parse_uuid("dueslag", d))
-            .transpose()?;
-        let l = st.beskedfordeler.store.list_abonnementer(dueslag).await?;
-        AdminResult::Ok(ok(json!({
-            "abonnementer": l.iter().map(abonnement_json).collect::<Vec<_>>()
-        })))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> AdminResult<Response> {
+    let q = params(q);
+    only(&q, &["dueslag"])?;
+    let dueslag = q
+        .get("dueslag")
+        .map(|d| parse_uuid("dueslag", d))
+        .transpose()?;
+    let l = st.beskedfordeler.store.list_abonnementer(dueslag).await?;
+    Ok(ok(json!({
+        "abonnementer": l.iter().map(abonnement_json).collect::<Vec<_>>()
+    })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -394,15 +385,16 @@ struct NytAbonnement {
     filter: Value,
 }
 
-async fn nyt_abonnement(_: Admin, State(st): State<AppState>, b: Json<NytAbonnement>) -> Response {
-    let run = async {
-        let n = body(b)?;
-        let f = parse_filter(&n.filter)?;
-        let a = opret_abonnement(st.beskedfordeler.store.as_ref(), n.dueslag, &f).await?;
-        st.beskedfordeler.changed();
-        AdminResult::Ok(created(abonnement_json(&a)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+async fn nyt_abonnement(
+    _: Admin,
+    State(st): State<AppState>,
+    b: Json<NytAbonnement>,
+) -> AdminResult<Response> {
+    let n = body(b)?;
+    let f = parse_filter(&n.filter)?;
+    let a = opret_abonnement(st.beskedfordeler.store.as_ref(), n.dueslag, &f).await?;
+    st.beskedfordeler.changed();
+    Ok(created(abonnement_json(&a)))
 }
 
 async fn abonnement_aktiv(
@@ -410,36 +402,30 @@ async fn abonnement_aktiv(
     State(st): State<AppState>,
     Path(uuid): Path<String>,
     b: Json<Aktiv>,
-) -> Response {
-    let run = async {
-        let a = body(b)?;
-        let u = parse_uuid("abonnement", &uuid)?;
-        let store = &st.beskedfordeler.store;
-        if !store
-            .saet_abonnement_aktiv(u, a.aktiv, fki_oio::time::now())
-            .await?
-            && store.hent_abonnement(u).await?.is_none()
-        {
-            return Err(AdminError::NotFound(format!("no abonnement {u}")));
-        }
-        st.beskedfordeler.changed();
-        let a = store
-            .hent_abonnement(u)
-            .await?
-            .ok_or_else(|| AdminError::NotFound(format!("no abonnement {u}")))?;
-        AdminResult::Ok(ok(abonnement_json(&a)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> AdminResult<Response> {
+    let a = body(b)?;
+    let u = parse_uuid("abonnement", &uuid)?;
+    let store = &st.beskedfordeler.store;
+    if !store
+        .saet_abonnement_aktiv(u, a.aktiv, fki_oio::time::now())
+        .await?
+        && store.hent_abonnement(u).await?.is_none()
+    {
+        return Err(AdminError::NotFound(format!("no abonnement {u}")));
+    }
+    st.beskedfordeler.changed();
+    let a = store
+        .hent_abonnement(u)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no abonnement {u}")))?;
+    Ok(ok(abonnement_json(&a)))
 }
 
-async fn list_vaerdilister(_: Admin, State(st): State<AppState>) -> Response {
-    let run = async {
-        let l = st.beskedfordeler.store.list_vaerdilister(None).await?;
-        AdminResult::Ok(ok(json!({
-            "vaerdilister": l.iter().map(vaerdiliste_json).collect::<Vec<_>>()
-        })))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+async fn list_vaerdilister(_: Admin, State(st): State<AppState>) -> AdminResult<Response> {
+    let l = st.beskedfordeler.store.list_vaerdilister(None).await?;
+    Ok(ok(json!({
+        "vaerdilister": l.iter().map(vaerdiliste_json).collect::<Vec<_>>()
+    })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -452,32 +438,33 @@ struct NyVaerdiliste {
     vaerdier: Vec<String>,
 }
 
-async fn ny_vaerdiliste(_: Admin, State(st): State<AppState>, b: Json<NyVaerdiliste>) -> Response {
-    let run = async {
-        let n = body(b)?;
-        if n.navn.trim().is_empty() {
-            return Err(AdminError::Invalid("navn must not be empty".into()));
-        }
-        let ejer = crate::admin::resolve_system(st.adgang.as_ref(), &n.ejer).await?;
-        let store = &st.beskedfordeler.store;
-        let l = Vaerdiliste::ny(
-            Uuid::new_v4(),
-            n.navn.trim(),
-            ejer.uuid,
-            fki_oio::time::now(),
-        );
-        store.opret_vaerdiliste(&l).await?;
-        if !n.vaerdier.is_empty() {
-            store.tilfoej_vaerdier(l.uuid, &n.vaerdier).await?;
-        }
-        st.beskedfordeler.changed();
-        let l = store
-            .hent_vaerdiliste(l.uuid)
-            .await?
-            .ok_or_else(|| AdminError::Internal("the new Værdiliste vanished".into()))?;
-        AdminResult::Ok(created(vaerdiliste_json(&l)))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+async fn ny_vaerdiliste(
+    _: Admin,
+    State(st): State<AppState>,
+    b: Json<NyVaerdiliste>,
+) -> AdminResult<Response> {
+    let n = body(b)?;
+    if n.navn.trim().is_empty() {
+        return Err(AdminError::Invalid("navn must not be empty".into()));
+    }
+    let ejer = crate::admin::resolve_system(st.adgang.as_ref(), &n.ejer).await?;
+    let store = &st.beskedfordeler.store;
+    let l = Vaerdiliste::ny(
+        Uuid::new_v4(),
+        n.navn.trim(),
+        ejer.uuid,
+        fki_oio::time::now(),
+    );
+    store.opret_vaerdiliste(&l).await?;
+    if !n.vaerdier.is_empty() {
+        store.tilfoej_vaerdier(l.uuid, &n.vaerdier).await?;
+    }
+    st.beskedfordeler.changed();
+    let l = store
+        .hent_vaerdiliste(l.uuid)
+        .await?
+        .ok_or_else(|| AdminError::Internal("the new Værdiliste vanished".into()))?;
+    Ok(created(vaerdiliste_json(&l)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -486,17 +473,18 @@ struct Vaerdier {
     vaerdier: Vec<String>,
 }
 
-async fn vaerdier(_: Admin, State(st): State<AppState>, Path(uuid): Path<String>) -> Response {
-    let run = async {
-        let u = parse_uuid("vaerdiliste", &uuid)?;
-        let store = &st.beskedfordeler.store;
-        store
-            .hent_vaerdiliste(u)
-            .await?
-            .ok_or_else(|| AdminError::NotFound(format!("no Værdiliste {u}")))?;
-        AdminResult::Ok(ok(json!({ "vaerdier": store.vaerdier(u).await? })))
-    };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+async fn vaerdier(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(uuid): Path<String>,
+) -> AdminResult<Response> {
+    let u = parse_uuid("vaerdiliste", &uuid)?;
+    let store = &st.beskedfordeler.store;
+    store
+        .hent_vaerdiliste(u)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no Værdiliste {u}")))?;
+    Ok(ok(json!({ "vaerdier": store.vaerdier(u).await? })))
 }
 
 async fn aendr_vaerdier(
@@ -527,9 +515,8 @@ async fn tilfoej_vaerdier(
     State(st): State<AppState>,
     Path(uuid): Path<String>,
     b: Json<Vaerdier>,
-) -> Response {
-    let run = async { aendr_vaerdier(&st, &uuid, body(b)?, true).await };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> AdminResult<Response> {
+    aendr_vaerdier(&st, &uuid, body(b)?, true).await
 }
 
 async fn fjern_vaerdier(
@@ -537,9 +524,8 @@ async fn fjern_vaerdier(
     State(st): State<AppState>,
     Path(uuid): Path<String>,
     b: Json<Vaerdier>,
-) -> Response {
-    let run = async { aendr_vaerdier(&st, &uuid, body(b)?, false).await };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+) -> AdminResult<Response> {
+    aendr_vaerdier(&st, &uuid, body(b)?, false).await
 }
 
 /// A test message to send (item 8 of issue 4): the operator's way to see what reaches whom.
@@ -632,29 +618,30 @@ pub fn testbesked_xml(t: &Testbesked) -> AdminResult<(Uuid, String)> {
     Ok((id, h.to_xml()))
 }
 
-async fn testbesked(_: Admin, State(st): State<AppState>, b: Json<Testbesked>) -> Response {
-    let run = async {
-        let t = body(b)?;
-        let (id, xml) = testbesked_xml(&t)?;
-        let kalder = super::afsend::Kalder {
-            system: Uuid::nil(),
-            cvr: t.myndighed.clone(),
-        };
-        // Who would receive it, for the operator (the distribution itself decides again).
-        let h = fki_beskedfordeler::kuvert::Haendelsesbesked::parse(&xml)
-            .map_err(|e| AdminError::Internal(format!("test message does not parse: {e}")))?;
-        let modtagere = st
-            .beskedfordeler
-            .fordeling()
-            .await?
-            .modtagere(&t.myndighed, &h.beskedkuvert.filtreringsdata);
-        let (_, retur) = super::afsend::afsend_retur(&st, &kalder, &xml).await;
-        AdminResult::Ok(created(json!({
-            "beskedId": id,
-            "statusKode": retur.status_kode,
-            "fejlbeskedTekst": retur.fejlbesked_tekst,
-            "dueslag": modtagere,
-        })))
+async fn testbesked(
+    _: Admin,
+    State(st): State<AppState>,
+    b: Json<Testbesked>,
+) -> AdminResult<Response> {
+    let t = body(b)?;
+    let (id, xml) = testbesked_xml(&t)?;
+    let kalder = super::afsend::Kalder {
+        system: Uuid::nil(),
+        cvr: t.myndighed.clone(),
     };
-    run.await.unwrap_or_else(IntoResponse::into_response)
+    // Who would receive it, for the operator (the distribution itself decides again).
+    let h = fki_beskedfordeler::kuvert::Haendelsesbesked::parse(&xml)
+        .map_err(|e| AdminError::Internal(format!("test message does not parse: {e}")))?;
+    let modtagere = st
+        .beskedfordeler
+        .fordeling()
+        .await?
+        .modtagere(&t.myndighed, &h.beskedkuvert.filtreringsdata);
+    let (_, retur) = super::afsend::afsend_retur(&st, &kalder, &xml).await;
+    Ok(created(json!({
+        "beskedId": id,
+        "statusKode": retur.status_kode,
+        "fejlbeskedTekst": retur.fejlbesked_tekst,
+        "dueslag": modtagere,
+    })))
 }
