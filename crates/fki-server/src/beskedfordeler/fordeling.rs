@@ -53,7 +53,7 @@ pub struct Fordeling {
     pub lister: Lister,
     /// (system, myndighed) pairs with an active `bfo_modtag` agreement; `None`: not checked
     /// (`--dev-open`).
-    pub modtag_aftaler: Option<HashSet<(Uuid, String)>>,
+    pub modtag_aftaler: Option<HashMap<Uuid, HashSet<String>>>,
 }
 
 impl Fordeling {
@@ -63,20 +63,21 @@ impl Fordeling {
         let Some(kandidater) = self.modtagere.get(myndighed) else {
             return Vec::new();
         };
-        let cvr_urn = UnikId::Urn(format!("urn:oio:cvr-nr:{myndighed}"));
+        // Per message and candidate: no allocation.
+        let er_cvr = |t: &UnikId| matches!(t, UnikId::Urn(u) if u.strip_prefix("urn:oio:cvr-nr:") == Some(myndighed));
         let mut ud: Vec<Uuid> = kandidater
             .iter()
             .filter(|m| {
                 self.modtag_aftaler
                     .as_ref()
-                    .is_none_or(|a| a.contains(&(m.ejer, m.myndighed.clone())))
+                    .is_none_or(|a| a.get(&m.ejer).is_some_and(|c| c.contains(&m.myndighed)))
             })
             .filter(|m| {
                 data.tilladt_modtager.is_empty()
                     || data
                         .tilladt_modtager
                         .iter()
-                        .any(|t| *t == UnikId::Uuid(m.ejer) || *t == cvr_urn)
+                        .any(|t| *t == UnikId::Uuid(m.ejer) || er_cvr(t))
             })
             .filter(|m| m.filtre.iter().any(|f| f.matcher(data, &self.lister)))
             .map(|m| m.dueslag)
@@ -136,9 +137,13 @@ mod tests {
             f.modtagere.entry(m.myndighed.clone()).or_default().push(m);
         }
         f.modtag_aftaler = aftaler.map(|a| {
-            a.iter()
-                .map(|(s, m)| (Uuid::from_u128(*s), (*m).to_owned()))
-                .collect()
+            let mut m: HashMap<Uuid, HashSet<String>> = HashMap::new();
+            for (s, cvr) in a {
+                m.entry(Uuid::from_u128(*s))
+                    .or_default()
+                    .insert((*cvr).to_owned());
+            }
+            m
         });
         f
     }

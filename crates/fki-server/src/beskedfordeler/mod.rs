@@ -429,7 +429,13 @@ impl Beskedfordeler {
             abonnement_version: version,
             modtagere,
             lister: nye,
-            modtag_aftaler: (!self.dev_open).then(|| aftaler.iter().cloned().collect()),
+            modtag_aftaler: (!self.dev_open).then(|| {
+                let mut m: HashMap<Uuid, HashSet<String>> = HashMap::new();
+                for (system, cvr) in &aftaler {
+                    m.entry(*system).or_default().insert(cvr.clone());
+                }
+                m
+            }),
         };
         *self.fordeling.write().unwrap_or_else(|p| p.into_inner()) = (at, Arc::new(ny));
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(fingerprint);
