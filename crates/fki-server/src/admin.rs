@@ -66,6 +66,9 @@ pub enum AdminError {
     /// Clashes with what is stored: duplicate certificate, forbidden lifecycle step (409).
     #[error("{0}")]
     Conflict(String),
+    /// The body is over the server's body limit (413).
+    #[error("{0}")]
+    TooLarge(String),
     /// Storage or CA failure (500).
     #[error("{0}")]
     Internal(String),
@@ -86,6 +89,7 @@ impl AdminError {
             AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -95,6 +99,7 @@ impl AdminError {
             AdminError::Invalid(_) => "invalid",
             AdminError::NotFound(_) => "not_found",
             AdminError::Conflict(_) => "conflict",
+            AdminError::TooLarge(_) => "too_large",
             AdminError::Internal(_) => "internal",
         }
     }
@@ -558,8 +563,13 @@ pub fn routes() -> Router<AppState> {
 pub(crate) type Json<T> = Result<axum::Json<T>, JsonRejection>;
 
 pub(crate) fn body<T>(b: Json<T>) -> AdminResult<T> {
-    b.map(|axum::Json(v)| v)
-        .map_err(|e| AdminError::Invalid(format!("bad JSON body: {}", e.body_text())))
+    b.map(|axum::Json(v)| v).map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AdminError::TooLarge(format!("body too large: {}", e.body_text()))
+        } else {
+            AdminError::Invalid(format!("bad JSON body: {}", e.body_text()))
+        }
+    })
 }
 
 /// The query string as a map (a repeated name: the last value).

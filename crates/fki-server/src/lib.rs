@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod beskedfordeler;
 pub mod error;
+mod linger;
 pub mod meta;
 pub mod metrics;
 pub mod rest;
@@ -240,6 +241,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone())
         .merge(meta::docs(state.openapi.as_ref().clone()))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_request(linger::wrap))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::new())
 }
