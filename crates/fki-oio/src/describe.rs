@@ -67,7 +67,11 @@ pub fn fields(spec: &ClassSpec) -> Value {
     let rel_meta: Map<String, Value> = spec
         .relations
         .iter()
-        .filter(|r| r.kind != RelKind::Plain || (spec.indexed && r.card == Cardinality::ZeroToMany))
+        // LoRa's /fields knows no dynamic relations: they are listed like plain ones.
+        .filter(|r| {
+            !matches!(r.kind, RelKind::Plain | RelKind::Dynamisk)
+                || (spec.indexed && r.card == Cardinality::ZeroToMany)
+        })
         .map(|r| (r.name.to_owned(), rel_metadata(spec, r)))
         .collect();
     if !rel_meta.is_empty() {
@@ -113,7 +117,7 @@ fn rel_metadata(spec: &ClassSpec, r: &RelSpec) -> Value {
                 json!({"type": "tilstandsvaerdiattr"}),
             );
         }
-        RelKind::Plain => {}
+        RelKind::Plain | RelKind::Dynamisk => {}
     }
     Value::Object(m)
 }
@@ -208,6 +212,15 @@ fn rel_entry_schema(spec_indexed: bool, r: &RelSpec) -> Value {
                 "properties": {"forventet": {"type": "boolean"}, "nominelvaerdi": {"type": "string"}},
                 "required": ["forventet", "nominelvaerdi"]}));
             return json!({"type": "object", "properties": props, "required": ["virkning"], "additionalProperties": false});
+        }
+        RelKind::Dynamisk => {
+            let uuid_label = json!({
+                "type": "object", "additionalProperties": false,
+                "properties": {"uuid": {"type": "string", "format": "uuid"}, "urn": {"type": "string"},
+                               "label": {"type": "string"}}});
+            props.insert("rolle".into(), uuid_label.clone());
+            props.insert("type".into(), uuid_label);
+            props.insert("indeks".into(), json!({"type": "string"}));
         }
         RelKind::Plain => {}
     }

@@ -317,15 +317,7 @@ impl Engine {
         tid: Tid,
         konsolider: bool,
     ) -> OioResult<Value> {
-        let hist = self.store.read(&[uuid], tid.reg).await?;
-        let h = hist
-            .into_iter()
-            .find(|h| visible(ctx, spec, h))
-            .ok_or_else(|| OioError::NotFound {
-                klasse: spec.name.into(),
-                uuid,
-            })?;
-        check_readable(spec, &h)?;
+        let h = self.laes_historik(ctx, spec, uuid, tid).await?;
         Ok(render_objekt(
             spec,
             uuid,
@@ -335,6 +327,28 @@ impl Engine {
                 konsolider,
             },
         ))
+    }
+
+    /// As [`Engine::laes`], unrendered: for a transport with its own wire form (SOAP). The
+    /// registreringer are those registered in `tid.reg`; filtering by `tid.virk` is the
+    /// renderer's job.
+    pub async fn laes_historik(
+        &self,
+        ctx: &Kontekst,
+        spec: &ClassSpec,
+        uuid: Uuid,
+        tid: Tid,
+    ) -> OioResult<Historik> {
+        let hist = self.store.read(&[uuid], tid.reg).await?;
+        let h = hist
+            .into_iter()
+            .find(|h| visible(ctx, spec, h))
+            .ok_or_else(|| OioError::NotFound {
+                klasse: spec.name.into(),
+                uuid,
+            })?;
+        check_readable(spec, &h)?;
+        Ok(h)
     }
 
     /// Read many objects (LoRa's `list`). Unknown UUIDs are left out (LoRa's reference code);
@@ -347,22 +361,40 @@ impl Engine {
         tid: Tid,
         konsolider: bool,
     ) -> OioResult<Vec<Value>> {
+        Ok(self
+            .list_historik(ctx, spec, uuids, tid)
+            .await?
+            .iter()
+            .map(|h| {
+                render_objekt(
+                    spec,
+                    h.objekt.uuid,
+                    &h.registreringer,
+                    RenderOpts {
+                        virk: tid.virk,
+                        konsolider,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// As [`Engine::list`], unrendered (see [`Engine::laes_historik`]).
+    pub async fn list_historik(
+        &self,
+        ctx: &Kontekst,
+        spec: &ClassSpec,
+        uuids: &[Uuid],
+        tid: Tid,
+    ) -> OioResult<Vec<Historik>> {
         let hist = self.store.read(uuids, tid.reg).await?;
         let mut out = Vec::with_capacity(hist.len());
         for h in hist
-            .iter()
+            .into_iter()
             .filter(|h| visible(ctx, spec, h) && !h.registreringer.is_empty())
         {
-            check_readable(spec, h)?;
-            out.push(render_objekt(
-                spec,
-                h.objekt.uuid,
-                &h.registreringer,
-                RenderOpts {
-                    virk: tid.virk,
-                    konsolider,
-                },
-            ));
+            check_readable(spec, &h)?;
+            out.push(h);
         }
         Ok(out)
     }

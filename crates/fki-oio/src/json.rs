@@ -671,6 +671,20 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
                 ekstra.insert("aktoerattr".into(), a.clone());
             }
         }
+        RelKind::Dynamisk => {
+            allowed.extend(["rolle", "type", "indeks"]);
+            only_keys(eo, &allowed, p)?;
+            for k in ["rolle", "type"] {
+                if let Some(v) = eo.get(k) {
+                    parse_uuid_label(v, &join(p, k))?;
+                    ekstra.insert(k.into(), v.clone());
+                }
+            }
+            if let Some(v) = eo.get("indeks") {
+                as_str(v, &join(p, "indeks"))?;
+                ekstra.insert("indeks".into(), v.clone());
+            }
+        }
         RelKind::Plain | RelKind::Tilstandsvaerdi => only_keys(eo, &allowed, p)?,
     }
     let objekttype = eo
@@ -678,6 +692,8 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
         .map(|v| as_str(v, &join(p, "objekttype")).map(str::to_owned))
         .transpose()?;
     let indeks = match eo.get("indeks") {
+        // A dynamic relation's indeks is text, kept with `rolle` and `type` above.
+        _ if rel.kind == RelKind::Dynamisk => None,
         None => None,
         Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
         Some(x) => {
@@ -694,6 +710,30 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
         ekstra,
         virkning,
     })
+}
+
+/// `{"uuid": …}` or `{"urn": …}`, with an optional `label`: the `Rolle` and `Type` of a
+/// dynamic relation (`UuidLabelInputType`).
+fn parse_uuid_label(v: &Value, path: &str) -> OioResult<()> {
+    let o = as_object(v, path)?;
+    only_keys(o, &["uuid", "urn", "label"], path)?;
+    match (o.get("uuid"), o.get("urn")) {
+        (Some(u), None) => {
+            let up = join(path, "uuid");
+            parse_uuid(as_str(u, &up)?, &up)?;
+        }
+        (None, Some(u)) => {
+            let up = join(path, "urn");
+            if !as_str(u, &up)?.starts_with("urn:") {
+                return err(&up, "not a URN (must start with 'urn:')");
+            }
+        }
+        _ => return err(path, "give exactly one of 'uuid' and 'urn'"),
+    }
+    if let Some(l) = o.get("label") {
+        as_str(l, &join(path, "label"))?;
+    }
+    Ok(())
 }
 
 fn strings_object(v: &Value, keys: &[&str], path: &str) -> OioResult<()> {
@@ -1099,6 +1139,27 @@ mod tests {
         assert!(a.data.relationer.values().all(Vec::is_empty));
     }
 
+    const U: &str = "5ab1a6c4-5a8c-4b5c-9d6e-0a1b2c3d4e5f";
+
+    #[test]
+    fn dynamic_relations_keep_rolle_type_and_indeks() {
+        let body = json!({"relationer": {"adresser": [{
+            "urn": "urn:magenta.dk:email:a@b.dk",
+            "rolle": {"uuid": U, "label": "Email"},
+            "type": {"urn": "urn:dk:type:email"},
+            "indeks": "7d8e",
+            "virkning": v()}]}});
+        let a = parse_write(enhed(), &body, Mode::Update).unwrap();
+        let e = &a.data.relationer["adresser"][0];
+        assert_eq!(e.ekstra["rolle"], json!({"uuid": U, "label": "Email"}));
+        assert_eq!(e.ekstra["type"], json!({"urn": "urn:dk:type:email"}));
+        assert_eq!(e.ekstra["indeks"], json!("7d8e"));
+        assert_eq!(e.indeks, None);
+        let shown = render_rel_entry(e);
+        assert_eq!(shown["rolle"]["label"], json!("Email"));
+        assert_eq!(shown["indeks"], json!("7d8e"));
+    }
+
     #[test]
     fn refusals_name_the_field() {
         let cases = [
@@ -1123,6 +1184,23 @@ mod tests {
                 "relationer.tilhoerer[0].virkning.to",
             ),
             (json!({"bogus": 1}), "bogus"),
+            // Dynamic relations (adresser, opgaver): rolle/type are {uuid|urn, label}, indeks text.
+            (
+                json!({"relationer": {"adresser": [{"uuid": U, "rolle": {"label": "x"}, "virkning": v()}]}}),
+                "relationer.adresser[0].rolle",
+            ),
+            (
+                json!({"relationer": {"adresser": [{"uuid": U, "type": {"urn": "nourn"}, "virkning": v()}]}}),
+                "relationer.adresser[0].type.urn",
+            ),
+            (
+                json!({"relationer": {"opgaver": [{"uuid": U, "indeks": 3, "virkning": v()}]}}),
+                "relationer.opgaver[0].indeks",
+            ),
+            (
+                json!({"relationer": {"tilhoerer": [{"uuid": U, "rolle": {"uuid": U}, "virkning": v()}]}}),
+                "relationer.tilhoerer[0].rolle",
+            ),
         ];
         for (body, field) in cases {
             match parse_write(enhed(), &body, Mode::Update) {

@@ -108,6 +108,10 @@ pub enum RelKind {
     Aktoer,
     /// Tilstand `tilstandsvaerdi`: no target, optional `tilstandsvaerdiattr` {forventet, nominelvaerdi}.
     Tilstandsvaerdi,
+    /// SF1500 v6's `DynamicFlerRelationType` (Organisation `adresser`, OrganisationEnhed
+    /// `opgaver`): optional `rolle` and `type` ({`uuid`|`urn`, `label`}) and a text `indeks`
+    /// (`../shared/specs/sf1500-organisation/v6/xsd/common/SagDokObjekt.xsd`).
+    Dynamisk,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -256,6 +260,13 @@ const fn many(name: &'static str) -> RelSpec {
         kind: RelKind::Plain,
     }
 }
+const fn dyn_many(name: &'static str) -> RelSpec {
+    RelSpec {
+        name,
+        card: Cardinality::ZeroToMany,
+        kind: RelKind::Dynamisk,
+    }
+}
 const fn aktoer_one(name: &'static str) -> RelSpec {
     RelSpec {
         name,
@@ -284,7 +295,7 @@ const PUBLICERET: &[StateSpec] = &[StateSpec {
 macro_rules! org_many {
     () => {
         [
-            many("adresser"),
+            dyn_many("adresser"),
             many("ansatte"),
             many("opgaver"),
             many("tilknyttedebrugere"),
@@ -340,7 +351,7 @@ static CLASSES: &[ClassSpec] = &[
     // ---- klassifikation -----------------------------------------------------------------
     class!("klassifikation" / "facet",
         attrs: [BVN, t("beskrivelse"), t("opbygning"), t("ophavsret"), t("plan"), t("supplement"),
-                t("retskilde"), INTEGRATIONSDATA],
+                t("retskilde"), t("titel"), INTEGRATIONSDATA],
         states: PUBLICERET,
         rels: [one("ansvarlig"), one("ejer"), one("facettilhoerer"), many("redaktoerer")]),
     class!("klassifikation" / "klasse",
@@ -351,14 +362,14 @@ static CLASSES: &[ClassSpec] = &[
                many("redaktoerer"), many("sideordnede"), many("mapninger"), many("tilfoejelser"),
                many("erstatter"), many("lovligekombinationer")]),
     class!("klassifikation" / "klassifikation",
-        attrs: [BVN, t("beskrivelse"), t("kaldenavn"), t("ophavsret"), INTEGRATIONSDATA],
+        attrs: [BVN, t("beskrivelse"), t("kaldenavn"), t("ophavsret"), t("titel"), INTEGRATIONSDATA],
         states: PUBLICERET,
         rels: [one("ansvarlig"), one("ejer")]),
     // ---- organisation -------------------------------------------------------------------
     class!("organisation" / "bruger",
         attrs: [BVN, t("brugernavn"), t("brugertype"), INTEGRATIONSDATA],
         states: GYLDIGHED,
-        rels: [one("tilhoerer"), many("adresser"), many("brugertyper"), many("opgaver"),
+        rels: [one("tilhoerer"), dyn_many("adresser"), many("brugertyper"), many("opgaver"),
                many("tilknyttedeenheder"), many("tilknyttedefunktioner"),
                many("tilknyttedeinteressefaellesskaber"), many("tilknyttedeorganisationer"),
                many("tilknyttedepersoner"), many("tilknyttedeitsystemer")]),
@@ -367,7 +378,7 @@ static CLASSES: &[ClassSpec] = &[
                 INTEGRATIONSDATA],
         states: GYLDIGHED,
         rels: [one("branche"), one("interessefaellesskabstype"), one("overordnet"),
-               one("tilhoerer"), many("adresser"), many("opgaver"), many("tilknyttedebrugere"),
+               one("tilhoerer"), dyn_many("adresser"), many("opgaver"), many("tilknyttedebrugere"),
                many("tilknyttedeenheder"), many("tilknyttedefunktioner"),
                many("tilknyttedeinteressefaellesskaber"), many("tilknyttedeorganisationer"),
                many("tilknyttedepersoner"), many("tilknyttedeitsystemer")]),
@@ -379,7 +390,7 @@ static CLASSES: &[ClassSpec] = &[
                many("tilknyttedefunktioner"), many("tilknyttedebrugere"),
                many("tilknyttedeinteressefaellesskaber"), many("tilknyttedeitsystemer"),
                many("tilknyttedepersoner"), many("systemtyper"), many("opgaver"),
-               many("adresser")]),
+               dyn_many("adresser")]),
     ClassSpec {
         service: "organisation",
         name: "organisation",
@@ -394,6 +405,7 @@ static CLASSES: &[ClassSpec] = &[
                 one("branche"),
                 one("myndighed"),
                 one("myndighedstype"),
+                one("organisationstype"),
                 one("overordnet"),
                 one("produktionsenhed"),
                 one("skatteenhed"),
@@ -433,7 +445,7 @@ static CLASSES: &[ClassSpec] = &[
                 one("tilhoerer"),
                 m[0],
                 m[1],
-                m[2],
+                dyn_many("opgaver"),
                 m[3],
                 m[4],
                 m[5],
@@ -448,7 +460,7 @@ static CLASSES: &[ClassSpec] = &[
     class!("organisation" / "organisationfunktion",
         attrs: [BVN, t("funktionsnavn"), INTEGRATIONSDATA],
         states: GYLDIGHED,
-        rels: [one("organisatoriskfunktionstype"), many("adresser"), many("opgaver"),
+        rels: [one("organisatoriskfunktionstype"), dyn_many("adresser"), many("opgaver"),
                many("tilknyttedebrugere"), many("tilknyttedeenheder"),
                many("tilknyttedeorganisationer"), many("tilknyttedeitsystemer"),
                many("tilknyttedeinteressefaellesskaber"), many("tilknyttedepersoner"),
