@@ -40,6 +40,8 @@ pub enum FaultCode {
     BadRequest,
     /// A server-side failure (`env:Receiver` / `soap:Server`), no subcode.
     Receiver,
+    /// A malformed request outside WS-Security (`env:Sender` / `soap:Client`), no subcode.
+    Sender,
 }
 
 impl FaultCode {
@@ -59,7 +61,7 @@ impl FaultCode {
             FaultCode::InvalidRequest => wst("InvalidRequest"),
             FaultCode::RequestFailed => wst("RequestFailed"),
             FaultCode::BadRequest => wst("BadRequest"),
-            FaultCode::Receiver => None,
+            FaultCode::Receiver | FaultCode::Sender => None,
         }
     }
 
@@ -119,6 +121,7 @@ pub fn soap_fault(version: SoapVersion, code: FaultCode, reason: &str) -> String
                     format!(" xmlns:{prefix}=\"{namespace}\""),
                     format!("{prefix}:{local}"),
                 ),
+                None if code.is_sender() => (String::new(), "soap:Client".to_owned()),
                 None => (String::new(), "soap:Server".to_owned()),
             };
             format!(
@@ -168,6 +171,13 @@ mod tests {
         assert_eq!(xml::text(code), "wsse:MessageExpired");
         let f = soap_fault(SoapVersion::Soap11, FaultCode::Receiver, "oops");
         assert!(f.contains("<faultcode>soap:Server</faultcode>"));
+        let f = soap_fault(SoapVersion::Soap11, FaultCode::Sender, "no such operation");
+        assert!(f.contains("<faultcode>soap:Client</faultcode>"), "{f}");
+        let f = soap_fault(SoapVersion::Soap12, FaultCode::Sender, "no such operation");
+        assert!(
+            f.contains("<env:Value>env:Sender</env:Value></env:Code>"),
+            "{f}"
+        );
     }
 
     #[test]
