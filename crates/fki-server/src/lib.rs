@@ -19,6 +19,7 @@ pub mod error;
 mod linger;
 pub mod meta;
 pub mod metrics;
+pub mod organisation;
 pub mod rest;
 pub mod sts;
 pub mod tls;
@@ -237,6 +238,7 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(admin::routes())
         .merge(beskedfordeler::routes())
+        .merge(organisation::routes())
         .merge(metrics::routes())
         .with_state(state.clone())
         .merge(meta::docs(state.openapi.as_ref().clone()))

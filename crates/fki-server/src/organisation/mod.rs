@@ -1,0 +1,295 @@
+//! Organisation (SF1500 v6) and Klassifikation (SF1510) over SOAP, as KOMBIT serves them: one
+//! endpoint per object type at `/<service>/<klasse>/6/` (`/organisation/organisationenhed/6/`,
+//! `/klassifikation/klasse/6/` …), the operations of `../shared/specs/sf1500-organisation/v6/wsdl/<Type>.wsdl`
+//! (opret, importer, ret, passiver, slet, laes, list, soeg) chosen by the Body's element.
+//!
+//! Security: WS-Security with a SAML holder-of-key token for the Organisation service
+//! (`http://stoettesystemerne.dk/service/organisation/3`) or the Klassifikation service
+//! (`http://entityid.kombit.dk/service/klassifikation/7`) and an active agreement for the
+//! token's CVR ([`WsSecured`]). The caller then reads that CVR's objects and the fælleskommunale,
+//! and the objects it creates belong to that CVR: the same tenancy as the REST API, through the
+//! same engine ([`fki_organisation`] turns the messages into engine calls).
+//!
+//! Answers: SOAP in the request's version, the `RequestHeader` echoed in the Header, the
+//! operation's `…Output` in the Body with `sd:StandardRetur` (20, 40, 44, 50; see
+//! [`fki_organisation::StatusKode`]). A Body whose element is not an operation of the addressed
+//! type is a SOAP fault (`Sender`).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use fki_oio::json::{Mode, parse_write};
+use fki_oio::query::{Forespoergsel, parse_class_query, parse_read};
+use fki_oio::store::Scope;
+use fki_oio::{Kontekst, OioError, Skriv};
+use fki_organisation::forespoergsel::{self, Operation, output_element};
+use fki_organisation::svar::Svar;
+use fki_organisation::typer::{self, NS_REQUEST_HEADER, Objekttype};
+use fki_organisation::{Fejl, StatusKode};
+use fki_sts::fault::FaultCode;
+use fki_sts::wssec::SoapVersion;
+use fki_sts::xml::{self, Limits};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::sts::issue::fault_response;
+use crate::sts::soap::{SecuredService, WsSecured};
+use crate::sts::{ENTITY_KLASSIFIKATION, ENTITY_ORGANISATION};
+
+/// The Organisation service (tokens with this audience).
+pub struct OrganisationService;
+impl SecuredService for OrganisationService {
+    const ENTITY_ID: &'static str = ENTITY_ORGANISATION;
+}
+
+/// The Klassifikation service.
+pub struct KlassifikationService;
+impl SecuredService for KlassifikationService {
+    const ENTITY_ID: &'static str = ENTITY_KLASSIFIKATION;
+}
+
+/// `POST /<service>/<klasse>/6` and `…/6/` for every type.
+pub fn routes() -> Router<AppState> {
+    let mut r = Router::new();
+    for typ in typer::alle() {
+        let path = typ.path();
+        let handler = if typ.service == "klassifikation" {
+            post(
+                move |State(st): State<AppState>,
+                      headers: HeaderMap,
+                      secured: WsSecured<KlassifikationService>| async move {
+                    let (v, caller) = (secured.soap_version, secured.caller.clone());
+                    soap(st, headers, typ, v, caller, &secured.body).await
+                },
+            )
+        } else {
+            post(
+                move |State(st): State<AppState>,
+                      headers: HeaderMap,
+                      secured: WsSecured<OrganisationService>| async move {
+                    let (v, caller) = (secured.soap_version, secured.caller.clone());
+                    soap(st, headers, typ, v, caller, &secured.body).await
+                },
+            )
+        };
+        r = r
+            .route(&path, handler.clone())
+            .route(&format!("{path}/"), handler);
+    }
+    r
+}
+
+/// The caller's engine context: from the token, or under `--dev-open` (no verified caller)
+/// from the `X-FKI-*` headers as on the REST API.
+fn kontekst(
+    st: &AppState,
+    headers: &HeaderMap,
+    caller: Option<&crate::sts::guard::Caller>,
+) -> Result<Kontekst, Fejl> {
+    match caller {
+        Some(c) => Ok(Kontekst {
+            scope: Scope::Myndigheder(vec![c.cvr.clone()]),
+            myndighed: Some(c.cvr.clone()),
+            faelles: false,
+            brugerref: None,
+        }),
+        None => crate::rest::kontekst(st, headers)
+            .map_err(|e| Fejl::new(StatusKode::UgyldigInput, e.0.to_string())),
+    }
+}
+
+async fn soap(
+    st: AppState,
+    headers: HeaderMap,
+    typ: &'static Objekttype,
+    version: SoapVersion,
+    caller: Option<crate::sts::guard::Caller>,
+    body: &[u8],
+) -> Response {
+    let sender = |t: &str| fault_response(version, FaultCode::Sender, t);
+    let text = match xml::as_text(body, Limits::default()) {
+        Ok(t) => t,
+        Err(e) => return sender(&e.to_string()),
+    };
+    let doc = match xml::parse(text, Limits::default()) {
+        Ok(d) => d,
+        Err(e) => return sender(&e.to_string()),
+    };
+    let env = version.namespace();
+    let root = doc.root_element();
+    if !xml::is(root, env, "Envelope") {
+        return sender("not a SOAP envelope of the request's version");
+    }
+    let Some(body_el) = root
+        .children()
+        .find(|n| n.is_element() && xml::is(*n, env, "Body"))
+    else {
+        return sender("the envelope has no Body");
+    };
+    let Some(op) = body_el.children().find(|n| n.is_element()) else {
+        return sender("the Body is empty");
+    };
+    let Some(output) =
+        output_element(op.tag_name().name()).filter(|_| op.tag_name().namespace() == Some(typ.ns))
+    else {
+        return sender(&format!(
+            "{{{}}}{} is not an operation of {} at this address",
+            op.tag_name().namespace().unwrap_or(""),
+            op.tag_name().name(),
+            typ.element
+        ));
+    };
+    // The RequestHeader (its TransactionUUID) is answered back unchanged.
+    let request_header = root
+        .children()
+        .find(|n| n.is_element() && xml::is(*n, env, "Header"))
+        .and_then(|h| {
+            h.children()
+                .find(|n| n.is_element() && xml::is(*n, NS_REQUEST_HEADER, "RequestHeader"))
+        })
+        .and_then(|n| {
+            n.children()
+                .find(|c| c.is_element() && xml::is(*c, NS_REQUEST_HEADER, "TransactionUUID"))
+        })
+        .map(|t| {
+            format!(
+                "<rh:RequestHeader xmlns:rh=\"{NS_REQUEST_HEADER}\"><rh:TransactionUUID>{}</rh:TransactionUUID></rh:RequestHeader>",
+                xml::escape_text(&xml::text(t))
+            )
+        });
+
+    let svar = match forespoergsel::laes(typ, op) {
+        Err(f) => Svar::fejl(typ, output, &f),
+        Ok(operation) => match kontekst(&st, &headers, caller.as_ref()) {
+            Err(f) => Svar::fejl(typ, output, &f),
+            Ok(ctx) => match udfoer(&st, &ctx, typ, output, operation).await {
+                Ok(s) => s,
+                Err(f) => Svar::fejl(typ, output, &f),
+            },
+        },
+    };
+    envelope(version, request_header.as_deref(), &svar)
+}
+
+fn oio(e: OioError) -> Fejl {
+    if let OioError::Store(s) = &e {
+        tracing::error!(error = %s, "Organisation SOAP: store failure");
+    }
+    Fejl::from(&e)
+}
+
+/// Run `operation` on the engine and write its output element.
+async fn udfoer(
+    st: &AppState,
+    ctx: &Kontekst,
+    typ: &'static Objekttype,
+    output: &'static str,
+    operation: Operation,
+) -> Result<String, Fejl> {
+    let spec = typ.spec();
+    let engine = &st.engine;
+    let ok = || Svar::ny(typ, output, StatusKode::Ok, None);
+    match operation {
+        Operation::Opret(json) => {
+            let a = parse_write(spec, &json, Mode::Create).map_err(oio)?;
+            let uuid = engine
+                .write(ctx, spec, Uuid::new_v4(), Skriv::Opret(a))
+                .await
+                .map_err(oio)?;
+            let mut s = ok();
+            s.uuid(uuid);
+            Ok(s.slut())
+        }
+        Operation::Importer(uuid, json) => {
+            let a = parse_write(spec, &json, Mode::Create).map_err(oio)?;
+            engine
+                .write(ctx, spec, uuid, Skriv::Importer(a))
+                .await
+                .map_err(oio)?;
+            Ok(ok().slut())
+        }
+        Operation::Ret(uuid, json) => {
+            let a = parse_write(spec, &json, Mode::Update).map_err(oio)?;
+            engine
+                .write(ctx, spec, uuid, Skriv::Ret(a))
+                .await
+                .map_err(oio)?;
+            Ok(ok().slut())
+        }
+        Operation::Passiver { uuid, note } => {
+            engine
+                .write(ctx, spec, uuid, Skriv::Passiver { note })
+                .await
+                .map_err(oio)?;
+            Ok(ok().slut())
+        }
+        Operation::Slet { uuid, note } => {
+            engine
+                .write(ctx, spec, uuid, Skriv::Slet { note })
+                .await
+                .map_err(oio)?;
+            Ok(ok().slut())
+        }
+        Operation::Laes { uuid, tid } => {
+            let (tid, _) = parse_read(&tid).map_err(oio)?;
+            let h = engine
+                .laes_historik(ctx, spec, uuid, tid)
+                .await
+                .map_err(oio)?;
+            let mut s = ok();
+            s.oejebliksbillede(typ, uuid, &h.registreringer, tid.virk);
+            Ok(s.slut())
+        }
+        Operation::List { mut uuids, tid } => {
+            let (tid, _) = parse_read(&tid).map_err(oio)?;
+            uuids.dedup();
+            let hist = engine
+                .list_historik(ctx, spec, &uuids, tid)
+                .await
+                .map_err(oio)?;
+            let mut s = ok();
+            // In the order asked for.
+            for u in &uuids {
+                if let Some(h) = hist.iter().find(|h| h.objekt.uuid == *u) {
+                    s.oejebliksbillede(typ, *u, &h.registreringer, tid.virk);
+                }
+            }
+            Ok(s.slut())
+        }
+        Operation::Soeg(pairs) => {
+            let Forespoergsel::Soeg { query, .. } =
+                parse_class_query(spec, &pairs, Scope::All).map_err(oio)?
+            else {
+                return Err(Fejl::new(
+                    StatusKode::Fejl,
+                    "internal error: the search was read as a list",
+                ));
+            };
+            let hits = engine.soeg(ctx, &query).await.map_err(oio)?;
+            let mut s = ok();
+            s.id_liste(&hits);
+            Ok(s.slut())
+        }
+    }
+}
+
+/// The answer envelope: SOAP `version`, the RequestHeader back, `body` in the Body.
+fn envelope(version: SoapVersion, request_header: Option<&str>, body: &str) -> Response {
+    let env = version.namespace();
+    let header_xml = request_header
+        .map(|h| format!("<soap:Header>{h}</soap:Header>"))
+        .unwrap_or_default();
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{env}\">{header_xml}<soap:Body>{body}</soap:Body></soap:Envelope>"
+    );
+    let ct = match version {
+        SoapVersion::Soap12 => "application/soap+xml; charset=utf-8",
+        SoapVersion::Soap11 => "text/xml; charset=utf-8",
+    };
+    let mut r = (StatusCode::OK, xml).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    r
+}
