@@ -82,7 +82,7 @@ pub fn output_element(input: &str) -> Option<&'static str> {
     })
 }
 
-fn ugyldig(t: impl Into<String>) -> Fejl {
+pub(crate) fn ugyldig(t: impl Into<String>) -> Fejl {
     Fejl::new(StatusKode::UgyldigInput, t)
 }
 
@@ -111,34 +111,8 @@ pub fn laes(typ: &Objekttype, op: Node<'_, '_>) -> Result<Operation, Fejl> {
             Operation::Ret(uuid, med_note(data, note))
         }
         "ImportInput" => {
-            let objekt = b.one(typ.ns, typ.element)?;
-            let mut o = Boern::new(objekt, typ.element)?;
-            let uuid = uuid_element(o.one(NS_SD, "UUIDIdentifikator")?)?;
-            let regs = o.many(typ.ns, "Registrering");
-            o.slut()?;
-            let [reg] = regs.as_slice() else {
-                return Err(ugyldig(format!(
-                    "{}: give exactly one Registrering to import (got {})",
-                    typ.element,
-                    regs.len()
-                )));
-            };
-            let mut r = Boern::new(*reg, "Registrering")?;
-            let note = r.opt_tekst(NS_SD, "NoteTekst")?;
-            // Tidspunkt, LivscyklusKode and BrugerRef are the service's to set: a given value is
-            // read and checked, then replaced by the import's own registrering.
-            if let Some(t) = r.opt(NS_SD, "Tidspunkt") {
-                tidsstempel(t)?;
-            }
-            if let Some(l) = r.opt(NS_SD, "LivscyklusKode") {
-                tekst(l)?;
-            }
-            if let Some(br) = r.opt(NS_SD, "BrugerRef") {
-                unik_id(br)?;
-            }
-            let data = lister(typ, &mut r, true, "Registrering/")?;
-            r.slut()?;
-            Operation::Importer(uuid, med_note(data, note))
+            let (uuid, data) = importobjekt(typ, b.one(typ.ns, typ.element)?)?;
+            Operation::Importer(uuid, data)
         }
         "PassiverInput" | "SletInput" => {
             let uuid = uuid_element(b.one(NS_SD, "UUIDIdentifikator")?)?;
@@ -178,6 +152,141 @@ pub fn laes(typ: &Objekttype, op: Node<'_, '_>) -> Result<Operation, Fejl> {
     Ok(operation)
 }
 
+/// An object element to import (`<t:OrganisationEnhed>`: its UUID and exactly one
+/// `Registrering`) → its UUID and engine JSON.
+pub fn importobjekt(typ: &Objekttype, objekt: Node<'_, '_>) -> Result<(Uuid, Value), Fejl> {
+    let mut o = Boern::new(objekt, typ.element)?;
+    let uuid = uuid_element(o.one(NS_SD, "UUIDIdentifikator")?)?;
+    let regs = o.many(typ.ns, "Registrering");
+    o.slut()?;
+    let [reg] = regs.as_slice() else {
+        return Err(ugyldig(format!(
+            "{} {uuid}: give exactly one Registrering to import (got {})",
+            typ.element,
+            regs.len()
+        )));
+    };
+    let mut r = Boern::new(*reg, "Registrering")?;
+    let note = r.opt_tekst(NS_SD, "NoteTekst")?;
+    // Tidspunkt, LivscyklusKode and BrugerRef are the service's to set: a given value is read
+    // and checked, then replaced by the import's own registrering.
+    if let Some(t) = r.opt(NS_SD, "Tidspunkt") {
+        tidsstempel(t)?;
+    }
+    if let Some(l) = r.opt(NS_SD, "LivscyklusKode") {
+        tekst(l)?;
+    }
+    if let Some(br) = r.opt(NS_SD, "BrugerRef") {
+        unik_id(br)?;
+    }
+    let data = lister(typ, &mut r, true, "Registrering/")?;
+    r.slut()?;
+    Ok((uuid, med_note(data, note)))
+}
+
+/// The criteria of one type's `…SoegEgenskab` in a FremsoegObjekthierarki: LoRa search
+/// parameters, as in a SoegInput's `Egenskab`.
+pub fn soeg_egenskab(typ: &Objekttype, e: Node<'_, '_>) -> Result<Vec<(String, String)>, Fejl> {
+    let navn = e.tag_name().name().to_owned();
+    let mut q = Vec::new();
+    egenskab_kriterier(typ, e, &navn, &mut q)?;
+    Ok(q)
+}
+
+/// The search parameters before the lists of a SoegInput (paging, registrering, virkning).
+pub(crate) fn soeg_hoved(b: &mut Boern<'_, '_>) -> Result<Vec<(String, String)>, Fejl> {
+    let mut q: Vec<(String, String)> = Vec::new();
+    let foerste = match b.opt_tekst(NS_SD, "FoersteResultatReference")? {
+        Some(t) => tal(&t, "FoersteResultatReference")?,
+        None => 0,
+    };
+    // Always present: it also makes an empty search a search (all objects), not a list.
+    q.push(("foersteresultat".into(), foerste.to_string()));
+    if let Some(t) = b.opt_tekst(NS_SD, "MaksimalAntalKvantitet")? {
+        q.push((
+            "maximalantalresultater".into(),
+            tal(&t, "MaksimalAntalKvantitet")?.to_string(),
+        ));
+    }
+    if let Some(r) = b.opt(NS_SD, "SoegRegistrering") {
+        let mut rb = Boern::new(r, "SoegRegistrering")?;
+        if let Some(n) = rb.opt(NS_SD, "FraTidspunkt") {
+            q.push(("registreretfra".into(), tidspunkt(n, false)?));
+        }
+        if let Some(n) = rb.opt(NS_SD, "TilTidspunkt") {
+            q.push(("registrerettil".into(), tidspunkt(n, true)?));
+        }
+        if let Some(l) = rb.opt_tekst(NS_SD, "LivscyklusKode")? {
+            q.push(("livscykluskode".into(), l.trim().to_owned()));
+        }
+        if let Some(br) = rb.opt(NS_SD, "BrugerRef") {
+            let id = unik_id(br)?;
+            let v = id.values().next().and_then(Value::as_str).unwrap_or("");
+            q.push(("brugerref".into(), v.to_owned()));
+        }
+        rb.slut()?;
+    }
+    if let Some(v) = b.opt(NS_SD, "SoegVirkning") {
+        let mut vb = Boern::new(v, "SoegVirkning")?;
+        if let Some(n) = vb.opt(NS_SD, "FraTidspunkt") {
+            q.push(("virkningfra".into(), tidspunkt(n, false)?));
+        }
+        if let Some(n) = vb.opt(NS_SD, "TilTidspunkt") {
+            q.push(("virkningtil".into(), tidspunkt(n, true)?));
+        }
+        for el in ["AktoerRef", "AktoerTypeKode", "NoteTekst"] {
+            if vb.opt(NS_SD, el).is_some() {
+                return Err(ugyldig(format!(
+                    "SoegVirkning/{el}: searching on it is not supported by fki"
+                )));
+            }
+        }
+        vb.slut()?;
+    }
+    Ok(q)
+}
+
+/// The values of one `Egenskab` (without Virkning) as search parameters.
+fn egenskab_kriterier(
+    typ: &Objekttype,
+    e: Node<'_, '_>,
+    sti: &str,
+    q: &mut Vec<(String, String)>,
+) -> Result<(), Fejl> {
+    let mut eb = Boern::new(e, sti)?;
+    if eb.opt(NS_SD, "Virkning").is_some() {
+        return Err(ugyldig(format!(
+            "{sti}/Virkning: give the search period in SoegVirkning"
+        )));
+    }
+    for f in typ.egenskaber {
+        let ns = typ.uri(f.ns);
+        match f.form {
+            Form::Tekst | Form::Liste => {
+                for n in eb.many(ns, f.element) {
+                    q.push((f.felt.to_owned(), tekst(n)?));
+                }
+            }
+            Form::Soegeord => {
+                for n in eb.many(ns, f.element) {
+                    let mut sb = Boern::new(n, "Soegeord")?;
+                    for (el, param) in [
+                        ("SoegeordIdentifikator", "soegeordidentifikator"),
+                        ("BeskrivelseTekst", "beskrivelse"),
+                        ("SoegeordKategoriTekst", "soegeordskategori"),
+                    ] {
+                        if let Some(t) = sb.opt_tekst(NS_SD, el)? {
+                            q.push((param.to_owned(), t));
+                        }
+                    }
+                    sb.slut()?;
+                }
+            }
+        }
+    }
+    eb.slut()
+}
+
 fn med_note(mut data: Map<String, Value>, note: Option<String>) -> Value {
     if let Some(n) = note {
         data.insert("note".into(), json!(n));
@@ -189,14 +298,14 @@ fn med_note(mut data: Map<String, Value>, note: Option<String>) -> Value {
 // Children in schema order.
 
 /// The element children of a node, consumed in order.
-struct Boern<'a, 'i> {
+pub(crate) struct Boern<'a, 'i> {
     navn: String,
     items: Vec<Node<'a, 'i>>,
     pos: usize,
 }
 
 impl<'a, 'i> Boern<'a, 'i> {
-    fn new(node: Node<'a, 'i>, navn: &str) -> Result<Self, Fejl> {
+    pub(crate) fn new(node: Node<'a, 'i>, navn: &str) -> Result<Self, Fejl> {
         let mut items = Vec::new();
         for c in node.children() {
             if c.is_element() {
@@ -218,7 +327,7 @@ impl<'a, 'i> Boern<'a, 'i> {
             .is_some_and(|n| n.tag_name().namespace() == Some(ns) && n.tag_name().name() == local)
     }
 
-    fn opt(&mut self, ns: &str, local: &str) -> Option<Node<'a, 'i>> {
+    pub(crate) fn opt(&mut self, ns: &str, local: &str) -> Option<Node<'a, 'i>> {
         if self.peek_is(ns, local) {
             self.pos += 1;
             Some(self.items[self.pos - 1])
@@ -227,7 +336,7 @@ impl<'a, 'i> Boern<'a, 'i> {
         }
     }
 
-    fn many(&mut self, ns: &str, local: &str) -> Vec<Node<'a, 'i>> {
+    pub(crate) fn many(&mut self, ns: &str, local: &str) -> Vec<Node<'a, 'i>> {
         let mut out = Vec::new();
         while let Some(n) = self.opt(ns, local) {
             out.push(n);
@@ -235,7 +344,7 @@ impl<'a, 'i> Boern<'a, 'i> {
         out
     }
 
-    fn one(&mut self, ns: &str, local: &str) -> Result<Node<'a, 'i>, Fejl> {
+    pub(crate) fn one(&mut self, ns: &str, local: &str) -> Result<Node<'a, 'i>, Fejl> {
         self.opt(ns, local)
             .ok_or_else(|| match self.items.get(self.pos) {
                 Some(n) => ugyldig(format!(
@@ -253,7 +362,7 @@ impl<'a, 'i> Boern<'a, 'i> {
     }
 
     /// Refuse whatever is left.
-    fn slut(&self) -> Result<(), Fejl> {
+    pub(crate) fn slut(&self) -> Result<(), Fejl> {
         match self.items.get(self.pos) {
             None => Ok(()),
             Some(n) => Err(ugyldig(format!(
@@ -281,7 +390,7 @@ fn tekst(n: Node<'_, '_>) -> Result<String, Fejl> {
         .collect())
 }
 
-fn uuid_element(n: Node<'_, '_>) -> Result<Uuid, Fejl> {
+pub(crate) fn uuid_element(n: Node<'_, '_>) -> Result<Uuid, Fejl> {
     let t = tekst(n)?;
     Uuid::parse_str(t.trim())
         .map_err(|_| ugyldig(format!("{}: '{t}' is not a UUID", n.tag_name().name())))
@@ -644,91 +753,17 @@ fn filtre(b: &mut Boern<'_, '_>) -> Result<Vec<(String, String)>, Fejl> {
 
 /// A SoegInput as LoRa search parameters.
 fn soeg(typ: &Objekttype, b: &mut Boern<'_, '_>) -> Result<Vec<(String, String)>, Fejl> {
-    let mut q: Vec<(String, String)> = Vec::new();
-    let foerste = match b.opt_tekst(NS_SD, "FoersteResultatReference")? {
-        Some(t) => tal(&t, "FoersteResultatReference")?,
-        None => 0,
-    };
-    // Always present: it also makes an empty search a search (all objects), not a list.
-    q.push(("foersteresultat".into(), foerste.to_string()));
-    if let Some(t) = b.opt_tekst(NS_SD, "MaksimalAntalKvantitet")? {
-        q.push((
-            "maximalantalresultater".into(),
-            tal(&t, "MaksimalAntalKvantitet")?.to_string(),
-        ));
-    }
-    if let Some(r) = b.opt(NS_SD, "SoegRegistrering") {
-        let mut rb = Boern::new(r, "SoegRegistrering")?;
-        if let Some(n) = rb.opt(NS_SD, "FraTidspunkt") {
-            q.push(("registreretfra".into(), tidspunkt(n, false)?));
-        }
-        if let Some(n) = rb.opt(NS_SD, "TilTidspunkt") {
-            q.push(("registrerettil".into(), tidspunkt(n, true)?));
-        }
-        if let Some(l) = rb.opt_tekst(NS_SD, "LivscyklusKode")? {
-            q.push(("livscykluskode".into(), l.trim().to_owned()));
-        }
-        if let Some(br) = rb.opt(NS_SD, "BrugerRef") {
-            let id = unik_id(br)?;
-            let v = id.values().next().and_then(Value::as_str).unwrap_or("");
-            q.push(("brugerref".into(), v.to_owned()));
-        }
-        rb.slut()?;
-    }
-    if let Some(v) = b.opt(NS_SD, "SoegVirkning") {
-        let mut vb = Boern::new(v, "SoegVirkning")?;
-        if let Some(n) = vb.opt(NS_SD, "FraTidspunkt") {
-            q.push(("virkningfra".into(), tidspunkt(n, false)?));
-        }
-        if let Some(n) = vb.opt(NS_SD, "TilTidspunkt") {
-            q.push(("virkningtil".into(), tidspunkt(n, true)?));
-        }
-        for el in ["AktoerRef", "AktoerTypeKode", "NoteTekst"] {
-            if vb.opt(NS_SD, el).is_some() {
-                return Err(ugyldig(format!(
-                    "SoegVirkning/{el}: searching on it is not supported by fki"
-                )));
-            }
-        }
-        vb.slut()?;
-    }
+    let mut q = soeg_hoved(b)?;
     // The three lists: every given value is a criterion.
     let a = b.one(typ.ns, "AttributListe")?;
     let mut ab = Boern::new(a, "AttributListe")?;
     for (i, e) in ab.many(typ.ns, "Egenskab").into_iter().enumerate() {
-        let sti = format!("AttributListe/Egenskab[{}]", i + 1);
-        let mut eb = Boern::new(e, &sti)?;
-        if eb.opt(NS_SD, "Virkning").is_some() {
-            return Err(ugyldig(format!(
-                "{sti}/Virkning: give the search period in SoegVirkning"
-            )));
-        }
-        for f in typ.egenskaber {
-            let ns = typ.uri(f.ns);
-            match f.form {
-                Form::Tekst | Form::Liste => {
-                    for n in eb.many(ns, f.element) {
-                        q.push((f.felt.to_owned(), tekst(n)?));
-                    }
-                }
-                Form::Soegeord => {
-                    for n in eb.many(ns, f.element) {
-                        let mut sb = Boern::new(n, "Soegeord")?;
-                        for (el, param) in [
-                            ("SoegeordIdentifikator", "soegeordidentifikator"),
-                            ("BeskrivelseTekst", "beskrivelse"),
-                            ("SoegeordKategoriTekst", "soegeordskategori"),
-                        ] {
-                            if let Some(t) = sb.opt_tekst(NS_SD, el)? {
-                                q.push((param.to_owned(), t));
-                            }
-                        }
-                        sb.slut()?;
-                    }
-                }
-            }
-        }
-        eb.slut()?;
+        egenskab_kriterier(
+            typ,
+            e,
+            &format!("AttributListe/Egenskab[{}]", i + 1),
+            &mut q,
+        )?;
     }
     lokal_udvidelse(&mut ab, "AttributListe/")?;
     ab.slut()?;
@@ -851,7 +886,10 @@ mod tests {
         let e = &v["attributter"]["organisationenhedegenskaber"][0];
         assert_eq!(e["enhedsnavn"], json!("n"));
         // A from-position GraenseIndikator is -infinity; a missing TilTidspunkt is infinity.
-        assert_eq!(e["virkning"], json!({"from": "-infinity", "to": "infinity"}));
+        assert_eq!(
+            e["virkning"],
+            json!({"from": "-infinity", "to": "infinity"})
+        );
         assert_eq!(
             v["tilstande"]["organisationenhedgyldighed"][0]["gyldighed"],
             json!("Aktiv")
@@ -863,8 +901,10 @@ mod tests {
     #[test]
     fn order_and_namespaces_are_the_schemas() {
         // TilstandListe before AttributListe.
-        let e = op("<t:OpretInput><t:TilstandListe/><t:AttributListe/><t:RelationListe/></t:OpretInput>")
-            .unwrap_err();
+        let e = op(
+            "<t:OpretInput><t:TilstandListe/><t:AttributListe/><t:RelationListe/></t:OpretInput>",
+        )
+        .unwrap_err();
         assert_eq!(e.kode, StatusKode::UgyldigInput);
         assert!(e.tekst.contains("AttributListe"), "{}", e.tekst);
         // EnhedNavn in the type's namespace instead of sd.

@@ -13,6 +13,7 @@
 
 pub mod forespoergsel;
 pub mod svar;
+pub mod system;
 pub mod typer;
 
 use fki_oio::OioError;

@@ -104,7 +104,7 @@ impl Svar {
     }
 }
 
-fn tekst_element(s: &mut String, prefix: &str, element: &str, t: &str) {
+pub(crate) fn tekst_element(s: &mut String, prefix: &str, element: &str, t: &str) {
     s.push('<');
     s.push_str(prefix);
     s.push(':');
@@ -146,7 +146,9 @@ fn virkning(s: &mut String, v: &Virkning) {
     s.push_str("</sd:Virkning>");
 }
 
-fn registrering(s: &mut String, typ: &Objekttype, r: &Registrering, (fra, til): (Ts, Ts)) {
+/// One `<t:Registrering>` (prefix `t` bound to `typ`'s namespace by the caller), showing the
+/// periods that overlap `(fra, til)`.
+pub fn registrering(s: &mut String, typ: &Objekttype, r: &Registrering, (fra, til): (Ts, Ts)) {
     s.push_str("<t:Registrering>");
     if let Some(n) = &r.meta.note {
         tekst_element(s, "sd", "NoteTekst", n);

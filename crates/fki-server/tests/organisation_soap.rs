@@ -38,9 +38,14 @@ const FRA: &str = "2020-01-01T00:00:00+01:00";
 /// Validate `element` (a standalone XML element) against the type's `…Operationer.xsd` with
 /// xmllint; panic with xmllint's words if it is not valid.
 fn valider(typ: &Objekttype, element: &str) {
+    valider_mod(&format!("{}Operationer.xsd", typ.element), element);
+}
+
+/// Validate `element` against the schema file `xsd` of the fixture.
+fn valider_mod(xsd: &str, element: &str) {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(element.as_bytes()).unwrap();
-    let xsd = format!("{XSD_DIR}/{}Operationer.xsd", typ.element);
+    let xsd = format!("{XSD_DIR}/{xsd}");
     let out = Command::new("xmllint")
         .args(["--noout", "--nonet", "--schema", &xsd])
         .arg(f.path())
@@ -896,5 +901,191 @@ async fn soap_and_rest_share_the_data() {
         4,
         "every period starts on 2021-03-01 (Copenhagen): {svar}"
     );
+    env.finish().await;
+}
+
+// ------------------------------------------------------------------------------ hierarchies
+
+const NS_ORGSYS: &str = "http://stoettesystemerne.dk/organisation/organisationsystem/6/";
+const NS_KLASYS: &str = "http://stoettesystemerne.dk/klassifikation/klassifikationsystem/6/";
+
+/// An object element to import: `<p:Element>` with its UUID and one Registrering, the type's
+/// namespace bound to `p` on the element.
+fn importobjekt(typ: &Objekttype, u: Uuid, tag: &str, maal: &[Uuid]) -> String {
+    format!(
+        "<t:{el} xmlns:t=\"{}\"><sd:UUIDIdentifikator>{u}</sd:UUIDIdentifikator><t:Registrering>{}</t:Registrering></t:{el}>",
+        typ.ns,
+        lister(typ, tag, maal),
+        el = typ.element
+    )
+}
+
+async fn system_call(
+    env: &Env,
+    s: &System,
+    xsd: &str,
+    path_typ: &Objekttype,
+    path: &'static str,
+    payload: &str,
+) -> String {
+    valider_mod(xsd, payload);
+    // Post to the hierarchy service's address, with the token for its service.
+    let mut t = Objekttype {
+        klasse: path_typ.klasse,
+        service: path_typ.service,
+        element: path_typ.element,
+        ns: path_typ.ns,
+        egenskaber: path_typ.egenskaber,
+        tilstand: path_typ.tilstand,
+        relationer: path_typ.relationer,
+    };
+    t.klasse = path;
+    let (http, text) = env.post(&t, Some((s, audience(path_typ))), payload).await;
+    assert_eq!(http, 200, "{text}");
+    let svar = body_element(&text);
+    valider_mod(xsd, &svar);
+    svar
+}
+
+#[tokio::test]
+async fn hierarchy_services() {
+    let env = Env::start(false, true).await.unwrap();
+    let a = env
+        .system("A", CVR_A, &[ENTITY_ORGANISATION, ENTITY_KLASSIFIKATION])
+        .await;
+    let b = env.system("B", CVR_B, &[ENTITY_ORGANISATION]).await;
+    let org = typer::ved_sti("organisation", "organisation").unwrap();
+    let enhed = typer::ved_sti("organisation", "organisationenhed").unwrap();
+    let xsd = "OrganisationSystemOperationer.xsd";
+    let decl = format!(
+        "xmlns:s=\"{NS_ORGSYS}\" xmlns:sd=\"{NS_SD}\" xmlns:sts=\"{NS_STS}\" xmlns:orgfaelles=\"{NS_ORGFAELLES}\""
+    );
+    let (o, e1, e2) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let m = |t: &Objekttype| -> Vec<Uuid> { t.relationer.iter().map(|_| Uuid::new_v4()).collect() };
+    let import = |e2_tag: &str| {
+        format!(
+            "<s:ImporterOrganisationSystemInput {decl}>{}<s:OrganisationEnhederInput>{}{}</s:OrganisationEnhederInput></s:ImporterOrganisationSystemInput>",
+            importobjekt(org, o, "org", &m(org)),
+            importobjekt(enhed, e1, "enhed1", &m(enhed)),
+            importobjekt(enhed, e2, e2_tag, &m(enhed)),
+        )
+    };
+
+    // Import: three UnikRetur with 20, in order.
+    let svar = system_call(&env, &a, xsd, org, "organisationsystem", &import("enhed2")).await;
+    assert_eq!(
+        texts(&svar, NS_SD, "StatusKode"),
+        vec!["20", "20", "20"],
+        "{svar}"
+    );
+    assert_eq!(
+        texts(&svar, NS_SD, "UUIDIdentifikator"),
+        vec![o.to_string(), e1.to_string(), e2.to_string()]
+    );
+    assert_eq!(
+        texts(&svar, NS_SD, "Type"),
+        vec!["Organisation", "OrganisationEnhed", "OrganisationEnhed"]
+    );
+
+    // FremsoegObjekthierarki without criteria: the whole hierarchy (fki's export).
+    let alle = format!("<s:FremsoegObjekthierarkiInput {decl}></s:FremsoegObjekthierarkiInput>");
+    let svar = system_call(&env, &a, xsd, org, "organisationsystem", &alle).await;
+    assert_eq!(status(&svar).0, 20);
+    let ids_in = |svar: &str, liste: &str| -> Vec<String> {
+        let doc = roxmltree::Document::parse(svar).unwrap();
+        let mut v: Vec<String> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name((NS_ORGSYS, liste)))
+            .flat_map(|l| {
+                l.descendants()
+                    .filter(|n| n.has_tag_name("ObjektType"))
+                    .collect::<Vec<_>>()
+            })
+            .map(|n| n.first_element_child().unwrap().text().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids_in(&svar, "Organisationer"), vec![o.to_string()]);
+    let mut enheder = vec![e1.to_string(), e2.to_string()];
+    enheder.sort();
+    assert_eq!(ids_in(&svar, "OrganisationEnheder"), enheder);
+    assert_eq!(
+        egenskab_texts(&svar, NS_SD, "EnhedNavn").len(),
+        2,
+        "the enheder come with their registreringer"
+    );
+
+    // With a criterion for OrganisationEnhed only.
+    let en = format!(
+        "<s:FremsoegObjekthierarkiInput {decl}><s:OrganisationEnhedSoegEgenskab><sd:EnhedNavn>{}</sd:EnhedNavn></s:OrganisationEnhedSoegEgenskab></s:FremsoegObjekthierarkiInput>",
+        vaerdi("EnhedNavn", "enhed1")
+    );
+    let svar = system_call(&env, &a, xsd, org, "organisationsystem", &en).await;
+    assert_eq!(ids_in(&svar, "OrganisationEnheder"), vec![e1.to_string()]);
+    assert_eq!(ids_in(&svar, "Organisationer"), vec![o.to_string()]);
+
+    // Another CVR sees an empty hierarchy.
+    let svar = system_call(&env, &b, xsd, org, "organisationsystem", &alle).await;
+    assert!(
+        ids_in(&svar, "Organisationer").is_empty()
+            && ids_in(&svar, "OrganisationEnheder").is_empty()
+    );
+
+    // An import with one bad object stores nothing.
+    let (o2, e3) = (Uuid::new_v4(), Uuid::new_v4());
+    let bad = format!(
+        "<s:ImporterOrganisationSystemInput {decl}>{}<s:OrganisationEnhederInput>{}<t:OrganisationEnhed xmlns:t=\"{}\"><sd:UUIDIdentifikator>{}</sd:UUIDIdentifikator><t:Registrering><t:AttributListe><t:Egenskab>{}</t:Egenskab></t:AttributListe><t:TilstandListe/><t:RelationListe/></t:Registrering></t:OrganisationEnhed></s:OrganisationEnhederInput></s:ImporterOrganisationSystemInput>",
+        importobjekt(org, o2, "org2", &m(org)),
+        importobjekt(enhed, e3, "enhed3", &m(enhed)),
+        enhed.ns,
+        Uuid::new_v4(),
+        virkning(FRA),
+    );
+    let svar = system_call(&env, &a, xsd, org, "organisationsystem", &bad).await;
+    let (k, t) = status(&svar);
+    assert_eq!(k, 40, "{svar}");
+    assert!(t.contains("brugervendtnoegle"), "{t}");
+    let svar = system_call(&env, &a, xsd, org, "organisationsystem", &alle).await;
+    assert_eq!(
+        ids_in(&svar, "Organisationer"),
+        vec![o.to_string()],
+        "nothing of the failed import"
+    );
+
+    // KlassifikationSystem: import a Klassifikation with a Facet and two Klasser, find one Klasse.
+    let klf = typer::ved_sti("klassifikation", "klassifikation").unwrap();
+    let facet = typer::ved_sti("klassifikation", "facet").unwrap();
+    let klasse = typer::ved_sti("klassifikation", "klasse").unwrap();
+    let kxsd = "KlassifikationSystemOperationer.xsd";
+    let kdecl = format!("xmlns:s=\"{NS_KLASYS}\" xmlns:sd=\"{NS_SD}\"");
+    let (k1, k2) = (Uuid::new_v4(), Uuid::new_v4());
+    let kimport = format!(
+        "<s:ImporterKlassifikationSystemInput {kdecl}>{}<s:FacetterInput>{}</s:FacetterInput><s:KlasserInput>{}{}</s:KlasserInput></s:ImporterKlassifikationSystemInput>",
+        importobjekt(klf, Uuid::new_v4(), "kle", &m(klf)),
+        importobjekt(facet, Uuid::new_v4(), "emne", &m(facet)),
+        importobjekt(klasse, k1, "k1", &m(klasse)),
+        importobjekt(klasse, k2, "k2", &m(klasse)),
+    );
+    let svar = system_call(&env, &a, kxsd, klasse, "klassifikationsystem", &kimport).await;
+    assert_eq!(texts(&svar, NS_SD, "StatusKode"), vec!["20"; 4], "{svar}");
+    let soeg = format!(
+        "<s:FremsoegObjekthierarkiInput {kdecl}><s:KlasseSoegEgenskab><sd:TitelTekst>{}</sd:TitelTekst></s:KlasseSoegEgenskab></s:FremsoegObjekthierarkiInput>",
+        vaerdi("TitelTekst", "k2")
+    );
+    let svar = system_call(&env, &a, kxsd, klasse, "klassifikationsystem", &soeg).await;
+    let doc = roxmltree::Document::parse(&svar).unwrap();
+    let klasser: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((NS_KLASYS, "Klasser")))
+        .flat_map(|l| {
+            l.descendants()
+                .filter(|n| n.has_tag_name((NS_SD, "UUIDIdentifikator")))
+                .collect::<Vec<_>>()
+        })
+        .map(|n| n.text().unwrap().to_owned())
+        .collect();
+    assert_eq!(klasser.first(), Some(&k2.to_string()), "{svar}");
+    assert!(!klasser.contains(&k1.to_string()));
     env.finish().await;
 }

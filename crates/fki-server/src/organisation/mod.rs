@@ -26,6 +26,7 @@ use fki_oio::store::Scope;
 use fki_oio::{Kontekst, OioError, Skriv};
 use fki_organisation::forespoergsel::{self, Operation, output_element};
 use fki_organisation::svar::Svar;
+use fki_organisation::system::{self, SYSTEMER, System, SystemOperation};
 use fki_organisation::typer::{self, NS_REQUEST_HEADER, Objekttype};
 use fki_organisation::{Fejl, StatusKode};
 use fki_sts::fault::FaultCode;
@@ -50,18 +51,32 @@ impl SecuredService for KlassifikationService {
     const ENTITY_ID: &'static str = ENTITY_KLASSIFIKATION;
 }
 
-/// `POST /<service>/<klasse>/6` and `…/6/` for every type.
+/// Where a request is addressed: an object type's service or a hierarchy service.
+#[derive(Clone, Copy)]
+enum Doer {
+    Type(&'static Objekttype),
+    System(&'static System),
+}
+
+/// `POST /<service>/<klasse>/6` and `…/6/` for every type and hierarchy service.
 pub fn routes() -> Router<AppState> {
+    let doere = typer::alle()
+        .iter()
+        .map(|t| (t.service, t.path(), Doer::Type(t)))
+        .chain(
+            SYSTEMER
+                .iter()
+                .map(|s| (s.service, s.path(), Doer::System(s))),
+        );
     let mut r = Router::new();
-    for typ in typer::alle() {
-        let path = typ.path();
-        let handler = if typ.service == "klassifikation" {
+    for (service, path, doer) in doere {
+        let handler = if service == "klassifikation" {
             post(
                 move |State(st): State<AppState>,
                       headers: HeaderMap,
                       secured: WsSecured<KlassifikationService>| async move {
                     let (v, caller) = (secured.soap_version, secured.caller.clone());
-                    soap(st, headers, typ, v, caller, &secured.body).await
+                    soap(st, headers, doer, v, caller, &secured.body).await
                 },
             )
         } else {
@@ -70,7 +85,7 @@ pub fn routes() -> Router<AppState> {
                       headers: HeaderMap,
                       secured: WsSecured<OrganisationService>| async move {
                     let (v, caller) = (secured.soap_version, secured.caller.clone());
-                    soap(st, headers, typ, v, caller, &secured.body).await
+                    soap(st, headers, doer, v, caller, &secured.body).await
                 },
             )
         };
@@ -103,7 +118,7 @@ fn kontekst(
 async fn soap(
     st: AppState,
     headers: HeaderMap,
-    typ: &'static Objekttype,
+    doer: Doer,
     version: SoapVersion,
     caller: Option<crate::sts::guard::Caller>,
     body: &[u8],
@@ -131,14 +146,19 @@ async fn soap(
     let Some(op) = body_el.children().find(|n| n.is_element()) else {
         return sender("the Body is empty");
     };
-    let Some(output) =
-        output_element(op.tag_name().name()).filter(|_| op.tag_name().namespace() == Some(typ.ns))
-    else {
+    let (ns, navn) = match doer {
+        Doer::Type(t) => (t.ns, t.element),
+        Doer::System(s) => (s.ns, s.navn),
+    };
+    let output = match doer {
+        Doer::Type(_) => output_element(op.tag_name().name()),
+        Doer::System(s) => system::output_element(s, op.tag_name().name()),
+    };
+    let Some(output) = output.filter(|_| op.tag_name().namespace() == Some(ns)) else {
         return sender(&format!(
-            "{{{}}}{} is not an operation of {} at this address",
+            "{{{}}}{} is not an operation of {navn} at this address",
             op.tag_name().namespace().unwrap_or(""),
             op.tag_name().name(),
-            typ.element
         ));
     };
     // The RequestHeader (its TransactionUUID) is answered back unchanged.
@@ -160,15 +180,22 @@ async fn soap(
             )
         });
 
-    let svar = match forespoergsel::laes(typ, op) {
-        Err(f) => Svar::fejl(typ, output, &f),
-        Ok(operation) => match kontekst(&st, &headers, caller.as_ref()) {
-            Err(f) => Svar::fejl(typ, output, &f),
-            Ok(ctx) => match udfoer(&st, &ctx, typ, output, operation).await {
-                Ok(s) => s,
-                Err(f) => Svar::fejl(typ, output, &f),
-            },
-        },
+    let ctx = kontekst(&st, &headers, caller.as_ref());
+    let svar = match doer {
+        Doer::Type(typ) => {
+            let r = match (forespoergsel::laes(typ, op), ctx) {
+                (Err(f), _) | (_, Err(f)) => Err(f),
+                (Ok(operation), Ok(ctx)) => udfoer(&st, &ctx, typ, output, operation).await,
+            };
+            r.unwrap_or_else(|f| Svar::fejl(typ, output, &f))
+        }
+        Doer::System(sys) => {
+            let r = match (system::laes(sys, op), ctx) {
+                (Err(f), _) | (_, Err(f)) => Err(f),
+                (Ok(operation), Ok(ctx)) => udfoer_system(&st, &ctx, sys, output, operation).await,
+            };
+            r.unwrap_or_else(|f| system::fejl(sys, output, &f))
+        }
     };
     envelope(version, request_header.as_deref(), &svar)
 }
@@ -271,6 +298,67 @@ async fn udfoer(
             let mut s = ok();
             s.id_liste(&hits);
             Ok(s.slut())
+        }
+    }
+}
+
+/// Run a hierarchy operation.
+async fn udfoer_system(
+    st: &AppState,
+    ctx: &Kontekst,
+    sys: &'static System,
+    output: &'static str,
+    operation: SystemOperation,
+) -> Result<String, Fejl> {
+    let engine = &st.engine;
+    match operation {
+        SystemOperation::Fremsoeg(per) => {
+            let mut fundne = Vec::with_capacity(per.len());
+            let mut virk = None;
+            for (typ, pairs) in per {
+                let spec = typ.spec();
+                let Forespoergsel::Soeg { query, tid, .. } =
+                    parse_class_query(spec, &pairs, Scope::All).map_err(oio)?
+                else {
+                    return Err(Fejl::new(
+                        StatusKode::Fejl,
+                        "internal error: the search was read as a list",
+                    ));
+                };
+                let hits = engine.soeg(ctx, &query).await.map_err(oio)?;
+                let mut hist = engine
+                    .list_historik(ctx, spec, &hits, tid)
+                    .await
+                    .map_err(oio)?;
+                // In the search's order.
+                let mut objekter = Vec::with_capacity(hist.len());
+                for u in &hits {
+                    if let Some(i) = hist.iter().position(|h| h.objekt.uuid == *u) {
+                        objekter.push((*u, hist.swap_remove(i).registreringer));
+                    }
+                }
+                virk.get_or_insert(tid.virk);
+                fundne.push((typ, objekter));
+            }
+            let virk = virk.unwrap_or((fki_oio::time::NEG_INF, fki_oio::time::POS_INF));
+            Ok(system::fremsoeg_svar(sys, &fundne, virk))
+        }
+        SystemOperation::Importer(objekter) => {
+            let mut ops = Vec::with_capacity(objekter.len());
+            let mut svar = Vec::with_capacity(objekter.len());
+            for (typ, uuid, json) in objekter {
+                let a = parse_write(typ.spec(), &json, Mode::Create).map_err(|e| {
+                    Fejl::new(
+                        StatusKode::UgyldigInput,
+                        format!("{} {uuid}: {e}", typ.element),
+                    )
+                })?;
+                ops.push((typ.spec(), uuid, Skriv::Importer(a)));
+                svar.push((typ, uuid));
+            }
+            // One transaction: all or nothing.
+            engine.write_many(ctx, ops).await.map_err(oio)?;
+            Ok(system::import_svar(sys, output, &svar))
         }
     }
 }

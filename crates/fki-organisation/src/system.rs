@@ -1,0 +1,289 @@
+//! The hierarchy services: OrganisationSystem and KlassifikationSystem
+//! (`../shared/specs/sf1500-organisation/v6/xsd/6.0.STS-0/OrganisationSystemOperationer.xsd`,
+//! `KlassifikationSystemOperationer.xsd`; WSDLs `OrganisationSystem.wsdl`,
+//! `KlassifikationSystem.wsdl`).
+//!
+//! - `FremsoegObjekthierarkiInput`: the objects of every type of the hierarchy (Organisation,
+//!   OrganisationEnhed, OrganisationFunktion, Bruger, Interessefaellesskab, ItSystem — or
+//!   Klassifikation, Facet, Klasse) that match that type's optional `…SoegEgenskab`, each as a
+//!   `FiltreretOejebliksbillede`. Without criteria this is the whole hierarchy the caller may
+//!   see: fki's export.
+//! - `ImporterOrganisationSystemInput` / `ImporterKlassifikationSystemInput`: an Organisation
+//!   with its OrganisationEnheder (a Klassifikation with its Facetter and Klasser), imported in
+//!   one transaction: all or nothing.
+
+use roxmltree::Node;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::forespoergsel::{Boern, importobjekt, soeg_egenskab, soeg_hoved, ugyldig};
+use crate::svar::{registrering, tekst_element};
+use crate::typer::{NS_SD, Objekttype, ved_sti};
+use crate::{Fejl, StatusKode};
+use fki_oio::model::Registrering;
+use fki_oio::time::Ts;
+
+/// One type of a hierarchy: its search element in the input and its list in the output.
+#[derive(Debug)]
+pub struct Led {
+    pub klasse: &'static str,
+    /// `OrganisationEnhedSoegEgenskab`.
+    pub soeg_egenskab: &'static str,
+    /// `OrganisationEnheder`.
+    pub output: &'static str,
+}
+
+/// A hierarchy service.
+#[derive(Debug)]
+pub struct System {
+    /// `OrganisationSystem`.
+    pub navn: &'static str,
+    /// `organisation` or `klassifikation`.
+    pub service: &'static str,
+    /// `http://stoettesystemerne.dk/organisation/organisationsystem/6/`.
+    pub ns: &'static str,
+    pub led: &'static [Led],
+    /// `ImporterOrganisationSystemInput`.
+    pub import_input: &'static str,
+    /// The import's first element is this type's object; then, per entry, a wrapper element
+    /// holding objects of the type (`OrganisationEnhederInput` → `OrganisationEnhed`*).
+    pub import_rod: &'static str,
+    pub import_lister: &'static [(&'static str, &'static str)],
+}
+
+impl System {
+    /// `/<service>/<name>/6` as the namespace names it.
+    pub fn path(&self) -> String {
+        let navn = self
+            .ns
+            .trim_end_matches("/6/")
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        format!("/{}/{navn}/6", self.service)
+    }
+
+    fn typ(klasse: &str, service: &str) -> &'static Objekttype {
+        ved_sti(service, klasse).expect("hierarchy types are SOAP types")
+    }
+}
+
+pub static SYSTEMER: &[System] = &[
+    System {
+        navn: "OrganisationSystem",
+        service: "organisation",
+        ns: "http://stoettesystemerne.dk/organisation/organisationsystem/6/",
+        led: &[
+            Led {
+                klasse: "organisation",
+                soeg_egenskab: "OrganisationSoegEgenskab",
+                output: "Organisationer",
+            },
+            Led {
+                klasse: "organisationenhed",
+                soeg_egenskab: "OrganisationEnhedSoegEgenskab",
+                output: "OrganisationEnheder",
+            },
+            Led {
+                klasse: "organisationfunktion",
+                soeg_egenskab: "OrganisationFunktionSoegEgenskab",
+                output: "OrganisationFunktioner",
+            },
+            Led {
+                klasse: "bruger",
+                soeg_egenskab: "BrugerSoegEgenskab",
+                output: "Brugere",
+            },
+            Led {
+                klasse: "interessefaellesskab",
+                soeg_egenskab: "InteressefaellesskabSoegEgenskab",
+                output: "Interessefaellesskaber",
+            },
+            Led {
+                klasse: "itsystem",
+                soeg_egenskab: "ItSystemSoegEgenskab",
+                output: "ItSystemer",
+            },
+        ],
+        import_input: "ImporterOrganisationSystemInput",
+        import_rod: "organisation",
+        import_lister: &[("OrganisationEnhederInput", "organisationenhed")],
+    },
+    System {
+        navn: "KlassifikationSystem",
+        service: "klassifikation",
+        ns: "http://stoettesystemerne.dk/klassifikation/klassifikationsystem/6/",
+        led: &[
+            Led {
+                klasse: "klassifikation",
+                soeg_egenskab: "KlassifikationSoegEgenskab",
+                output: "Klassifikationer",
+            },
+            Led {
+                klasse: "facet",
+                soeg_egenskab: "FacetSoegEgenskab",
+                output: "Facetter",
+            },
+            Led {
+                klasse: "klasse",
+                soeg_egenskab: "KlasseSoegEgenskab",
+                output: "Klasser",
+            },
+        ],
+        import_input: "ImporterKlassifikationSystemInput",
+        import_rod: "klassifikation",
+        import_lister: &[("FacetterInput", "facet"), ("KlasserInput", "klasse")],
+    },
+];
+
+/// An operation of a hierarchy service.
+#[derive(Debug)]
+pub enum SystemOperation {
+    /// Per type of the hierarchy (in its order): the type and its LoRa search parameters.
+    Fremsoeg(Vec<(&'static Objekttype, Vec<(String, String)>)>),
+    /// The objects to import, in order: type, UUID, engine JSON.
+    Importer(Vec<(&'static Objekttype, Uuid, Value)>),
+}
+
+/// The output element answering `input`, if it is an operation of `sys`.
+pub fn output_element(sys: &System, input: &str) -> Option<&'static str> {
+    if input == "FremsoegObjekthierarkiInput" {
+        Some("FremsoegObjekthierarkiOutput")
+    } else if input == sys.import_input {
+        Some(if sys.service == "organisation" {
+            "ImporterOrganisationSystemOutput"
+        } else {
+            "ImporterKlassifikationSystemOutput"
+        })
+    } else {
+        None
+    }
+}
+
+/// Read an operation element of `sys`.
+pub fn laes(sys: &System, op: Node<'_, '_>) -> Result<SystemOperation, Fejl> {
+    if op.tag_name().namespace() != Some(sys.ns) {
+        return Err(ugyldig(format!(
+            "{} is not an operation of {}",
+            op.tag_name().name(),
+            sys.navn
+        )));
+    }
+    let navn = op.tag_name().name();
+    let mut b = Boern::new(op, navn)?;
+    let out = if navn == "FremsoegObjekthierarkiInput" {
+        let hoved = soeg_hoved(&mut b)?;
+        let mut per = Vec::new();
+        for led in sys.led {
+            let typ = System::typ(led.klasse, sys.service);
+            let mut q = hoved.clone();
+            if let Some(e) = b.opt(sys.ns, led.soeg_egenskab) {
+                q.extend(soeg_egenskab(typ, e)?);
+            }
+            per.push((typ, q));
+        }
+        SystemOperation::Fremsoeg(per)
+    } else if navn == sys.import_input {
+        let rod = System::typ(sys.import_rod, sys.service);
+        let (u, v) = importobjekt(rod, b.one(rod.ns, rod.element)?)?;
+        let mut objekter = vec![(rod, u, v)];
+        for (liste, klasse) in sys.import_lister {
+            let typ = System::typ(klasse, sys.service);
+            let l = b.one(sys.ns, liste)?;
+            let mut lb = Boern::new(l, liste)?;
+            for o in lb.many(typ.ns, typ.element) {
+                let (u, v) = importobjekt(typ, o)?;
+                objekter.push((typ, u, v));
+            }
+            lb.slut()?;
+        }
+        let mut set = std::collections::HashSet::new();
+        if let Some((_, u, _)) = objekter.iter().find(|(_, u, _)| !set.insert(*u)) {
+            return Err(ugyldig(format!("{u} is given more than once")));
+        }
+        SystemOperation::Importer(objekter)
+    } else {
+        return Err(ugyldig(format!(
+            "{navn} is not an operation of {}",
+            sys.navn
+        )));
+    };
+    b.slut()?;
+    Ok(out)
+}
+
+fn hoved(sys: &System, element: &str, status: StatusKode, tekst: Option<&str>) -> String {
+    let mut s = format!(
+        "<s:{element} xmlns:s=\"{}\" xmlns:sd=\"{NS_SD}\"><sd:StandardRetur><sd:StatusKode>{}</sd:StatusKode>",
+        sys.ns,
+        status.kode()
+    );
+    if let Some(t) = tekst {
+        tekst_element(&mut s, "sd", "FejlbeskedTekst", t);
+    }
+    s.push_str("</sd:StandardRetur>");
+    s
+}
+
+/// A refusal as the output `element` (for the import: one StandardRetur, as its
+/// MultipleOutputType allows).
+pub fn fejl(sys: &System, element: &str, f: &Fejl) -> String {
+    let mut s = hoved(sys, element, f.kode, Some(&f.tekst));
+    if element == "FremsoegObjekthierarkiOutput" {
+        // The six (three) lists are required, empty on a refusal.
+        for led in sys.led {
+            s.push_str(&format!("<s:{0}></s:{0}>", led.output));
+        }
+    }
+    s.push_str(&format!("</s:{element}>"));
+    s
+}
+
+/// Objects found, each with its registreringer.
+pub type Objekter = Vec<(Uuid, Vec<Registrering>)>;
+
+/// The FremsoegObjekthierarkiOutput: per type of the hierarchy its objects with their
+/// registreringer, showing the periods that overlap `virk`.
+pub fn fremsoeg_svar(
+    sys: &System,
+    fundne: &[(&'static Objekttype, Objekter)],
+    virk: (Ts, Ts),
+) -> String {
+    let element = "FremsoegObjekthierarkiOutput";
+    let mut s = hoved(sys, element, StatusKode::Ok, None);
+    for led in sys.led {
+        s.push_str(&format!("<s:{}>", led.output));
+        if let Some((typ, objekter)) = fundne.iter().find(|(t, _)| t.klasse == led.klasse) {
+            for (uuid, regs) in objekter {
+                // The wrapper is the system's; what is inside, the type's.
+                s.push_str(&format!(
+                    "<s:FiltreretOejebliksbillede xmlns:t=\"{}\" xmlns:sts=\"{}\" xmlns:orgfaelles=\"{}\">\
+<t:ObjektType><sd:UUIDIdentifikator>{uuid}</sd:UUIDIdentifikator></t:ObjektType>",
+                    typ.ns,
+                    crate::typer::NS_STS,
+                    crate::typer::NS_ORGFAELLES
+                ));
+                for r in regs {
+                    registrering(&mut s, typ, r, virk);
+                }
+                s.push_str("</s:FiltreretOejebliksbillede>");
+            }
+        }
+        s.push_str(&format!("</s:{}>", led.output));
+    }
+    s.push_str(&format!("</s:{element}>"));
+    s
+}
+
+/// The import's answer: one `sd:UnikRetur` per object (StatusKode 20, its type and UUID).
+pub fn import_svar(sys: &System, element: &str, objekter: &[(&Objekttype, Uuid)]) -> String {
+    let mut s = format!("<s:{element} xmlns:s=\"{}\" xmlns:sd=\"{NS_SD}\">", sys.ns);
+    for (typ, u) in objekter {
+        s.push_str("<sd:UnikRetur><sd:StatusKode>20</sd:StatusKode>");
+        tekst_element(&mut s, "sd", "Type", typ.element);
+        tekst_element(&mut s, "sd", "UUIDIdentifikator", &u.to_string());
+        s.push_str("</sd:UnikRetur>");
+    }
+    s.push_str(&format!("</s:{element}>"));
+    s
+}
