@@ -15,6 +15,7 @@ pub mod forespoergsel;
 pub mod svar;
 pub mod system;
 pub mod typer;
+pub mod wsdl;
 
 use fki_oio::OioError;
 

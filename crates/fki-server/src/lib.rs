@@ -79,6 +79,9 @@ pub struct Config {
     /// An extra plain-HTTP listener serving only RabbitMQ's HTTP auth backend routes
     /// ([`beskedfordeler::rabbitmq_auth`]; they are on the main listener too).
     pub rabbitmq_auth_listen: Option<SocketAddr>,
+    /// KOMBIT's SF1500 v6 schema folder (the `xsd/` with `6.0.STS-0/` and `common/`): served
+    /// next to the generated WSDLs (`…/6/xsd/…`). fki does not ship KOMBIT's schemas.
+    pub schema_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -103,6 +106,7 @@ impl Config {
             amqp_afsend_routing_key: beskedfordeler::amqp::DEFAULT_AFSEND_ROUTING_KEY.to_owned(),
             amqp_gateway_listen: None,
             rabbitmq_auth_listen: None,
+            schema_dir: None,
         }
     }
 

@@ -1089,3 +1089,94 @@ async fn hierarchy_services() {
     assert!(!klasser.contains(&k1.to_string()));
     env.finish().await;
 }
+
+/// `?wsdl` carries this server's address; with `--schema-dir` the schemas it imports are served
+/// next to it (and nothing outside that folder is).
+#[tokio::test]
+async fn wsdl_with_own_address_and_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        schema_dir: Some(std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sf1500-v6-xsd"
+        ))),
+        ..Config::for_test(dir.path().to_path_buf(), None)
+    };
+    let handle = fki_server::start(config).await.unwrap();
+    let base = handle.url();
+    let http = reqwest::Client::new();
+    for typ in typer::alle() {
+        let url = format!("{base}{}/", typ.path());
+        let w = http
+            .get(format!("{url}?wsdl"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let doc = roxmltree::Document::parse(&w).unwrap();
+        const SOAP12WSDL: &str = "http://schemas.xmlsoap.org/wsdl/soap12/";
+        let address = doc
+            .descendants()
+            .find(|n| n.has_tag_name((SOAP12WSDL, "address")))
+            .and_then(|n| n.attribute("location"))
+            .unwrap();
+        assert_eq!(address, url, "{}", typ.klasse);
+        // Every imported schema resolves relative to the WSDL, and is the schema itself.
+        for imp in doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "import" && n.attribute("schemaLocation").is_some())
+        {
+            let loc = imp.attribute("schemaLocation").unwrap();
+            let r = http.get(format!("{url}{loc}")).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{url}{loc}");
+            let xsd = r.text().await.unwrap();
+            assert!(
+                xsd.contains(&format!(
+                    "targetNamespace=\"{}\"",
+                    imp.attribute("namespace").unwrap()
+                )),
+                "{loc}"
+            );
+        }
+        // The schema's own relative imports resolve too (../common/SagDokObjekt.xsd).
+        let r = http
+            .get(format!("{url}xsd/6.0.STS-0/../common/SagDokObjekt.xsd"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "reqwest normalises the path");
+    }
+    // Nothing outside the folder, and only schemas.
+    let enhed = format!("{base}/organisation/organisationenhed/6/");
+    for bad in [
+        "xsd/..%2F..%2FCargo.toml",
+        "xsd/%2E%2E/README.md",
+        "xsd/common/README.md",
+    ] {
+        let r = http.get(format!("{enhed}{bad}")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{bad}");
+    }
+    // GET without ?wsdl is not a SOAP call.
+    let r = http.get(&enhed).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    handle.shutdown().await.unwrap();
+
+    // Without --schema-dir the WSDL is served and the schemas are explained, not faked.
+    let dir = tempfile::tempdir().unwrap();
+    let handle = fki_server::start(Config::for_test(dir.path().to_path_buf(), None))
+        .await
+        .unwrap();
+    let url = format!("{}/organisation/organisationenhed/6/", handle.url());
+    let r = http.get(format!("{url}?wsdl")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = http
+        .get(format!("{url}xsd/common/RequestHeader.xsd"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(r.text().await.unwrap().contains("--schema-dir"));
+    handle.shutdown().await.unwrap();
+}

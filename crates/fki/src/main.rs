@@ -141,6 +141,10 @@ struct ServeArgs {
     /// X-FKI-Myndighed header; every request let through is logged as a warning.
     #[arg(long, env = "FKI_DEV_OPEN")]
     dev_open: bool,
+    /// KOMBIT's SF1500 v6 schema folder (`xsd/` with `6.0.STS-0/` and `common/`), served next
+    /// to the Organisation and Klassifikation WSDLs (`…/6/?wsdl`, `…/6/xsd/…`).
+    #[arg(long, env = "FKI_SCHEMA_DIR")]
+    schema_dir: Option<PathBuf>,
     /// Lifetime of issued tokens (assertions) in seconds.
     #[arg(long, env = "FKI_TOKEN_LIFETIME", default_value_t = Config::DEFAULT_TOKEN_LIFETIME.as_secs())]
     token_lifetime: u64,
@@ -279,6 +283,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         amqp_afsend_routing_key: a.amqp_afsend_routing_key,
         amqp_gateway_listen: optional_addr("--amqp-gateway-listen", &a.amqp_gateway_listen)?,
         rabbitmq_auth_listen: optional_addr("--rabbitmq-auth-listen", &a.rabbitmq_auth_listen)?,
+        schema_dir: a.schema_dir,
     };
     let stores = fki_server::open_stores(&config).await?;
     if a.demo {

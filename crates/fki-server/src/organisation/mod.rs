@@ -16,10 +16,10 @@
 //! type is a SOAP fault (`Sender`).
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use fki_oio::json::{Mode, parse_write};
 use fki_oio::query::{Forespoergsel, parse_class_query, parse_read};
 use fki_oio::store::Scope;
@@ -38,6 +38,7 @@ use crate::AppState;
 use crate::sts::issue::fault_response;
 use crate::sts::soap::{SecuredService, WsSecured};
 use crate::sts::{ENTITY_KLASSIFIKATION, ENTITY_ORGANISATION};
+use crate::tls::TlsInfo;
 
 /// The Organisation service (tokens with this audience).
 pub struct OrganisationService;
@@ -89,11 +90,81 @@ pub fn routes() -> Router<AppState> {
                 },
             )
         };
+        let handler = match doer {
+            Doer::Type(typ) => handler.get(
+                move |State(st): State<AppState>,
+                      RawQuery(q): RawQuery,
+                      headers: HeaderMap,
+                      tls: Option<Extension<TlsInfo>>| async move {
+                    wsdl(&st, typ, q.as_deref(), &headers, tls.is_some())
+                },
+            ),
+            Doer::System(_) => handler,
+        };
         r = r
             .route(&path, handler.clone())
-            .route(&format!("{path}/"), handler);
+            .route(&format!("{path}/"), handler)
+            .route(&format!("{path}/xsd/{{*fil}}"), get(skema));
     }
     r
+}
+
+/// `GET …/6/?wsdl`: the service's WSDL with this server's address (scheme from the listener,
+/// host from the `Host` header).
+fn wsdl(
+    st: &AppState,
+    typ: &'static Objekttype,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    https: bool,
+) -> Response {
+    if !query.is_some_and(|q| q.eq_ignore_ascii_case("wsdl")) {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "POST a SOAP request here, or GET ?wsdl for the WSDL",
+        )
+            .into_response();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| st.config.listen.to_string());
+    let scheme = if https { "https" } else { "http" };
+    let address = format!("{scheme}://{host}{}/", typ.path());
+    (
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        fki_organisation::wsdl::wsdl(typ, &address),
+    )
+        .into_response()
+}
+
+/// `GET …/6/xsd/<file>`: KOMBIT's schemas from `--schema-dir`, which the WSDL imports.
+async fn skema(State(st): State<AppState>, Path(fil): Path<String>) -> Response {
+    let Some(dir) = &st.config.schema_dir else {
+        return (
+            StatusCode::NOT_FOUND,
+            "fki does not ship KOMBIT's schemas; start it with --schema-dir <KOMBIT's xsd folder> to serve them here",
+        )
+            .into_response();
+    };
+    // Only plain relative paths below the folder, of schema files.
+    let ok = !fil.is_empty()
+        && fil.ends_with(".xsd")
+        && fil
+            .split('/')
+            .all(|s| !s.is_empty() && s != ".." && s != "." && !s.contains('\\'));
+    if !ok {
+        return (StatusCode::NOT_FOUND, "no such schema").into_response();
+    }
+    match tokio::fs::read(dir.join(&fil)).await {
+        Ok(b) => ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], b).into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "no such schema").into_response(),
+    }
 }
 
 /// The caller's engine context: from the token, or under `--dev-open` (no verified caller)

@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 /// Builds the URL of the next request.
 pub type UrlGen = Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>;
 
+/// Builds the body of the next POST; `None` ends the task (a used-up pool of signed requests).
+pub type BodyGen = Arc<dyn Fn(&mut StdRng) -> Option<String> + Send + Sync>;
+
 /// How an answer is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -21,6 +24,8 @@ pub enum Expect {
     Ok,
     /// A 2xx answer `{"results": [[…]]}`; its items are counted, and none is "empty".
     Results,
+    /// A SOAP answer with StatusKode 20; the UUIDs of an `IdListe` are counted as items.
+    Soap,
 }
 
 /// One phase of load.
@@ -29,6 +34,8 @@ pub struct Phase {
     pub title: &'static str,
     pub expect: Expect,
     pub url: UrlGen,
+    /// POST these bodies (SOAP) instead of GET.
+    pub body: Option<BodyGen>,
 }
 
 /// Error samples kept per phase.
@@ -144,7 +151,7 @@ impl PhaseResult {
             "mean_ms": r3(self.mean_ms()),
             "errors": self.errors,
         });
-        if self.expect == Expect::Results {
+        if self.expect != Expect::Ok {
             v["items_per_s"] = json!(r2(self.items_per_s()));
             v["mean_items"] = json!(r2(self.mean_items()));
             v["empty"] = json!(self.empty);
@@ -188,14 +195,22 @@ pub async fn run(
     for t in 0..concurrency {
         let client = client.clone();
         let url = Arc::clone(&phase.url);
+        let body = phase.body.clone();
         let mut res = PhaseResult::new(phase);
         let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(t as u64));
         let expect = phase.expect;
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 let u = url(&mut rng);
+                let b = match &body {
+                    Some(g) => match g(&mut rng) {
+                        Some(b) => Some(b),
+                        None => break,
+                    },
+                    None => None,
+                };
                 let t0 = Instant::now();
-                let outcome = request(&client, &u, expect).await;
+                let outcome = request(&client, &u, b, expect).await;
                 let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
                 res.hist.saturating_record(us.max(1));
                 res.requests += 1;
@@ -233,10 +248,17 @@ pub async fn run(
 async fn request(
     client: &reqwest::Client,
     url: &str,
+    body: Option<String>,
     expect: Expect,
 ) -> Result<Option<u64>, String> {
-    let resp = client
-        .get(url)
+    let req = match body {
+        Some(b) => client
+            .post(url)
+            .header("content-type", "application/soap+xml; charset=utf-8")
+            .body(b),
+        None => client.get(url),
+    };
+    let resp = req
         .send()
         .await
         .map_err(|e| format!("request failed: {e}"))?;
@@ -255,6 +277,16 @@ async fn request(
             let r: Results = serde_json::from_slice(&body)
                 .map_err(|e| format!("{status} with a body that is not a result list: {e}"))?;
             Ok(Some(r.results.iter().map(|v| v.len() as u64).sum()))
+        }
+        Expect::Soap => {
+            let text = std::str::from_utf8(&body).map_err(|e| format!("{status}: {e}"))?;
+            if !text.contains("<sd:StatusKode>20</sd:StatusKode>") {
+                let t = &text[..text.len().min(400)];
+                return Err(format!("{status} without StatusKode 20: {t}"));
+            }
+            Ok(text
+                .split_once("<sd:IdListe>")
+                .map(|(_, ids)| ids.matches("</sd:UUIDIdentifikator>").count() as u64))
         }
     }
 }
