@@ -4,6 +4,16 @@
 //! tenancy and the lifecycle table, compute the new registrering in Rust ([`crate::merge`]),
 //! close the current registrering and append the new one with its search facts. If the result
 //! equals the current registrering nothing is stored (LoRa's rule).
+//!
+//! **Change events.** Every write that stored a new registrering yields a [`Haendelse`]. After
+//! the transaction committed (never before, never for a write that stored nothing or rolled
+//! back) the engine hands them to its [`Aendringslytter`]s ([`Engine::with_lytter`]): once per
+//! commit, all the commit's changes in the order they were written. Because the hook is here,
+//! every front door that writes through the engine (REST, SOAP, bulk import) reports changes
+//! without code of its own. A listener runs on the writer's task: it must only queue the work
+//! (the server's Beskedfordeler publisher, `fki_server::beskedfordeler::haendelser`, does a
+//! `try_send` on a bounded channel), and a panicking listener is logged, not propagated: the
+//! write has committed and succeeds.
 
 use std::sync::Arc;
 
@@ -18,7 +28,7 @@ use crate::model::{Aendring, Livscyklus, Objekt, RegistreringMeta};
 use crate::query::Tid;
 use crate::spec::ClassSpec;
 use crate::store::{Historik, Scope, SearchQuery, Store, StoreError, StoreTx};
-use crate::time::{self, POS_INF};
+use crate::time::{self, POS_INF, Ts};
 
 /// Who is acting, and for which myndighed. Every operation takes one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,15 +107,113 @@ impl Skriv {
     }
 }
 
-/// The engine: stateless apart from its store.
+/// What a stored change did to its object, read off the new registrering's lifecycle code:
+/// `Opstaaet` → opret, `Importeret` → importer, `Rettet` → ret, `Passiveret` → passiver,
+/// `Slettet` → slet. So a PATCH with `"livscyklus": "Passiv"` is a passiver, and an import
+/// onto a live object (LoRa registers it as `Rettet`) is a ret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Handling {
+    Opret,
+    Importer,
+    Ret,
+    Passiver,
+    Slet,
+}
+
+impl Handling {
+    /// The handling a registrering with lifecycle code `l` records.
+    pub fn of(l: Livscyklus) -> Handling {
+        match l {
+            Livscyklus::Opstaaet => Handling::Opret,
+            Livscyklus::Importeret => Handling::Importer,
+            Livscyklus::Rettet => Handling::Ret,
+            Livscyklus::Passiveret => Handling::Passiver,
+            Livscyklus::Slettet => Handling::Slet,
+        }
+    }
+
+    /// `opret`, `importer`, `ret`, `passiver` or `slet`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Handling::Opret => "opret",
+            Handling::Importer => "importer",
+            Handling::Ret => "ret",
+            Handling::Passiver => "passiver",
+            Handling::Slet => "slet",
+        }
+    }
+}
+
+/// One stored change: a new registrering of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Haendelse {
+    /// The class's service (`organisation`, `klassifikation`, `sag` …).
+    pub service: &'static str,
+    /// The class (`organisationenhed` …).
+    pub klasse: &'static str,
+    pub uuid: Uuid,
+    pub handling: Handling,
+    /// The myndighed (CVR) owning the object: the object row's, not the writer's.
+    pub myndighed: Option<String>,
+    /// The object is fælleskommunalt (readable by every myndighed).
+    pub faelles: bool,
+    /// The brugerref stamped on the new registrering.
+    pub brugerref: Option<Uuid>,
+    /// The new registrering's `fra` (transaction time, µs): unique per object and increasing in
+    /// commit order, so (uuid, tidspunkt) identifies the change.
+    pub tidspunkt: Ts,
+}
+
+/// Told about every committed change (see the module docs).
+pub trait Aendringslytter: Send + Sync {
+    /// Called once per committed transaction that stored anything, with one [`Haendelse`] per
+    /// stored registrering in the order they were written. Runs on the writer's task after the
+    /// commit: queue the work and return.
+    fn aendret(&self, haendelser: &[Haendelse]);
+}
+
+/// The engine: stateless apart from its store and its listeners.
 #[derive(Clone)]
 pub struct Engine {
     store: Arc<dyn Store>,
+    lyttere: Arc<[Arc<dyn Aendringslytter>]>,
 }
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>) -> Engine {
-        Engine { store }
+        Engine {
+            store,
+            lyttere: Arc::new([]),
+        }
+    }
+
+    /// This engine (and its clones from now on) also tells `lytter` about every committed
+    /// change.
+    pub fn with_lytter(self, lytter: Arc<dyn Aendringslytter>) -> Engine {
+        let mut l: Vec<_> = self.lyttere.iter().cloned().collect();
+        l.push(lytter);
+        Engine {
+            store: self.store,
+            lyttere: l.into(),
+        }
+    }
+
+    /// Tell the listeners about changes whose transaction committed. [`Engine::write`] and
+    /// [`Engine::write_many`] do this themselves; a caller that runs [`Engine::write_in`] in a
+    /// transaction of its own calls it with what `write_in` returned, after its commit.
+    pub fn meld(&self, haendelser: &[Haendelse]) {
+        if haendelser.is_empty() {
+            return;
+        }
+        for l in self.lyttere.iter() {
+            let kald = std::panic::AssertUnwindSafe(|| l.aendret(haendelser));
+            if std::panic::catch_unwind(kald).is_err() {
+                tracing::error!(
+                    antal = haendelser.len(),
+                    "a change listener panicked; the write itself has committed"
+                );
+            }
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -121,8 +229,11 @@ impl Engine {
         op: Skriv,
     ) -> OioResult<Uuid> {
         let mut tx = self.store.begin().await?;
-        self.write_in(tx.as_mut(), ctx, spec, uuid, op).await?;
+        let h = self.write_in(tx.as_mut(), ctx, spec, uuid, op).await?;
         tx.commit().await?;
+        if let Some(h) = h {
+            self.meld(std::slice::from_ref(&h));
+        }
         Ok(uuid)
     }
 
@@ -134,15 +245,22 @@ impl Engine {
     ) -> OioResult<usize> {
         let mut tx = self.store.begin().await?;
         let mut n = 0;
+        let mut haendelser = Vec::new();
         for (spec, uuid, op) in ops {
-            self.write_in(tx.as_mut(), ctx, spec, uuid, op).await?;
+            let h = self.write_in(tx.as_mut(), ctx, spec, uuid, op).await?;
+            if !self.lyttere.is_empty() {
+                haendelser.extend(h);
+            }
             n += 1;
         }
         tx.commit().await?;
+        self.meld(&haendelser);
         Ok(n)
     }
 
-    /// The one write path.
+    /// The one write path. Returns the change it stored, or `None` when nothing was stored
+    /// (unchanged, or deleting a deleted object). The change is not committed yet: whoever
+    /// commits `tx` reports it with [`Engine::meld`] afterwards.
     pub async fn write_in(
         &self,
         tx: &mut dyn StoreTx,
@@ -150,7 +268,7 @@ impl Engine {
         spec: &ClassSpec,
         uuid: Uuid,
         op: Skriv,
-    ) -> OioResult<()> {
+    ) -> OioResult<Option<Haendelse>> {
         let op_name = op.name();
         let mut current = tx.lock(uuid).await?;
         let not_found = || OioError::NotFound {
@@ -269,7 +387,7 @@ impl Engine {
                     Skriv::Slet { note } => {
                         if from == Livscyklus::Slettet {
                             // Deleting a deleted object is a no-op that still succeeds.
-                            return Ok(());
+                            return Ok(None);
                         }
                         transition(Livscyklus::Slettet)?;
                         (cur.data.clone(), Livscyklus::Slettet, note)
@@ -284,7 +402,7 @@ impl Engine {
             && prev.meta.livscyklus == livscyklus
         {
             tracing::debug!(%uuid, op = op_name, "unchanged; no new registrering");
-            return Ok(());
+            return Ok(None);
         }
         let mut fra = time::now();
         if let Some(prev) = &previous {
@@ -305,7 +423,16 @@ impl Engine {
         tx.insert_registrering(&objekt, &meta, &data, &fakta(spec, &data))
             .await?;
         tracing::debug!(%uuid, klasse = spec.name, op = op_name, livscyklus = livscyklus.as_str(), "registered");
-        Ok(())
+        Ok(Some(Haendelse {
+            service: spec.service,
+            klasse: spec.name,
+            uuid,
+            handling: Handling::of(livscyklus),
+            myndighed: objekt.myndighed,
+            faelles: objekt.faelles,
+            brugerref,
+            tidspunkt: fra,
+        }))
     }
 
     /// Read one object (LoRa's `laes`): its registreringer in the window, newest first.
@@ -432,5 +559,412 @@ fn check_readable(spec: &ClassSpec, h: &Historik) -> OioResult<()> {
             uuid: h.objekt.uuid,
         }),
         Some(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The change listener: told after the commit only, once per commit, never for a write that
+    //! stored nothing or did not commit. An in-memory store stands in for the database; it
+    //! logs its commits into the same log the listener writes to, so the tests see the order.
+
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use serde_json::json;
+
+    use super::*;
+    use crate::json::{Mode, parse_write};
+    use crate::model::{Data, Registrering};
+    use crate::spec;
+    use crate::store::{Fakt, RegWindow, StoreResult};
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    #[derive(Debug, Clone, Default)]
+    struct Db {
+        objekter: HashMap<Uuid, (Objekt, Vec<Registrering>)>,
+        next_id: i64,
+    }
+
+    struct MemStore {
+        db: Arc<Mutex<Db>>,
+        log: Log,
+        fail_commit: Arc<AtomicBool>,
+    }
+
+    struct MemTx {
+        staged: Db,
+        db: Arc<Mutex<Db>>,
+        log: Log,
+        fail_commit: bool,
+    }
+
+    #[async_trait]
+    impl Store for MemStore {
+        fn backend(&self) -> &'static str {
+            "memory"
+        }
+        async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+            Ok(Box::new(MemTx {
+                staged: self.db.lock().unwrap().clone(),
+                db: self.db.clone(),
+                log: self.log.clone(),
+                fail_commit: self.fail_commit.load(Ordering::SeqCst),
+            }))
+        }
+        async fn read(&self, _: &[Uuid], _: RegWindow) -> StoreResult<Vec<Historik>> {
+            Ok(Vec::new())
+        }
+        async fn search(&self, _: &SearchQuery) -> StoreResult<Vec<Uuid>> {
+            Ok(Vec::new())
+        }
+        async fn ping(&self) -> StoreResult<()> {
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl StoreTx for MemTx {
+        async fn lock(
+            &mut self,
+            uuid: Uuid,
+        ) -> StoreResult<Option<(Objekt, Option<Registrering>)>> {
+            Ok(self.staged.objekter.get(&uuid).map(|(o, regs)| {
+                (
+                    o.clone(),
+                    regs.iter().find(|r| r.meta.til == POS_INF).cloned(),
+                )
+            }))
+        }
+        async fn insert_objekt(&mut self, objekt: &Objekt) -> StoreResult<()> {
+            if self.staged.objekter.contains_key(&objekt.uuid) {
+                return Err(StoreError::Conflict("exists".into()));
+            }
+            self.staged
+                .objekter
+                .insert(objekt.uuid, (objekt.clone(), Vec::new()));
+            Ok(())
+        }
+        async fn close_registrering(&mut self, id: i64, til: Ts) -> StoreResult<()> {
+            for (_, regs) in self.staged.objekter.values_mut() {
+                for r in regs.iter_mut().filter(|r| r.id == id) {
+                    r.meta.til = til;
+                }
+            }
+            Ok(())
+        }
+        async fn insert_registrering(
+            &mut self,
+            objekt: &Objekt,
+            meta: &RegistreringMeta,
+            data: &Data,
+            _: &[Fakt],
+        ) -> StoreResult<i64> {
+            self.staged.next_id += 1;
+            let id = self.staged.next_id;
+            self.staged
+                .objekter
+                .get_mut(&objekt.uuid)
+                .ok_or_else(|| StoreError::Backend("no object row".into()))?
+                .1
+                .push(Registrering {
+                    id,
+                    meta: meta.clone(),
+                    data: data.clone(),
+                });
+            Ok(id)
+        }
+        async fn commit(self: Box<Self>) -> StoreResult<()> {
+            if self.fail_commit {
+                return Err(StoreError::Backend("commit failed".into()));
+            }
+            *self.db.lock().unwrap() = self.staged;
+            self.log.lock().unwrap().push("commit".into());
+            Ok(())
+        }
+    }
+
+    /// Logs `aendret[n]` per call and `<handling> <uuid>` per change; keeps the changes.
+    struct Lytter {
+        log: Log,
+        set: Mutex<Vec<Haendelse>>,
+    }
+
+    impl Aendringslytter for Lytter {
+        fn aendret(&self, haendelser: &[Haendelse]) {
+            let mut log = self.log.lock().unwrap();
+            log.push(format!("aendret[{}]", haendelser.len()));
+            for h in haendelser {
+                log.push(format!("{} {}", h.handling.as_str(), h.uuid));
+            }
+            self.set.lock().unwrap().extend_from_slice(haendelser);
+        }
+    }
+
+    struct Env {
+        engine: Engine,
+        log: Log,
+        lytter: Arc<Lytter>,
+        db: Arc<Mutex<Db>>,
+        fail_commit: Arc<AtomicBool>,
+    }
+
+    impl Env {
+        fn new() -> Env {
+            let log: Log = Default::default();
+            let db: Arc<Mutex<Db>> = Default::default();
+            let fail_commit = Arc::new(AtomicBool::new(false));
+            let lytter = Arc::new(Lytter {
+                log: log.clone(),
+                set: Mutex::new(Vec::new()),
+            });
+            let engine = Engine::new(Arc::new(MemStore {
+                db: db.clone(),
+                log: log.clone(),
+                fail_commit: fail_commit.clone(),
+            }))
+            .with_lytter(lytter.clone());
+            Env {
+                engine,
+                log,
+                lytter,
+                db,
+                fail_commit,
+            }
+        }
+
+        /// The log since the last call.
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.log.lock().unwrap())
+        }
+    }
+
+    fn enhed() -> &'static ClassSpec {
+        spec::class("organisation", "organisationenhed").unwrap()
+    }
+
+    fn body(navn: &str) -> Value {
+        json!({
+            "attributter": {"organisationenhedegenskaber": [{
+                "brugervendtnoegle": "e1", "enhedsnavn": navn,
+                "virkning": {"from": "2020-01-01", "to": "infinity"}}]},
+            "tilstande": {"organisationenhedgyldighed": [{
+                "gyldighed": "Aktiv", "virkning": {"from": "2020-01-01", "to": "infinity"}}]}
+        })
+    }
+
+    fn opret(navn: &str) -> Skriv {
+        Skriv::Opret(parse_write(enhed(), &body(navn), Mode::Create).unwrap())
+    }
+
+    fn ret(navn: &str) -> Skriv {
+        let b = json!({"attributter": {"organisationenhedegenskaber": [{
+            "enhedsnavn": navn, "virkning": {"from": "2020-01-01", "to": "infinity"}}]}});
+        Skriv::Ret(parse_write(enhed(), &b, Mode::Update).unwrap())
+    }
+
+    fn ctx(cvr: &str) -> Kontekst {
+        Kontekst {
+            scope: Scope::Myndigheder(vec![cvr.into()]),
+            myndighed: Some(cvr.into()),
+            faelles: false,
+            brugerref: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn told_after_commit_once_per_stored_change() {
+        let env = Env::new();
+        let u = Uuid::new_v4();
+        let a = ctx("11111111");
+        env.engine.write(&a, enhed(), u, opret("A")).await.unwrap();
+        assert_eq!(env.take(), ["commit", "aendret[1]", &format!("opret {u}")]);
+        let h = env.lytter.set.lock().unwrap()[0].clone();
+        let fra = env.db.lock().unwrap().objekter[&u].1[0].meta.fra;
+        assert_eq!(
+            h,
+            Haendelse {
+                service: "organisation",
+                klasse: "organisationenhed",
+                uuid: u,
+                handling: Handling::Opret,
+                myndighed: Some("11111111".into()),
+                faelles: false,
+                brugerref: Some(crate::json::LORA_BRUGERREF),
+                tidspunkt: fra,
+            }
+        );
+
+        // the owner is the object's, also when the system writes it
+        env.engine
+            .write(&Kontekst::system(), enhed(), u, ret("B"))
+            .await
+            .unwrap();
+        assert_eq!(env.take(), ["commit", "aendret[1]", &format!("ret {u}")]);
+        let h = env.lytter.set.lock().unwrap()[1].clone();
+        assert_eq!(h.myndighed.as_deref(), Some("11111111"));
+        assert!(h.tidspunkt > fra);
+
+        // a ret that changes nothing (same data, still Rettet) commits, stores nothing and
+        // reports nothing
+        env.engine.write(&a, enhed(), u, ret("B")).await.unwrap();
+        assert_eq!(env.take(), ["commit"]);
+        assert_eq!(env.db.lock().unwrap().objekter[&u].1.len(), 2);
+
+        // PATCH with livscyklus Passiv is a passiver
+        let passiv = parse_write(enhed(), &json!({"livscyklus": "Passiv"}), Mode::Update).unwrap();
+        env.engine
+            .write(&a, enhed(), u, Skriv::Ret(passiv))
+            .await
+            .unwrap();
+        assert_eq!(
+            env.take(),
+            ["commit", "aendret[1]", &format!("passiver {u}")]
+        );
+
+        env.engine
+            .write(&a, enhed(), u, Skriv::Slet { note: None })
+            .await
+            .unwrap();
+        assert_eq!(env.take(), ["commit", "aendret[1]", &format!("slet {u}")]);
+        // deleting a deleted object succeeds and stores nothing
+        env.engine
+            .write(&a, enhed(), u, Skriv::Slet { note: None })
+            .await
+            .unwrap();
+        assert_eq!(env.take(), ["commit"]);
+
+        // an import brings it back
+        let imp = Skriv::Importer(parse_write(enhed(), &body("C"), Mode::Create).unwrap());
+        env.engine.write(&a, enhed(), u, imp).await.unwrap();
+        assert_eq!(
+            env.take(),
+            ["commit", "aendret[1]", &format!("importer {u}")]
+        );
+    }
+
+    #[tokio::test]
+    async fn not_told_when_the_write_fails_or_does_not_commit() {
+        let env = Env::new();
+        let a = ctx("11111111");
+        let u = Uuid::new_v4();
+        // refused: nothing to ret
+        let e = env.engine.write(&a, enhed(), u, ret("X")).await;
+        assert!(matches!(e, Err(OioError::NotFound { .. })), "{e:?}");
+        // refused by the lifecycle table after the object exists
+        env.engine.write(&a, enhed(), u, opret("A")).await.unwrap();
+        env.engine
+            .write(&a, enhed(), u, Skriv::Passiver { note: None })
+            .await
+            .unwrap();
+        env.take();
+        let e = env.engine.write(&a, enhed(), u, ret("B")).await;
+        assert!(matches!(e, Err(OioError::Livscyklus { .. })), "{e:?}");
+        assert!(env.take().is_empty());
+
+        // the commit fails: the write fails and nobody hears of it
+        env.fail_commit.store(true, Ordering::SeqCst);
+        let v = Uuid::new_v4();
+        let e = env.engine.write(&a, enhed(), v, opret("A")).await;
+        assert!(matches!(e, Err(OioError::Store(_))), "{e:?}");
+        let e = env
+            .engine
+            .write_many(&a, [(enhed(), Uuid::new_v4(), opret("B"))])
+            .await;
+        assert!(e.is_err());
+        assert!(env.take().is_empty());
+        assert!(!env.db.lock().unwrap().objekter.contains_key(&v));
+    }
+
+    #[tokio::test]
+    async fn write_many_tells_once_after_its_one_commit() {
+        let env = Env::new();
+        let a = ctx("11111111");
+        let (u, v, w) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        env.engine.write(&a, enhed(), w, opret("W")).await.unwrap();
+        env.engine.write(&a, enhed(), w, ret("W")).await.unwrap();
+        env.take();
+        let n = env
+            .engine
+            .write_many(
+                &a,
+                [
+                    (enhed(), u, opret("U")),
+                    (enhed(), v, opret("V")),
+                    // unchanged: not reported
+                    (enhed(), w, ret("W")),
+                    (enhed(), u, ret("U2")),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 4);
+        assert_eq!(
+            env.take(),
+            [
+                "commit".to_owned(),
+                "aendret[3]".into(),
+                format!("opret {u}"),
+                format!("opret {v}"),
+                format!("ret {u}"),
+            ]
+        );
+
+        // one failing write rolls the whole batch back: no report
+        let e = env
+            .engine
+            .write_many(
+                &a,
+                [
+                    (enhed(), Uuid::new_v4(), opret("X")),
+                    (enhed(), Uuid::new_v4(), ret("Y")),
+                ],
+            )
+            .await;
+        assert!(e.is_err());
+        assert!(env.take().is_empty());
+    }
+
+    #[tokio::test]
+    async fn write_in_reports_nothing_itself() {
+        let env = Env::new();
+        let a = ctx("11111111");
+        let u = Uuid::new_v4();
+        let mut tx = env.engine.store().begin().await.unwrap();
+        let h = env
+            .engine
+            .write_in(tx.as_mut(), &a, enhed(), u, opret("A"))
+            .await
+            .unwrap()
+            .expect("stored");
+        assert!(env.take().is_empty(), "nothing before the caller commits");
+        tx.commit().await.unwrap();
+        env.engine.meld(&[h]);
+        assert_eq!(env.take(), ["commit", "aendret[1]", &format!("opret {u}")]);
+    }
+
+    struct Panikker;
+
+    impl Aendringslytter for Panikker {
+        fn aendret(&self, _: &[Haendelse]) {
+            panic!("listener bug");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_listener_does_not_fail_the_write() {
+        let env = Env::new();
+        let engine = Engine::new(env.engine.store().clone())
+            .with_lytter(Arc::new(Panikker))
+            .with_lytter(env.lytter.clone());
+        let u = Uuid::new_v4();
+        engine
+            .write(&ctx("11111111"), enhed(), u, opret("A"))
+            .await
+            .unwrap();
+        assert_eq!(env.take(), ["commit", "aendret[1]", &format!("opret {u}")]);
     }
 }

@@ -146,6 +146,9 @@ pub struct AppState {
     pub sts: Arc<sts::Sts>,
     /// The Beskedfordeler (SF1460): distribution, its store and writer task.
     pub beskedfordeler: Arc<beskedfordeler::Beskedfordeler>,
+    /// The engine's change listener publishing Organisation/Klassifikation changes to the
+    /// Beskedfordeler ([`beskedfordeler::haendelser`]).
+    pub haendelser: Arc<beskedfordeler::haendelser::OioHaendelser>,
 }
 
 /// A running server.
@@ -192,6 +195,15 @@ impl ServerHandle {
         let plain = self.task.await.context("server task panicked")?;
         if let Some(t) = self.https_task {
             t.await.context("HTTPS server task panicked")??;
+        }
+        // No request writes any more: publish the change events still queued.
+        if !self
+            .state
+            .haendelser
+            .toem(std::time::Duration::from_secs(10))
+            .await
+        {
+            tracing::error!("change events still queued at shutdown are lost");
         }
         // The listeners are down (also when they stopped by themselves): stop pushing too.
         let _ = self.shutdown.send(true);
@@ -261,7 +273,15 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
 /// As [`start`], with an already opened store. Loads (or creates) the CA and the admin token
 /// in the data directory.
 pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result<ServerHandle> {
-    let engine = Engine::new(stores.oio.clone());
+    let bf = beskedfordeler::Beskedfordeler::start(
+        stores.besked.clone(),
+        stores.adgang.clone(),
+        config.dev_open,
+    );
+    // Every write through this engine (REST, SOAP, imports) reports its committed changes;
+    // Organisation and Klassifikation changes become Haendelsesbeskeder.
+    let haendelser = beskedfordeler::haendelser::OioHaendelser::start(bf.clone());
+    let engine = Engine::new(stores.oio.clone()).with_lytter(haendelser.clone());
     let (ca, admin_token) = {
         let dir = config.data_dir.clone();
         tokio::task::spawn_blocking(move || {
@@ -290,11 +310,8 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         ca: ca.clone(),
         admin_token: Arc::from(admin_token),
         sts: Arc::new(sts::Sts::new(stores.adgang.clone(), ca.clone(), settings)),
-        beskedfordeler: beskedfordeler::Beskedfordeler::start(
-            stores.besked.clone(),
-            stores.adgang.clone(),
-            config.dev_open,
-        ),
+        beskedfordeler: bf,
+        haendelser,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

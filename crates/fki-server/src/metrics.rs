@@ -5,7 +5,8 @@
 //!
 //! - Beskedfordeler: messages accepted, duplicates, leveringer distributed, delivered, retried,
 //!   dead-lettered, refused (counters); depth (Klar), fejlkø size and age of the oldest waiting
-//!   message per dueslag (gauges); the delivery-latency histogram when push delivery records one.
+//!   message per dueslag (gauges); the delivery-latency histogram when push delivery records one;
+//!   change events of Organisation/Klassifikation objects published, received by nobody, lost.
 //! - STS: assertion validations answered from the cache and verified in full.
 
 use std::fmt::Write as _;
@@ -69,6 +70,21 @@ async fn metrics(_: Admin, State(st): State<AppState>) -> Response {
             "fki_beskedfordeler_refused_total",
             "Afsend requests refused (StatusKode 4x/5x)",
             &m.refused,
+        ),
+        (
+            "fki_beskedfordeler_oio_events_published_total",
+            "Change events of Organisation/Klassifikation objects stored for their dueslag",
+            &m.oio_events_published,
+        ),
+        (
+            "fki_beskedfordeler_oio_events_unreceived_total",
+            "Change events of Organisation/Klassifikation objects no dueslag receives (not stored)",
+            &m.oio_events_unreceived,
+        ),
+        (
+            "fki_beskedfordeler_oio_events_lost_total",
+            "Change events of Organisation/Klassifikation objects lost (queue full or storing failed)",
+            &m.oio_events_lost,
         ),
     ] {
         counter(&mut out, name, help, v.load(Relaxed));

@@ -87,6 +87,20 @@ impl Fordeling {
         ud
     }
 
+    /// The dueslag of every myndighed that receive a message with `data`, each myndighed's
+    /// dueslag chosen as [`Fordeling::modtagere`] does (agreement, TilladtModtager, filter): for
+    /// fki's events about fælleskommunale objects, which every myndighed may read.
+    pub fn modtagere_alle(&self, data: &Filtreringsdata) -> Vec<Uuid> {
+        let mut ud: Vec<Uuid> = self
+            .modtagere
+            .keys()
+            .flat_map(|m| self.modtagere(m, data))
+            .collect();
+        ud.sort();
+        ud.dedup();
+        ud
+    }
+
     /// The Værdilister the filters refer to.
     pub fn brugte_lister(filtre: &[&Filter]) -> HashSet<Uuid> {
         fn walk(f: &Filter, ud: &mut HashSet<Uuid>) {
@@ -187,6 +201,23 @@ mod tests {
         // another CVR: nobody here
         let other = UnikId::urn("urn:oio:cvr-nr:99999999").unwrap();
         assert!(f.modtagere("11111111", &data(TYPE_A, &[other])).is_empty());
+    }
+
+    #[test]
+    fn every_myndighed_for_faelles_objects() {
+        let f = fordeling(
+            vec![
+                modtager(1, 100, "11111111", &["TRUE"]),
+                modtager(2, 200, "22222222", &["TRUE"]),
+                modtager(3, 300, "22222222", &[&format!("beskedtype = \"{TYPE_B}\"")]),
+                // no agreement for 33333333
+                modtager(4, 400, "33333333", &["TRUE"]),
+            ],
+            Some(&[(100, "11111111"), (200, "22222222"), (300, "22222222")]),
+        );
+        let u = Uuid::from_u128;
+        assert_eq!(f.modtagere_alle(&data(TYPE_A, &[])), vec![u(1), u(2)]);
+        assert_eq!(f.modtagere_alle(&data(TYPE_B, &[])), vec![u(1), u(2), u(3)]);
     }
 
     #[test]

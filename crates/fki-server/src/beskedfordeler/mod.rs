@@ -14,6 +14,9 @@
 //! - [`amqp`]: the same over RabbitMQ: afsend as KOMBIT's RPC on `AFSEND_BESKED_EXCHANGE`, and
 //!   amqp dueslag forwarded to their queues.
 //! - [`admin`]: dueslag, abonnementer and Værdilister for operators (`/admin/beskedfordeler`).
+//! - [`haendelser`]: fki's own messages: the change events of Organisation and Klassifikation
+//!   objects, published from the engine's change listener through the same distribution and
+//!   writer.
 //!
 //! The distribution picture is rebuilt when this process changed an abonnement, dueslag or
 //! Værdiliste (at once: the very next message sees it), and otherwise at most once a
@@ -25,6 +28,7 @@ pub mod afsend;
 pub mod amqp;
 pub mod fordeling;
 pub mod gateway;
+pub mod haendelser;
 pub mod hent;
 pub mod openapi;
 pub mod push;
@@ -74,6 +78,12 @@ pub struct Metrics {
     pub refused: AtomicU64,
     /// Pushed messages: distribution → acknowledgement by the receiver.
     pub delivery_latency: Histogram,
+    /// Change events of Organisation/Klassifikation objects stored for their dueslag.
+    pub oio_events_published: AtomicU64,
+    /// Change events no dueslag receives (not stored).
+    pub oio_events_unreceived: AtomicU64,
+    /// Change events lost: queue full, or storing failed every attempt.
+    pub oio_events_lost: AtomicU64,
 }
 
 /// A histogram with fixed buckets and atomic counters (no locks on the delivery path), shaped
