@@ -32,5 +32,5 @@ pub mod spec;
 pub mod store;
 pub mod time;
 
-pub use engine::{Engine, Kontekst, Skriv};
+pub use engine::{Bulk, Engine, Kontekst, Skriv, Udfald};
 pub use error::{OioError, OioResult};
