@@ -172,6 +172,65 @@ pub trait Aendringslytter: Send + Sync {
     fn aendret(&self, haendelser: &[Haendelse]);
 }
 
+/// What one write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Udfald {
+    /// A new object.
+    Oprettet,
+    /// A new registrering of an existing object.
+    Aendret,
+    /// Nothing stored: the result equals the current registrering.
+    Uaendret,
+}
+
+/// One transaction fed write by write ([`Engine::bulk`]): all or nothing. Nothing here holds
+/// the writes; what the transaction has written so far lives in the database's transaction.
+pub struct Bulk<'e> {
+    engine: &'e Engine,
+    tx: Box<dyn StoreTx>,
+    n: usize,
+    skip_unchanged: bool,
+    /// The changes stored so far, reported to the listeners after the commit.
+    haendelser: Vec<Haendelse>,
+}
+
+impl Bulk<'_> {
+    /// An `importer` of data equal to the current registrering stores nothing
+    /// ([`Udfald::Uaendret`]) instead of a `Rettet` registrering: re-importing the same file
+    /// changes nothing.
+    pub fn skip_unchanged(mut self, yes: bool) -> Self {
+        self.skip_unchanged = yes;
+        self
+    }
+
+    /// One write inside the transaction. After an error the transaction must not be used
+    /// further (PostgreSQL has aborted it): drop the `Bulk`.
+    pub async fn write(
+        &mut self,
+        ctx: &Kontekst,
+        spec: &ClassSpec,
+        uuid: Uuid,
+        op: Skriv,
+    ) -> OioResult<Udfald> {
+        let (u, h) = self
+            .engine
+            .write_in_udfald(self.tx.as_mut(), ctx, spec, uuid, op, self.skip_unchanged)
+            .await?;
+        if !self.engine.lyttere.is_empty() {
+            self.haendelser.extend(h);
+        }
+        self.n += 1;
+        Ok(u)
+    }
+
+    /// Commit everything written, then tell the listeners; the number of writes.
+    pub async fn commit(self) -> OioResult<usize> {
+        self.tx.commit().await?;
+        self.engine.meld(&self.haendelser);
+        Ok(self.n)
+    }
+}
+
 /// The engine: stateless apart from its store and its listeners.
 #[derive(Clone)]
 pub struct Engine {
@@ -237,25 +296,32 @@ impl Engine {
         Ok(uuid)
     }
 
-    /// Run many writes in one transaction: all or nothing (bulk import, demo seeding).
+    /// Run many writes in one transaction: all or nothing (demo seeding). The writes are taken
+    /// from the iterator one at a time; for input that is parsed as it is read (and may fail
+    /// half-way), use [`Engine::bulk`].
     pub async fn write_many(
         &self,
         ctx: &Kontekst,
         ops: impl IntoIterator<Item = (&'static ClassSpec, Uuid, Skriv)>,
     ) -> OioResult<usize> {
-        let mut tx = self.store.begin().await?;
-        let mut n = 0;
-        let mut haendelser = Vec::new();
+        let mut bulk = self.bulk().await?;
         for (spec, uuid, op) in ops {
-            let h = self.write_in(tx.as_mut(), ctx, spec, uuid, op).await?;
-            if !self.lyttere.is_empty() {
-                haendelser.extend(h);
-            }
-            n += 1;
+            bulk.write(ctx, spec, uuid, op).await?;
         }
-        tx.commit().await?;
-        self.meld(&haendelser);
-        Ok(n)
+        bulk.commit().await
+    }
+
+    /// Start a bulk write: one transaction that the caller feeds object by object (bulk import
+    /// streams a file through it, so memory does not grow with the file) and commits at the
+    /// end. Dropping it without [`Bulk::commit`], e.g. on the first error, stores nothing.
+    pub async fn bulk(&self) -> OioResult<Bulk<'_>> {
+        Ok(Bulk {
+            engine: self,
+            tx: self.store.begin().await?,
+            n: 0,
+            skip_unchanged: false,
+            haendelser: Vec::new(),
+        })
     }
 
     /// The one write path. Returns the change it stored, or `None` when nothing was stored
@@ -269,6 +335,23 @@ impl Engine {
         uuid: Uuid,
         op: Skriv,
     ) -> OioResult<Option<Haendelse>> {
+        self.write_in_udfald(tx, ctx, spec, uuid, op, false)
+            .await
+            .map(|(_, h)| h)
+    }
+
+    /// [`Engine::write_in`], saying what it did. With `skip_unchanged`, an `importer` whose
+    /// payload equals the current registrering's data stores nothing (re-running a bulk import
+    /// of the same file); otherwise it appends a `Rettet` registrering, as LoRa does.
+    async fn write_in_udfald(
+        &self,
+        tx: &mut dyn StoreTx,
+        ctx: &Kontekst,
+        spec: &ClassSpec,
+        uuid: Uuid,
+        op: Skriv,
+        skip_unchanged: bool,
+    ) -> OioResult<(Udfald, Option<Haendelse>)> {
         let op_name = op.name();
         let mut current = tx.lock(uuid).await?;
         let not_found = || OioError::NotFound {
@@ -358,9 +441,12 @@ impl Engine {
                                 a.note,
                             )
                         } else {
-                            transition(Livscyklus::Rettet)?;
                             let mut data = a.data;
                             merge::normalise_new(spec, &mut data);
+                            if skip_unchanged && data == cur.data {
+                                return Ok((Udfald::Uaendret, None));
+                            }
+                            transition(Livscyklus::Rettet)?;
                             (data, Livscyklus::Rettet, a.note)
                         }
                     }
@@ -387,7 +473,7 @@ impl Engine {
                     Skriv::Slet { note } => {
                         if from == Livscyklus::Slettet {
                             // Deleting a deleted object is a no-op that still succeeds.
-                            return Ok(None);
+                            return Ok((Udfald::Uaendret, None));
                         }
                         transition(Livscyklus::Slettet)?;
                         (cur.data.clone(), Livscyklus::Slettet, note)
@@ -402,8 +488,13 @@ impl Engine {
             && prev.meta.livscyklus == livscyklus
         {
             tracing::debug!(%uuid, op = op_name, "unchanged; no new registrering");
-            return Ok(None);
+            return Ok((Udfald::Uaendret, None));
         }
+        let udfald = if previous.is_some() {
+            Udfald::Aendret
+        } else {
+            Udfald::Oprettet
+        };
         let mut fra = time::now();
         if let Some(prev) = &previous {
             // Registreringer of one object are strictly ordered in transaction time.
@@ -423,16 +514,19 @@ impl Engine {
         tx.insert_registrering(&objekt, &meta, &data, &fakta(spec, &data))
             .await?;
         tracing::debug!(%uuid, klasse = spec.name, op = op_name, livscyklus = livscyklus.as_str(), "registered");
-        Ok(Some(Haendelse {
-            service: spec.service,
-            klasse: spec.name,
-            uuid,
-            handling: Handling::of(livscyklus),
-            myndighed: objekt.myndighed,
-            faelles: objekt.faelles,
-            brugerref,
-            tidspunkt: fra,
-        }))
+        Ok((
+            udfald,
+            Some(Haendelse {
+                service: spec.service,
+                klasse: spec.name,
+                uuid,
+                handling: Handling::of(livscyklus),
+                myndighed: objekt.myndighed,
+                faelles: objekt.faelles,
+                brugerref,
+                tidspunkt: fra,
+            }),
+        ))
     }
 
     /// Read one object (LoRa's `laes`): its registreringer in the window, newest first.

@@ -32,5 +32,5 @@ pub mod spec;
 pub mod store;
 pub mod time;
 
-pub use engine::{Aendringslytter, Engine, Haendelse, Handling, Kontekst, Skriv};
+pub use engine::{Aendringslytter, Bulk, Engine, Haendelse, Handling, Kontekst, Skriv, Udfald};
 pub use error::{OioError, OioResult};

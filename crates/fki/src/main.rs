@@ -4,6 +4,7 @@
 mod adgang;
 mod bench;
 mod beskedfordeler;
+mod import;
 mod population;
 mod seed;
 
@@ -96,6 +97,21 @@ enum Command {
         store: StoreArgs,
         #[command(subcommand)]
         cmd: beskedfordeler::VaerdilisteCommand,
+    },
+    /// Bulk import (one transaction, all or nothing): KLE as Klassifikation, Organisation
+    /// objects from fki's export format.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: import::ImportCommand,
+    },
+    /// Bulk export in the format `fki import` reads.
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: import::ExportCommand,
     },
     /// The synthetic CPR/CVR population (people, families, companies).
     #[command(subcommand)]
@@ -226,6 +242,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Vaerdiliste { store, cmd } => beskedfordeler::vaerdiliste(store, cmd).await,
         Command::Besked { store, cmd } => beskedfordeler::besked(store, cmd).await,
         Command::Population(p) => population::run(p),
+        Command::Import { store, cmd } => import::import(store, cmd).await,
+        Command::Export { store, cmd } => import::export(store, cmd).await,
         Command::Demo(a) => {
             let config = Config {
                 data_dir: a.store.data_dir,
