@@ -453,6 +453,8 @@ fn a_50_mb_import_stays_under_200_mb_rss() {
     drop(w);
     assert!(std::fs::metadata(&file).unwrap().len() >= BIG);
 
+    // Reaped by the wait4 below, which also reports the child's peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_fki"))
         .args(["import", "organisation"])
         .arg(&file)

@@ -368,7 +368,7 @@ pub async fn import(
                         .await
                         .with_context(|| what)?;
                     n += 1;
-                    if n % 64 == 0 {
+                    if n.is_multiple_of(64) {
                         reader.get_ref().tick();
                     }
                 }

@@ -73,7 +73,7 @@ pub async fn import(
             .await
             .with_context(|| format!("line {nr}: {} {uuid}", spec.name))?;
         rapport.tael(spec.name, u);
-        if nr % 256 == 0 {
+        if nr.is_multiple_of(256) {
             r.tick();
         }
     }
