@@ -21,8 +21,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fki_oio::json::{Mode, parse_write};
-use fki_oio::query::{Forespoergsel, parse_class_query, parse_read};
-use fki_oio::store::Scope;
+use fki_oio::query::{Forespoergsel, Tid, parse_class_query, parse_read};
+use fki_oio::spec::ClassSpec;
+use fki_oio::store::{Scope, SearchQuery};
 use fki_oio::{Kontekst, OioError, Skriv};
 use fki_organisation::forespoergsel::{self, Operation, output_element};
 use fki_organisation::svar::Svar;
@@ -300,34 +301,24 @@ async fn udfoer(
             s.uuid(uuid);
             Ok(s.slut())
         }
-        Operation::Importer(uuid, json) => {
-            let a = parse_write(spec, &json, Mode::Create).map_err(oio)?;
-            engine
-                .write(ctx, spec, uuid, Skriv::Importer(a))
-                .await
-                .map_err(oio)?;
-            Ok(ok().slut())
-        }
-        Operation::Ret(uuid, json) => {
-            let a = parse_write(spec, &json, Mode::Update).map_err(oio)?;
-            engine
-                .write(ctx, spec, uuid, Skriv::Ret(a))
-                .await
-                .map_err(oio)?;
-            Ok(ok().slut())
-        }
-        Operation::Passiver { uuid, note } => {
-            engine
-                .write(ctx, spec, uuid, Skriv::Passiver { note })
-                .await
-                .map_err(oio)?;
-            Ok(ok().slut())
-        }
-        Operation::Slet { uuid, note } => {
-            engine
-                .write(ctx, spec, uuid, Skriv::Slet { note })
-                .await
-                .map_err(oio)?;
+        Operation::Importer(..)
+        | Operation::Ret(..)
+        | Operation::Passiver { .. }
+        | Operation::Slet { .. } => {
+            let (uuid, skriv) = match operation {
+                Operation::Importer(uuid, json) => (
+                    uuid,
+                    Skriv::Importer(parse_write(spec, &json, Mode::Create).map_err(oio)?),
+                ),
+                Operation::Ret(uuid, json) => (
+                    uuid,
+                    Skriv::Ret(parse_write(spec, &json, Mode::Update).map_err(oio)?),
+                ),
+                Operation::Passiver { uuid, note } => (uuid, Skriv::Passiver { note }),
+                Operation::Slet { uuid, note } => (uuid, Skriv::Slet { note }),
+                _ => unreachable!("matched above"),
+            };
+            engine.write(ctx, spec, uuid, skriv).await.map_err(oio)?;
             Ok(ok().slut())
         }
         Operation::Laes { uuid, tid } => {
@@ -357,19 +348,23 @@ async fn udfoer(
             Ok(s.slut())
         }
         Operation::Soeg(pairs) => {
-            let Forespoergsel::Soeg { query, .. } =
-                parse_class_query(spec, &pairs, Scope::All).map_err(oio)?
-            else {
-                return Err(Fejl::new(
-                    StatusKode::Fejl,
-                    "internal error: the search was read as a list",
-                ));
-            };
+            let (query, _) = soeg_query(spec, &pairs)?;
             let hits = engine.soeg(ctx, &query).await.map_err(oio)?;
             let mut s = ok();
             s.id_liste(&hits);
             Ok(s.slut())
         }
+    }
+}
+
+/// LoRa search parameters (always with `foersteresultat`, so never a list) → the query.
+fn soeg_query(spec: &ClassSpec, pairs: &[(String, String)]) -> Result<(SearchQuery, Tid), Fejl> {
+    match parse_class_query(spec, pairs, Scope::All).map_err(oio)? {
+        Forespoergsel::Soeg { query, tid, .. } => Ok((query, tid)),
+        Forespoergsel::List { .. } => Err(Fejl::new(
+            StatusKode::Fejl,
+            "internal error: the search was read as a list",
+        )),
     }
 }
 
@@ -388,14 +383,7 @@ async fn udfoer_system(
             let mut virk = None;
             for (typ, pairs) in per {
                 let spec = typ.spec();
-                let Forespoergsel::Soeg { query, tid, .. } =
-                    parse_class_query(spec, &pairs, Scope::All).map_err(oio)?
-                else {
-                    return Err(Fejl::new(
-                        StatusKode::Fejl,
-                        "internal error: the search was read as a list",
-                    ));
-                };
+                let (query, tid) = soeg_query(spec, &pairs)?;
                 let hits = engine.soeg(ctx, &query).await.map_err(oio)?;
                 let mut hist = engine
                     .list_historik(ctx, spec, &hits, tid)
