@@ -586,15 +586,7 @@ fn lister(
                                 ugyldig(format!("{s}: ErPubliceretIndikator is missing"))
                             })
                             .and_then(tekst)?;
-                        let vaerdi = match er.trim() {
-                            "true" | "1" => "Publiceret",
-                            "false" | "0" => "IkkePubliceret",
-                            x => {
-                                return Err(ugyldig(format!(
-                                    "{s}/ErPubliceretIndikator: '{x}' is not a boolean"
-                                )));
-                            }
-                        };
+                        let vaerdi = publiceret(&er, &s)?;
                         gb.slut()?;
                         Ok(json!({"publiceret": vaerdi, "virkning": v}))
                     })
@@ -794,15 +786,7 @@ fn soeg(typ: &Objekttype, b: &mut Boern<'_, '_>) -> Result<Vec<(String, String)>
                     ));
                 }
                 if let Some(er) = gb.opt_tekst(NS_SD, "ErPubliceretIndikator")? {
-                    let v = match er.trim() {
-                        "true" | "1" => "Publiceret",
-                        "false" | "0" => "IkkePubliceret",
-                        x => {
-                            return Err(ugyldig(format!(
-                                "TilstandListe/PubliceretStatus/ErPubliceretIndikator: '{x}' is not a boolean"
-                            )));
-                        }
-                    };
+                    let v = publiceret(&er, "TilstandListe/PubliceretStatus")?;
                     q.push(("publiceret".into(), v.into()));
                 }
                 gb.slut()?;
@@ -844,6 +828,17 @@ fn soeg(typ: &Objekttype, b: &mut Boern<'_, '_>) -> Result<Vec<(String, String)>
     lokal_udvidelse(&mut rb, "RelationListe/")?;
     rb.slut()?;
     Ok(q)
+}
+
+/// `ErPubliceretIndikator` → the state value `Publiceret` / `IkkePubliceret`.
+fn publiceret(er: &str, sti: &str) -> Result<&'static str, Fejl> {
+    match er.trim() {
+        "true" | "1" => Ok("Publiceret"),
+        "false" | "0" => Ok("IkkePubliceret"),
+        x => Err(ugyldig(format!(
+            "{sti}/ErPubliceretIndikator: '{x}' is not a boolean"
+        ))),
+    }
 }
 
 fn tal(t: &str, element: &str) -> Result<u64, Fejl> {

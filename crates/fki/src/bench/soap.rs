@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 use chrono::Utc;
+use fki_server::admin;
 use fki_server::sts::ENTITY_ORGANISATION;
-use fki_store::adgang::{AftaleStatus, ItSystem, Serviceaftale, SystemRolle};
+use fki_store::adgang::SystemRolle;
 use fki_sts::bpp::PrivilegeList;
 use fki_sts::ca::Issued;
 use fki_sts::saml::{self, AssertionSpec, StsKey};
@@ -43,47 +44,30 @@ pub async fn prepare(data_dir: &Path, db_url: Option<&str>) -> anyhow::Result<So
         .await
         .context("opening the store to register the SOAP benchmark's system")?;
     let dir = data_dir.to_path_buf();
-    let ca = tokio::task::spawn_blocking(move || fki_server::admin::load_ca(&dir)).await??;
+    let ca =
+        Arc::new(tokio::task::spawn_blocking(move || fki_server::admin::load_ca(&dir)).await??);
     let cvr = fki_demo::DEMO_CVR.to_owned();
-    let cert = ca.issue_system_certificate("fki bench", &cvr)?;
-    let now = Utc::now().timestamp_micros();
-    let system = Uuid::new_v4();
-    let adgang = &stores.adgang;
-    adgang
-        .put_system(&ItSystem {
-            uuid: system,
-            navn: "fki bench".into(),
-            cvr: cvr.clone(),
-            rolle: SystemRolle::Anvendersystem,
-            certifikat_sha256: fki_sts::ca::fingerprint_sha256(cert.cert_der()),
-            certifikat_der: cert.cert_der().to_vec(),
-            subject: fki_sts::ca::cert_info(cert.cert_der())?.subject,
-            oprettet: now,
-        })
-        .await?;
-    let service = adgang
-        .service_by_entity_id(ENTITY_ORGANISATION)
-        .await?
-        .context("the Organisation service is not registered")?;
-    let aftale = Uuid::new_v4();
-    adgang
-        .put_aftale(&Serviceaftale {
-            uuid: aftale,
-            system,
-            service: service.uuid,
-            myndighed: cvr.clone(),
-            roller: vec![],
-            dataafgraensninger: vec![],
-            status: AftaleStatus::Anmodet,
-            aendret: now,
-        })
-        .await?;
-    for s in [AftaleStatus::Godkendt, AftaleStatus::Aktiv] {
-        adgang
-            .set_aftale_status(aftale, s, Utc::now().timestamp_micros())
-            .await?
-            .context("the agreement vanished")?;
-    }
+    // The registry operations `fki system` and `fki aftale` use.
+    let adgang = stores.adgang.as_ref();
+    let (system, cert) = admin::issue_system(
+        adgang,
+        ca.clone(),
+        "fki bench",
+        &cvr,
+        SystemRolle::Anvendersystem,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("registering the benchmark's system: {e}"))?;
+    let ny = admin::NyAftale {
+        system: system.uuid.to_string(),
+        service: ENTITY_ORGANISATION.to_owned(),
+        cvr: cvr.clone(),
+        roller: vec![],
+        dataafgraensninger: vec![],
+    };
+    admin::create_aftale(adgang, &ny, true)
+        .await
+        .map_err(|e| anyhow::anyhow!("the benchmark's service agreement: {e}"))?;
     let key = StsKey {
         issuer: fki_server::sts::DEFAULT_ISSUER.to_owned(),
         cert_der: ca.sts().cert_der.clone(),
