@@ -529,6 +529,102 @@ impl Engine {
         ))
     }
 
+    /// Lock an object of class `spec` the caller may write, for an operation outside the
+    /// lifecycle (anonymising, physical deletion).
+    async fn lock_writable(
+        tx: &mut dyn StoreTx,
+        ctx: &Kontekst,
+        spec: &ClassSpec,
+        uuid: Uuid,
+    ) -> OioResult<Objekt> {
+        match tx.lock(uuid).await? {
+            Some((objekt, _)) if objekt.klasse == spec.name => {
+                ctx.check_write(spec.name, &objekt)?;
+                Ok(objekt)
+            }
+            _ => Err(OioError::NotFound {
+                klasse: spec.name.into(),
+                uuid,
+            }),
+        }
+    }
+
+    /// Rewrite every registrering of one object, past and present, with `rens` (which says
+    /// whether it changed the data), recomputing the search facts. This changes history, which
+    /// nothing else does: it exists for erasing personal data (OrganisationSystem
+    /// `Anonymiser`). Returns how many registreringer changed and, if any did, a `ret`
+    /// [`Haendelse`] (the current content changed; no registrering was added).
+    ///
+    /// The history is read from the store after the lock, so it must not hold writes of this
+    /// transaction to the same object.
+    pub async fn omskriv_historik(
+        &self,
+        tx: &mut dyn StoreTx,
+        ctx: &Kontekst,
+        spec: &ClassSpec,
+        uuid: Uuid,
+        rens: &mut (dyn FnMut(&mut crate::model::Data) -> bool + Send),
+    ) -> OioResult<(usize, Option<Haendelse>)> {
+        let objekt = Self::lock_writable(tx, ctx, spec, uuid).await?;
+        let hist = self
+            .store
+            .read(&[uuid], crate::store::RegWindow::Range(time::NEG_INF, POS_INF))
+            .await?;
+        let mut n = 0;
+        for h in hist {
+            for mut r in h.registreringer {
+                if rens(&mut r.data) {
+                    tx.rewrite_registrering(&objekt, r.id, &r.data, &fakta(spec, &r.data))
+                        .await?;
+                    n += 1;
+                }
+            }
+        }
+        tracing::info!(%uuid, klasse = spec.name, registreringer = n, "history rewritten");
+        let haendelse = (n > 0).then(|| Haendelse {
+            service: spec.service,
+            klasse: spec.name,
+            uuid,
+            handling: Handling::Ret,
+            myndighed: objekt.myndighed.clone(),
+            faelles: objekt.faelles,
+            brugerref: Some(ctx.brugerref.unwrap_or(crate::json::LORA_BRUGERREF)),
+            tidspunkt: time::now(),
+        });
+        Ok((n, haendelse))
+    }
+
+    /// Physically delete one object with its whole history (OrganisationAdministration
+    /// `FysiskSlet`): afterwards reads answer 404, not 410, and searches cannot find it, at
+    /// any registration time. The caller must be allowed to write it. Yields a `slet`
+    /// [`Haendelse`] so subscribers drop it too.
+    pub async fn fysisk_slet(
+        &self,
+        tx: &mut dyn StoreTx,
+        ctx: &Kontekst,
+        spec: &ClassSpec,
+        uuid: Uuid,
+    ) -> OioResult<Haendelse> {
+        let objekt = Self::lock_writable(tx, ctx, spec, uuid).await?;
+        if !tx.purge(uuid).await? {
+            return Err(OioError::NotFound {
+                klasse: spec.name.into(),
+                uuid,
+            });
+        }
+        tracing::info!(%uuid, klasse = spec.name, "physically deleted");
+        Ok(Haendelse {
+            service: spec.service,
+            klasse: spec.name,
+            uuid,
+            handling: Handling::Slet,
+            myndighed: objekt.myndighed,
+            faelles: objekt.faelles,
+            brugerref: Some(ctx.brugerref.unwrap_or(crate::json::LORA_BRUGERREF)),
+            tidspunkt: time::now(),
+        })
+    }
+
     /// Read one object (LoRa's `laes`): its registreringer in the window, newest first.
     pub async fn laes(
         &self,
@@ -770,6 +866,29 @@ mod tests {
                     data: data.clone(),
                 });
             Ok(id)
+        }
+        async fn rewrite_registrering(
+            &mut self,
+            objekt: &Objekt,
+            id: i64,
+            data: &Data,
+            _: &[Fakt],
+        ) -> StoreResult<()> {
+            let regs = &mut self
+                .staged
+                .objekter
+                .get_mut(&objekt.uuid)
+                .ok_or_else(|| StoreError::Backend("no object row".into()))?
+                .1;
+            let r = regs
+                .iter_mut()
+                .find(|r| r.id == id)
+                .ok_or_else(|| StoreError::Backend("no such registrering".into()))?;
+            r.data = data.clone();
+            Ok(())
+        }
+        async fn purge(&mut self, uuid: Uuid) -> StoreResult<bool> {
+            Ok(self.staged.objekter.remove(&uuid).is_some())
         }
         async fn commit(self: Box<Self>) -> StoreResult<()> {
             if self.fail_commit {

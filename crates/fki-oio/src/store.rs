@@ -173,5 +173,21 @@ pub trait StoreTx: Send {
         fakta: &[Fakt],
     ) -> StoreResult<i64>;
 
+    /// Replace the content and facts of one registrering of a locked object, keeping its
+    /// period and metadata. The only write that changes history: OrganisationSystem
+    /// `Anonymiser` uses it to take personal data out of every registrering (GDPR art. 17).
+    /// `Backend` if the registrering is not the object's.
+    async fn rewrite_registrering(
+        &mut self,
+        objekt: &Objekt,
+        id: i64,
+        data: &Data,
+        fakta: &[Fakt],
+    ) -> StoreResult<()>;
+
+    /// Physically delete a locked object: its facts, every registrering and the object row
+    /// (OrganisationAdministration `FysiskSlet`). Returns whether the object existed.
+    async fn purge(&mut self, uuid: Uuid) -> StoreResult<bool>;
+
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -388,6 +388,40 @@ pub(crate) fn insert_registrering(
     Ok(q)
 }
 
+/// Replace the data of registrering `id`, which must belong to object `uuid`.
+pub(crate) fn rewrite_registrering(uuid: Uuid, id: i64, data: &Data) -> StoreResult<Sql> {
+    let json = serde_json::to_string(data)
+        .map_err(|e| StoreError::Backend(format!("cannot serialise registrering data: {e}")))?;
+    let mut q = Sql::new("UPDATE registrering SET data = ");
+    q.arg(Bind::Text(json))
+        .push(" WHERE id = ")
+        .arg(Bind::I64(id))
+        .push(" AND objekt_uuid = ")
+        .arg(Bind::Text(uuid.to_string()));
+    Ok(q)
+}
+
+/// Delete the facts of one registrering.
+pub(crate) fn delete_fakta(reg_id: i64) -> Sql {
+    let mut q = Sql::new("DELETE FROM fakt WHERE reg_id = ");
+    q.arg(Bind::I64(reg_id));
+    q
+}
+
+/// The statements that physically delete an object, in foreign-key order: facts,
+/// registreringer, object row. The last one's row count says whether the object existed.
+pub(crate) fn purge(uuid: Uuid) -> [Sql; 3] {
+    let u = || Bind::Text(uuid.to_string());
+    let mut fakta =
+        Sql::new("DELETE FROM fakt WHERE reg_id IN (SELECT id FROM registrering WHERE objekt_uuid = ");
+    fakta.arg(u()).push(")");
+    let mut regs = Sql::new("DELETE FROM registrering WHERE objekt_uuid = ");
+    regs.arg(u());
+    let mut objekt = Sql::new("DELETE FROM objekt WHERE uuid = ");
+    objekt.arg(u());
+    [fakta, regs, objekt]
+}
+
 /// Multi-row `INSERT`s of facts: one statement for up to [`FAKT_EXACT`] facts, otherwise
 /// chunks whose sizes are powers of two (at most [`FAKT_CHUNK`]), so only a few statement
 /// shapes exist.

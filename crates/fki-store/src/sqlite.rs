@@ -358,6 +358,40 @@ impl StoreTx for SqliteTx {
         Ok(id)
     }
 
+    async fn rewrite_registrering(
+        &mut self,
+        objekt: &Objekt,
+        id: i64,
+        data: &Data,
+        fakta: &[Fakt],
+    ) -> StoreResult<()> {
+        let n = execute(
+            &mut *self.tx,
+            sql::rewrite_registrering(objekt.uuid, id, data)?,
+            "rewriting registrering",
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::Backend(format!(
+                "rewriting registrering {id}: not a registrering of {}",
+                objekt.uuid
+            )));
+        }
+        execute(&mut *self.tx, sql::delete_fakta(id), "deleting facts").await?;
+        for q in sql::insert_fakta(id, &objekt.klasse, fakta) {
+            execute(&mut *self.tx, q, "inserting facts").await?;
+        }
+        Ok(())
+    }
+
+    async fn purge(&mut self, uuid: Uuid) -> StoreResult<bool> {
+        let mut n = 0;
+        for q in sql::purge(uuid) {
+            n = execute(&mut *self.tx, q, "purging object").await?;
+        }
+        Ok(n > 0)
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx
             .commit()

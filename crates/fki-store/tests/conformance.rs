@@ -108,6 +108,8 @@ conformance!(
     search_closed_registrering,
     search_klasse_and_empty,
     concurrent_writers_serialise,
+    rewrite_registrering_changes_history,
+    purge_removes_everything,
     ping,
 );
 
@@ -1246,6 +1248,100 @@ mod bodies {
             won += usize::from(t.await.unwrap());
         }
         assert_eq!(won, 1);
+    }
+
+    /// Anonymising: a past and the current registrering get new data and facts; the period,
+    /// metadata and other objects stay; the old facts no longer match at any time.
+    pub async fn rewrite_registrering_changes_history(store: Arc<dyn Store>) {
+        let o = objekt("person", Some("12345678"), false);
+        let other = objekt("person", Some("12345678"), false);
+        let first = create(&store, &o, 10, &[fakt("a:cprnr", "0101011234")]).await;
+        let second = update(&store, o.uuid, 20, Livscyklus::Rettet, &[fakt("a:cprnr", "0101011234")]).await;
+        create(&store, &other, 10, &[fakt("a:cprnr", "0101011234")]).await;
+        let all_time = |mut q: SearchQuery| {
+            q.reg = RegWindow::Range(NEG_INF, POS_INF);
+            q
+        };
+        let by_cpr = all_time(query("person", vec![eq("a:cprnr", "0101011234")]));
+        assert_eq!(hits(&store, &by_cpr).await, set(&[o.uuid, other.uuid]));
+
+        let mut renset = Data::default();
+        renset.attributter.insert(
+            "egenskaber".into(),
+            vec![AttrEntry {
+                felter: serde_json::Map::from_iter([("navn".to_owned(), json!("Anonymiseret"))]),
+                virkning: Virkning::always(),
+            }],
+        );
+        let mut tx = store.begin().await.unwrap();
+        let (lo, _) = tx.lock(o.uuid).await.unwrap().unwrap();
+        for id in [first, second] {
+            tx.rewrite_registrering(&lo, id, &renset, &[fakt("a:navn", "anonymiseret")])
+                .await
+                .unwrap();
+        }
+        // A registrering of another object is refused, and changes nothing.
+        let foreign = store.read(&[other.uuid], RegWindow::Current).await.unwrap()[0]
+            .registreringer[0]
+            .id;
+        assert!(tx.rewrite_registrering(&lo, foreign, &renset, &[]).await.is_err());
+        drop(tx);
+        // Dropped: nothing happened.
+        assert_eq!(hits(&store, &by_cpr).await, set(&[o.uuid, other.uuid]));
+
+        let mut tx = store.begin().await.unwrap();
+        let (lo, _) = tx.lock(o.uuid).await.unwrap().unwrap();
+        for id in [first, second] {
+            tx.rewrite_registrering(&lo, id, &renset, &[fakt("a:navn", "anonymiseret")])
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(hits(&store, &by_cpr).await, set(&[other.uuid]));
+        let by_navn = all_time(query("person", vec![eq("a:navn", "anonymiseret")]));
+        assert_eq!(hits(&store, &by_navn).await, set(&[o.uuid]));
+        let h = store
+            .read(&[o.uuid], RegWindow::Range(NEG_INF, POS_INF))
+            .await
+            .unwrap();
+        let regs = &h[0].registreringer;
+        assert_eq!(regs.len(), 2);
+        assert!(regs.iter().all(|r| r.data == renset));
+        assert_eq!(regs[0].meta.livscyklus, Livscyklus::Rettet);
+        assert_eq!((regs[1].meta.fra, regs[1].meta.til), (10, 20));
+    }
+
+    /// Physical deletion: the object, all its registreringer and facts are gone; others stay;
+    /// the UUID may be created again; purging an unknown UUID says so.
+    pub async fn purge_removes_everything(store: Arc<dyn Store>) {
+        let o = objekt("organisationenhed", Some("12345678"), false);
+        let keep = objekt("organisationenhed", Some("12345678"), false);
+        create(&store, &o, 10, &[fakt("a:enhedsnavn", "væk")]).await;
+        update(&store, o.uuid, 20, Livscyklus::Slettet, &[fakt("a:enhedsnavn", "væk")]).await;
+        create(&store, &keep, 10, &[fakt("a:enhedsnavn", "væk")]).await;
+
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.lock(o.uuid).await.unwrap().is_some());
+        assert!(tx.purge(o.uuid).await.unwrap());
+        assert!(!tx.purge(Uuid::new_v4()).await.unwrap());
+        tx.commit().await.unwrap();
+
+        let h = store
+            .read(&[o.uuid, keep.uuid], RegWindow::Range(NEG_INF, POS_INF))
+            .await
+            .unwrap();
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].objekt, keep);
+        let mut q = query("organisationenhed", vec![eq("a:enhedsnavn", "væk")]);
+        q.reg = RegWindow::Range(NEG_INF, POS_INF);
+        q.livscyklus = Some(Livscyklus::Slettet);
+        assert!(hits(&store, &q).await.is_empty());
+        q.livscyklus = None;
+        assert_eq!(hits(&store, &q).await, set(&[keep.uuid]));
+        // The UUID is free again.
+        create(&store, &o, 30, &[]).await;
+        let h = store.read(&[o.uuid], RegWindow::Range(NEG_INF, POS_INF)).await.unwrap();
+        assert_eq!(h[0].registreringer.len(), 1);
     }
 
     pub async fn ping(store: Arc<dyn Store>) {
