@@ -568,7 +568,10 @@ impl Engine {
         let objekt = Self::lock_writable(tx, ctx, spec, uuid).await?;
         let hist = self
             .store
-            .read(&[uuid], crate::store::RegWindow::Range(time::NEG_INF, POS_INF))
+            .read(
+                &[uuid],
+                crate::store::RegWindow::Range(time::NEG_INF, POS_INF),
+            )
             .await?;
         let mut n = 0;
         for h in hist {

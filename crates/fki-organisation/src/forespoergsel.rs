@@ -376,7 +376,7 @@ impl<'a, 'i> Boern<'a, 'i> {
 }
 
 /// The text of an element without element children.
-fn tekst(n: Node<'_, '_>) -> Result<String, Fejl> {
+pub(crate) fn tekst(n: Node<'_, '_>) -> Result<String, Fejl> {
     if let Some(c) = n.children().find(|c| c.is_element()) {
         return Err(ugyldig(format!(
             "{}: expected text, found element {}",

@@ -1180,3 +1180,210 @@ async fn wsdl_with_own_address_and_schemas() {
     assert!(r.text().await.unwrap().contains("--schema-dir"));
     handle.shutdown().await.unwrap();
 }
+
+// ------------------------------------------------------------------------------ erasing data
+
+const NS_ORGADM: &str = "http://stoettesystemerne.dk/organisation/organisationadministration/6/";
+
+/// OrganisationAdministration `FysiskSlet` and OrganisationSystem `Anonymiser`: refused where
+/// they would go wrong (unknown, another CVR's, a unit with units below it, a bad CPR), and
+/// where they succeed nothing of the erased data is left at any registration time; both are in
+/// the audit log.
+#[tokio::test]
+async fn fysisk_slet_and_anonymiser() {
+    let env = Env::start(false, true).await.unwrap();
+    let a = env.system("A", CVR_A, &[ENTITY_ORGANISATION]).await;
+    let b = env.system("B", CVR_B, &[ENTITY_ORGANISATION]).await;
+    let org = typer::ved_sti("organisation", "organisation").unwrap();
+    let enhed = typer::ved_sti("organisation", "organisationenhed").unwrap();
+    let person = typer::ved_sti("organisation", "person").unwrap();
+    let store = env.h().state.engine.store().clone();
+    let alt = fki_oio::store::RegWindow::Range(fki_oio::time::NEG_INF, fki_oio::time::POS_INF);
+
+    // An Organisation with unit e1 and, below it, e2.
+    let (o, e1, e2) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let maal = |t: &Objekttype, overordnet: Uuid| -> Vec<Uuid> {
+        t.relationer
+            .iter()
+            .map(|r| match r.element {
+                "Tilhoerer" => o,
+                "Overordnet" => overordnet,
+                _ => Uuid::new_v4(),
+            })
+            .collect()
+    };
+    let sysdecl = format!(
+        "xmlns:s=\"{NS_ORGSYS}\" xmlns:sd=\"{NS_SD}\" xmlns:sts=\"{NS_STS}\" xmlns:orgfaelles=\"{NS_ORGFAELLES}\""
+    );
+    let import = format!(
+        "<s:ImporterOrganisationSystemInput {sysdecl}>{}<s:OrganisationEnhederInput>{}{}</s:OrganisationEnhederInput></s:ImporterOrganisationSystemInput>",
+        importobjekt(org, o, "org", &maal(org, Uuid::new_v4())),
+        importobjekt(enhed, e1, "e1", &maal(enhed, Uuid::new_v4())),
+        importobjekt(enhed, e2, "e2", &maal(enhed, e1)),
+    );
+    let xsd = "OrganisationSystemOperationer.xsd";
+    let svar = system_call(&env, &a, xsd, org, "organisationsystem", &import).await;
+    assert_eq!(texts(&svar, NS_SD, "StatusKode"), vec!["20"; 3], "{svar}");
+
+    let axsd = "OrganisationAdministrationOperationer.xsd";
+    let fysisk_slet = |_: &str, org: Uuid, enhed: Uuid| {
+        format!(
+            "<a:FysiskSletInput xmlns:a=\"{NS_ORGADM}\"><a:OrganisationUUID>{org}</a:OrganisationUUID><a:OrganisationEnhedUUID>{enhed}</a:OrganisationEnhedUUID></a:FysiskSletInput>"
+        )
+    };
+    async fn kald(
+        env: &Env,
+        s: &System,
+        xsd: &str,
+        sti: &'static str,
+        payload: String,
+    ) -> (u16, String) {
+        let org = typer::ved_sti("organisation", "organisation").unwrap();
+        status(&system_call(env, s, xsd, org, sti, &payload).await)
+    }
+    let slet = |s, payload| kald(&env, s, axsd, "organisationadministration", payload);
+    // A unit with a unit below it: 40, and it stays.
+    let (k, t) = slet(&a, fysisk_slet("", o, e1)).await;
+    assert_eq!(k, 40, "{t}");
+    assert!(t.contains(&e2.to_string()), "{t}");
+    // Not of that Organisation, another CVR's, unknown: 44.
+    assert_eq!(slet(&a, fysisk_slet("", Uuid::new_v4(), e2)).await.0, 44);
+    assert_eq!(slet(&b, fysisk_slet("", o, e2)).await.0, 44);
+    assert_eq!(slet(&a, fysisk_slet("", o, Uuid::new_v4())).await.0, 44);
+    assert_eq!(store.read(&[e1, e2], alt).await.unwrap().len(), 2);
+
+    // A deleted unit is erased: no registrering, no object; a read says 44.
+    env.call(
+        enhed,
+        &a,
+        &uuid_op(enhed, "SletInput", &e2.to_string(), ""),
+        20,
+    )
+    .await;
+    assert_eq!(slet(&a, fysisk_slet("", o, e2)).await.0, 20);
+    assert!(store.read(&[e2], alt).await.unwrap().is_empty());
+    env.call(
+        enhed,
+        &a,
+        &uuid_op(enhed, "LaesInput", &e2.to_string(), ""),
+        44,
+    )
+    .await;
+    // Now e1 has nothing below it, and goes too; twice is 44.
+    assert_eq!(slet(&a, fysisk_slet("", o, e1)).await.0, 20);
+    assert_eq!(slet(&a, fysisk_slet("", o, e1)).await.0, 44);
+    assert!(store.read(&[e1], alt).await.unwrap().is_empty());
+    assert_eq!(
+        store.read(&[o], alt).await.unwrap().len(),
+        1,
+        "the Organisation stays"
+    );
+
+    // Anonymiser. A's Person with two registreringer, and B's Person with the same CPR.
+    let cpr = vaerdi("CPR-NummerTekst", "p");
+    let mut personer = Vec::new();
+    for s in [&a, &b] {
+        let svar = env.call(person, s, &opret(person, "p", &[]), 20).await;
+        personer.push(Uuid::parse_str(&texts(&svar, NS_SD, "UUIDIdentifikator")[0]).unwrap());
+    }
+    let (pa, pb) = (personer[0], personer[1]);
+    let ret = uuid_op(
+        person,
+        "RetInput",
+        &pa.to_string(),
+        &format!(
+            "<t:AttributListe>{}</t:AttributListe>",
+            egenskab(person, "p", "2024-01-01T00:00:00+01:00")
+        ),
+    );
+    env.call(person, &a, &ret, 20).await;
+    let anonymiser =
+        |id: &str| format!("<s:AnonymiserInput xmlns:s=\"{NS_ORGSYS}\">{id}</s:AnonymiserInput>");
+    let anon = |s, id: String| kald(&env, s, xsd, "organisationsystem", anonymiser(&id));
+    // Unknown CPR, B's person by UUID: 44.
+    assert_eq!(
+        anon(&a, "<s:PersonCPR>0000000000</s:PersonCPR>".into())
+            .await
+            .0,
+        44
+    );
+    assert_eq!(
+        anon(&a, format!("<s:PersonUUID>{pb}</s:PersonUUID>"))
+            .await
+            .0,
+        44
+    );
+    // A bad CPR (not schema-valid, so sent unchecked): 40.
+    let (http, text) = env
+        .post(
+            &Objekttype {
+                klasse: "organisationsystem",
+                ..*org
+            },
+            Some((&a, ENTITY_ORGANISATION)),
+            &anonymiser("<s:PersonCPR>12</s:PersonCPR>"),
+        )
+        .await;
+    assert_eq!(http, 200);
+    assert_eq!(status(&body_element(&text)).0, 40, "{text}");
+
+    assert_eq!(
+        anon(&a, format!("<s:PersonCPR>{cpr}</s:PersonCPR>"))
+            .await
+            .0,
+        20
+    );
+    let h = store.read(&[pa, pb], alt).await.unwrap();
+    let (ha, hb) = (&h[0], &h[1]);
+    assert_eq!(ha.registreringer.len(), 2);
+    for r in &ha.registreringer {
+        let json = serde_json::to_string(&r.data).unwrap();
+        assert!(!json.contains(&cpr), "CPR left in a registrering: {json}");
+        for e in &r.data.attributter["egenskaber"] {
+            assert_eq!(e.felter["navn"], json!("Anonymiseret"));
+            assert_eq!(e.felter["brugervendtnoegle"], json!(pa.to_string()));
+        }
+    }
+    let json_b = serde_json::to_string(&hb.registreringer[0].data).unwrap();
+    assert!(json_b.contains(&cpr), "B's Person is not A's to anonymise");
+    // Searches by the old CPR no longer find A's Person, at any time.
+    let laes = env
+        .call(
+            person,
+            &a,
+            &uuid_op(person, "LaesInput", &pa.to_string(), ""),
+            20,
+        )
+        .await;
+    assert!(texts(&laes, NS_STS, "CPR-NummerTekst").is_empty(), "{laes}");
+    assert_eq!(
+        anon(&b, format!("<s:PersonUUID>{pb}</s:PersonUUID>"))
+            .await
+            .0,
+        20
+    );
+
+    let audit = env
+        .h()
+        .state
+        .adgang
+        .audit_query(&fki_store::adgang::AuditQuery::default())
+        .await
+        .unwrap();
+    let count = |h: &str, cvr: &str| {
+        audit
+            .iter()
+            .filter(|e| e.haendelse == h && e.myndighed.as_deref() == Some(cvr))
+            .count()
+    };
+    assert_eq!(count("organisation_fysisk_slet", CVR_A), 2);
+    assert_eq!(count("organisation_anonymiser", CVR_A), 1);
+    assert_eq!(count("organisation_anonymiser", CVR_B), 1);
+    assert!(
+        audit
+            .iter()
+            .filter(|e| e.haendelse.starts_with("organisation_"))
+            .all(|e| e.reference.is_some() && e.system.is_some())
+    );
+    env.finish().await;
+}

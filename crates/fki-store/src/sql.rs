@@ -412,8 +412,9 @@ pub(crate) fn delete_fakta(reg_id: i64) -> Sql {
 /// registreringer, object row. The last one's row count says whether the object existed.
 pub(crate) fn purge(uuid: Uuid) -> [Sql; 3] {
     let u = || Bind::Text(uuid.to_string());
-    let mut fakta =
-        Sql::new("DELETE FROM fakt WHERE reg_id IN (SELECT id FROM registrering WHERE objekt_uuid = ");
+    let mut fakta = Sql::new(
+        "DELETE FROM fakt WHERE reg_id IN (SELECT id FROM registrering WHERE objekt_uuid = ",
+    );
     fakta.arg(u()).push(")");
     let mut regs = Sql::new("DELETE FROM registrering WHERE objekt_uuid = ");
     regs.arg(u());

@@ -1256,7 +1256,14 @@ mod bodies {
         let o = objekt("person", Some("12345678"), false);
         let other = objekt("person", Some("12345678"), false);
         let first = create(&store, &o, 10, &[fakt("a:cprnr", "0101011234")]).await;
-        let second = update(&store, o.uuid, 20, Livscyklus::Rettet, &[fakt("a:cprnr", "0101011234")]).await;
+        let second = update(
+            &store,
+            o.uuid,
+            20,
+            Livscyklus::Rettet,
+            &[fakt("a:cprnr", "0101011234")],
+        )
+        .await;
         create(&store, &other, 10, &[fakt("a:cprnr", "0101011234")]).await;
         let all_time = |mut q: SearchQuery| {
             q.reg = RegWindow::Range(NEG_INF, POS_INF);
@@ -1281,10 +1288,13 @@ mod bodies {
                 .unwrap();
         }
         // A registrering of another object is refused, and changes nothing.
-        let foreign = store.read(&[other.uuid], RegWindow::Current).await.unwrap()[0]
-            .registreringer[0]
-            .id;
-        assert!(tx.rewrite_registrering(&lo, foreign, &renset, &[]).await.is_err());
+        let foreign =
+            store.read(&[other.uuid], RegWindow::Current).await.unwrap()[0].registreringer[0].id;
+        assert!(
+            tx.rewrite_registrering(&lo, foreign, &renset, &[])
+                .await
+                .is_err()
+        );
         drop(tx);
         // Dropped: nothing happened.
         assert_eq!(hits(&store, &by_cpr).await, set(&[o.uuid, other.uuid]));
@@ -1317,7 +1327,14 @@ mod bodies {
         let o = objekt("organisationenhed", Some("12345678"), false);
         let keep = objekt("organisationenhed", Some("12345678"), false);
         create(&store, &o, 10, &[fakt("a:enhedsnavn", "væk")]).await;
-        update(&store, o.uuid, 20, Livscyklus::Slettet, &[fakt("a:enhedsnavn", "væk")]).await;
+        update(
+            &store,
+            o.uuid,
+            20,
+            Livscyklus::Slettet,
+            &[fakt("a:enhedsnavn", "væk")],
+        )
+        .await;
         create(&store, &keep, 10, &[fakt("a:enhedsnavn", "væk")]).await;
 
         let mut tx = store.begin().await.unwrap();
@@ -1340,7 +1357,10 @@ mod bodies {
         assert_eq!(hits(&store, &q).await, set(&[keep.uuid]));
         // The UUID is free again.
         create(&store, &o, 30, &[]).await;
-        let h = store.read(&[o.uuid], RegWindow::Range(NEG_INF, POS_INF)).await.unwrap();
+        let h = store
+            .read(&[o.uuid], RegWindow::Range(NEG_INF, POS_INF))
+            .await
+            .unwrap();
         assert_eq!(h[0].registreringer.len(), 1);
     }
 

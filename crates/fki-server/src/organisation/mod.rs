@@ -23,11 +23,12 @@ use axum::routing::{get, post};
 use fki_oio::json::{Mode, parse_write};
 use fki_oio::query::{Forespoergsel, Tid, parse_class_query, parse_read};
 use fki_oio::spec::ClassSpec;
-use fki_oio::store::{Scope, SearchQuery};
+use fki_oio::store::{Kriterium, Match, RegWindow, Scope, SearchQuery};
+use fki_oio::time::{NEG_INF, POS_INF};
 use fki_oio::{Kontekst, OioError, Skriv};
 use fki_organisation::forespoergsel::{self, Operation, output_element};
 use fki_organisation::svar::Svar;
-use fki_organisation::system::{self, SYSTEMER, System, SystemOperation};
+use fki_organisation::system::{self, PersonId, SYSTEMER, System, SystemOperation};
 use fki_organisation::typer::{self, NS_REQUEST_HEADER, Objekttype};
 use fki_organisation::{Fejl, StatusKode};
 use fki_sts::fault::FaultCode;
@@ -234,7 +235,7 @@ async fn soap(
         ));
     };
     // The RequestHeader (its TransactionUUID) is answered back unchanged.
-    let request_header = root
+    let transaction = root
         .children()
         .find(|n| n.is_element() && xml::is(*n, env, "Header"))
         .and_then(|h| {
@@ -245,12 +246,13 @@ async fn soap(
             n.children()
                 .find(|c| c.is_element() && xml::is(*c, NS_REQUEST_HEADER, "TransactionUUID"))
         })
-        .map(|t| {
-            format!(
-                "<rh:RequestHeader xmlns:rh=\"{NS_REQUEST_HEADER}\"><rh:TransactionUUID>{}</rh:TransactionUUID></rh:RequestHeader>",
-                xml::escape_text(&xml::text(t))
-            )
-        });
+        .map(xml::text);
+    let request_header = transaction.as_ref().map(|t| {
+        format!(
+            "<rh:RequestHeader xmlns:rh=\"{NS_REQUEST_HEADER}\"><rh:TransactionUUID>{}</rh:TransactionUUID></rh:RequestHeader>",
+            xml::escape_text(t)
+        )
+    });
 
     let ctx = kontekst(&st, &headers, caller.as_ref());
     let svar = match doer {
@@ -264,7 +266,13 @@ async fn soap(
         Doer::System(sys) => {
             let r = match (system::laes(sys, op), ctx) {
                 (Err(f), _) | (_, Err(f)) => Err(f),
-                (Ok(operation), Ok(ctx)) => udfoer_system(&st, &ctx, sys, output, operation).await,
+                (Ok(operation), Ok(ctx)) => {
+                    let hvem = Hvem {
+                        caller: caller.as_ref(),
+                        transaction: transaction.as_deref(),
+                    };
+                    udfoer_system(&st, &ctx, hvem, sys, output, operation).await
+                }
             };
             r.unwrap_or_else(|f| system::fejl(sys, output, &f))
         }
@@ -368,10 +376,45 @@ fn soeg_query(spec: &ClassSpec, pairs: &[(String, String)]) -> Result<(SearchQue
     }
 }
 
+/// Who asks, for the audit log of the operations that erase data.
+#[derive(Clone, Copy)]
+struct Hvem<'a> {
+    caller: Option<&'a crate::sts::guard::Caller>,
+    transaction: Option<&'a str>,
+}
+
+impl Hvem<'_> {
+    /// Record an erasing operation that succeeded (`haendelse` `organisation_fysisk_slet`,
+    /// `organisation_anonymiser`).
+    async fn audit(&self, st: &AppState, ctx: &Kontekst, haendelse: &str, aarsag: String) {
+        tracing::warn!(
+            haendelse,
+            aarsag,
+            cvr = ctx.myndighed.as_deref().unwrap_or("-"),
+            "data erased"
+        );
+        st.sts
+            .audit(fki_store::adgang::AuditEntry {
+                id: 0,
+                tid: chrono::Utc::now().timestamp_micros(),
+                haendelse: haendelse.to_owned(),
+                system: self.caller.map(|c| c.system),
+                certifikat_sha256: self.caller.map(|c| c.certificate_sha256.to_string()),
+                service: Some(ENTITY_ORGANISATION.to_owned()),
+                myndighed: ctx.myndighed.clone(),
+                resultat: "ok".to_owned(),
+                aarsag: Some(aarsag),
+                reference: self.transaction.map(str::to_owned),
+            })
+            .await;
+    }
+}
+
 /// Run a hierarchy operation.
 async fn udfoer_system(
     st: &AppState,
     ctx: &Kontekst,
+    hvem: Hvem<'_>,
     sys: &'static System,
     output: &'static str,
     operation: SystemOperation,
@@ -419,7 +462,140 @@ async fn udfoer_system(
             engine.write_many(ctx, ops).await.map_err(oio)?;
             Ok(system::import_svar(sys, output, &svar))
         }
+        SystemOperation::Anonymiser(id) => {
+            let spec = typ("person").spec();
+            let personer = match &id {
+                PersonId::Uuid(u) => vec![*u],
+                // Every Person that carried the number at any time.
+                PersonId::Cpr(cpr) => {
+                    let q = SearchQuery {
+                        klasse: spec.name.into(),
+                        reg: RegWindow::Range(NEG_INF, POS_INF),
+                        virk: (NEG_INF, POS_INF),
+                        uuid: None,
+                        livscyklus: None,
+                        brugerref: None,
+                        note: None,
+                        kriterier: vec![Kriterium {
+                            navn: "a:cprnr".into(),
+                            navn_prefix: false,
+                            vaerdi: Match::Eq(cpr.clone()),
+                            objekttype: None,
+                            sti_prefix: None,
+                        }],
+                        scope: Scope::All,
+                        paging: None,
+                    };
+                    engine.soeg(ctx, &q).await.map_err(oio)?
+                }
+            };
+            if personer.is_empty() {
+                return Err(Fejl::new(
+                    StatusKode::IkkeFundet,
+                    "no Person with that CPR number",
+                ));
+            }
+            let mut tx = engine.store().begin().await.map_err(|e| oio(e.into()))?;
+            let mut haendelser = Vec::new();
+            let mut rettet = 0;
+            for u in &personer {
+                let (n, h) = engine
+                    .omskriv_historik(&mut *tx, ctx, spec, *u, &mut |d| {
+                        system::anonymiser_person(d, *u)
+                    })
+                    .await
+                    .map_err(oio)?;
+                rettet += n;
+                haendelser.extend(h);
+            }
+            tx.commit().await.map_err(|e| oio(e.into()))?;
+            engine.meld(&haendelser);
+            let hvilke = personer
+                .iter()
+                .map(Uuid::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            hvem.audit(
+                st,
+                ctx,
+                "organisation_anonymiser",
+                format!("person {hvilke}: {rettet} registreringer rewritten"),
+            )
+            .await;
+            Ok(system::ok_svar(sys, output))
+        }
+        SystemOperation::FysiskSlet {
+            organisation,
+            enhed,
+        } => {
+            let spec = typ("organisationenhed").spec();
+            let ikke_fundet = || {
+                Fejl::new(
+                    StatusKode::IkkeFundet,
+                    format!("OrganisationEnhed {enhed} of Organisation {organisation} not found"),
+                )
+            };
+            // The unit must be visible to the caller and belong to the Organisation (its
+            // tilhoerer, in any registrering: a deleted unit may be erased too).
+            let hist = engine
+                .store()
+                .read(&[enhed], RegWindow::Range(NEG_INF, POS_INF))
+                .await
+                .map_err(|e| oio(e.into()))?;
+            let h = hist
+                .first()
+                .filter(|h| h.objekt.klasse == spec.name && ctx.scope.permits(&h.objekt))
+                .ok_or_else(ikke_fundet)?;
+            let tilhoerer = h.registreringer.iter().any(|r| {
+                r.data.relationer.get("tilhoerer").is_some_and(|rel| {
+                    rel.iter()
+                        .any(|e| e.maal == fki_oio::model::Maal::Uuid(organisation))
+                })
+            });
+            if !tilhoerer {
+                return Err(ikke_fundet());
+            }
+            // Units below it would be left with a parent that never existed.
+            let (boern, _) = soeg_query(
+                spec,
+                &[
+                    ("overordnet".to_owned(), enhed.to_string()),
+                    ("foersteresultat".to_owned(), "0".to_owned()),
+                ],
+            )?;
+            let boern = engine.soeg(ctx, &boern).await.map_err(oio)?;
+            if !boern.is_empty() {
+                return Err(Fejl::new(
+                    StatusKode::UgyldigInput,
+                    format!(
+                        "OrganisationEnhed {enhed} has {} underordnede enheder (e.g. {}); move or delete them first",
+                        boern.len(),
+                        boern[0]
+                    ),
+                ));
+            }
+            let mut tx = engine.store().begin().await.map_err(|e| oio(e.into()))?;
+            let h = engine
+                .fysisk_slet(&mut *tx, ctx, spec, enhed)
+                .await
+                .map_err(oio)?;
+            tx.commit().await.map_err(|e| oio(e.into()))?;
+            engine.meld(&[h]);
+            hvem.audit(
+                st,
+                ctx,
+                "organisation_fysisk_slet",
+                format!("organisationenhed {enhed} of organisation {organisation}"),
+            )
+            .await;
+            Ok(system::ok_svar(sys, output))
+        }
     }
+}
+
+/// The SOAP type of an engine class of the Organisation service.
+fn typ(klasse: &str) -> &'static Objekttype {
+    typer::ved_sti("organisation", klasse).expect("an Organisation SOAP type")
 }
 
 /// The answer envelope: SOAP `version`, the RequestHeader back, `body` in the Body.
