@@ -255,6 +255,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(beskedfordeler::routes())
         .merge(organisation::routes())
+        .merge(organisation::graphql::routes())
         .merge(metrics::routes())
         .with_state(state.clone())
         .merge(meta::docs(state.openapi.as_ref().clone()))

@@ -15,6 +15,8 @@
 //! [`fki_organisation::StatusKode`]). A Body whose element is not an operation of the addressed
 //! type is a SOAP fault (`Sender`).
 
+pub mod graphql;
+
 use axum::Router;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
