@@ -12,6 +12,7 @@
 //! same code as a REST write, and both APIs read the same registreringer.
 
 pub mod forespoergsel;
+pub mod kaede;
 pub mod svar;
 pub mod system;
 pub mod typer;
