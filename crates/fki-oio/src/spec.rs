@@ -354,12 +354,14 @@ static CLASSES: &[ClassSpec] = &[
                 t("retskilde"), t("titel"), INTEGRATIONSDATA],
         states: PUBLICERET,
         rels: [one("ansvarlig"), one("ejer"), one("facettilhoerer"), many("redaktoerer")]),
+    // `sortering` and the dynamic `mapninger` (rolle, type, indeks) are SF1510 Klasse v7's
+    // (`../shared/specs/sf1510-klassifikation/klasse-v7-sample/Klasse.xsd`); both optional.
     class!("klassifikation" / "klasse",
         attrs: [BVN, tm("titel"), t("beskrivelse"), t("eksempel"), t("omfang"), t("retskilde"),
-                t("aendringsnotat"), f("soegeord", Soegeord), INTEGRATIONSDATA],
+                t("aendringsnotat"), f("soegeord", Soegeord), t("sortering"), INTEGRATIONSDATA],
         states: PUBLICERET,
         rels: [one("ejer"), one("ansvarlig"), one("overordnetklasse"), one("facet"),
-               many("redaktoerer"), many("sideordnede"), many("mapninger"), many("tilfoejelser"),
+               many("redaktoerer"), many("sideordnede"), dyn_many("mapninger"), many("tilfoejelser"),
                many("erstatter"), many("lovligekombinationer")]),
     class!("klassifikation" / "klassifikation",
         attrs: [BVN, t("beskrivelse"), t("kaldenavn"), t("ophavsret"), t("titel"), INTEGRATIONSDATA],

@@ -16,7 +16,7 @@ use roxmltree::Node;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::typer::{Form, NS_ORGFAELLES, NS_SD, Objekttype, Tilstand};
+use crate::typer::{Form, NS_ORGFAELLES, NS_SD, Objekttype, RelForm, Tilstand};
 use crate::{Fejl, StatusKode};
 
 /// An operation of an object service.
@@ -606,13 +606,12 @@ fn lister(
             if entries.is_empty() {
                 continue;
             }
-            let dynamisk = spec
-                .relation(def.relation)
-                .is_some_and(|r| r.kind == fki_oio::spec::RelKind::Dynamisk);
             let list = entries
                 .iter()
                 .enumerate()
-                .map(|(i, e)| relation(*e, dynamisk, &format!("{p}{}[{}]", def.element, i + 1)))
+                .map(|(i, e)| {
+                    relation(typ, *e, def.form, &format!("{p}{}[{}]", def.element, i + 1))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             rel.insert(def.relation.into(), Value::Array(list));
         }
@@ -673,28 +672,63 @@ fn egenskab(typ: &Objekttype, e: Node<'_, '_>, sti: &str) -> Result<Value, Fejl>
     Ok(Value::Object(m))
 }
 
+/// A `ReferenceID`: v6 `UnikIdType`; v7 `UuidLabelInputType`, whose `Label` fki does not keep
+/// (a plain relation has none in the engine).
+fn reference_id(typ: &Objekttype, r: Node<'_, '_>) -> Result<Map<String, Value>, Fejl> {
+    if typ.version >= 7 {
+        let mut m = uuid_label(r)?;
+        m.remove("label");
+        Ok(m)
+    } else {
+        unik_id(r)
+    }
+}
+
 /// One relation entry: `Virkning`, `ReferenceID`, and for a dynamic relation `Rolle`, `Type`,
-/// `Indeks`.
-fn relation(e: Node<'_, '_>, dynamisk: bool, sti: &str) -> Result<Value, Fejl> {
+/// `Indeks` (see [`RelForm`]).
+fn relation(typ: &Objekttype, e: Node<'_, '_>, form: RelForm, sti: &str) -> Result<Value, Fejl> {
     let mut b = Boern::new(e, sti)?;
     let mut m = Map::new();
     let v = virkning_af(&mut b, sti)?;
     match b.opt(NS_SD, "ReferenceID") {
-        Some(r) => m.extend(unik_id(r)?),
+        Some(r) => m.extend(reference_id(typ, r)?),
         None => {
             // No target in this period: LoRa's blank entry.
             m.insert("uuid".into(), json!(""));
             m.insert("urn".into(), json!(""));
         }
     }
-    if dynamisk {
-        for (element, key) in [("Rolle", "rolle"), ("Type", "type")] {
-            if let Some(n) = b.opt(NS_SD, element) {
-                m.insert(key.into(), Value::Object(uuid_label(n)?));
+    match form {
+        RelForm::Enkel => {}
+        RelForm::Dynamisk => {
+            for (element, key) in [("Rolle", "rolle"), ("Type", "type")] {
+                if let Some(n) = b.opt(NS_SD, element) {
+                    m.insert(key.into(), Value::Object(uuid_label(n)?));
+                }
+            }
+            if let Some(i) = b.opt_tekst(NS_SD, "Indeks")? {
+                m.insert("indeks".into(), json!(i));
             }
         }
-        if let Some(i) = b.opt_tekst(NS_SD, "Indeks")? {
-            m.insert("indeks".into(), json!(i));
+        RelForm::DynamiskRolle => {
+            for (element, key) in [("Rolle", "rolle"), ("Type", "type")] {
+                let n = b.one(NS_SD, element)?;
+                let mut nb = Boern::new(n, &format!("{sti}/{element}"))?;
+                let u = uuid_element(nb.one(NS_SD, "UUIDIdentifikator")?)?;
+                let mut o = Map::new();
+                o.insert("uuid".into(), json!(u.to_string()));
+                if let Some(l) = nb.opt_tekst(NS_SD, "Label")? {
+                    o.insert("label".into(), json!(l));
+                }
+                nb.slut()?;
+                m.insert(key.into(), Value::Object(o));
+            }
+            let i = b.one(NS_SD, "Indeks")?;
+            let mut ib = Boern::new(i, &format!("{sti}/Indeks"))?;
+            if let Some(u) = ib.opt(NS_SD, "UUIDIdentifikator") {
+                m.insert("indeks".into(), json!(uuid_element(u)?.to_string()));
+            }
+            ib.slut()?;
         }
     }
     b.slut()?;
@@ -806,7 +840,7 @@ fn soeg(typ: &Objekttype, b: &mut Boern<'_, '_>) -> Result<Vec<(String, String)>
                 )));
             }
             let id = match eb.opt(NS_SD, "ReferenceID") {
-                Some(r) => unik_id(r)?,
+                Some(r) => reference_id(typ, r)?,
                 None => {
                     return Err(ugyldig(format!(
                         "{sti}: give the ReferenceID to search for"

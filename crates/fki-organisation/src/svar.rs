@@ -8,13 +8,12 @@
 //! `"virkning": {"from": "-infinity"}` is `<sd:FraTidspunkt><sd:GraenseIndikator>true…` here.
 
 use fki_oio::model::{AttrEntry, Livscyklus, Maal, Registrering, RelEntry, StateEntry, Virkning};
-use fki_oio::spec::RelKind;
 use fki_oio::time::{self, NEG_INF, POS_INF, Ts};
 use fki_sts::xml::escape_text;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::typer::{Form, NS_ORGFAELLES, NS_SD, NS_STS, Ns, Objekttype, Tilstand};
+use crate::typer::{Form, NS_ORGFAELLES, NS_SD, NS_STS, Ns, Objekttype, RelForm, Tilstand};
 use crate::{Fejl, StatusKode};
 
 /// An output element being written: `<t:{element} xmlns:t=… xmlns:sd=…>` + StandardRetur.
@@ -86,9 +85,15 @@ impl Svar {
         virk: (Ts, Ts),
     ) {
         let s = &mut self.s;
-        s.push_str("<t:FiltreretOejebliksbillede><t:ObjektType><sd:UUIDIdentifikator>");
-        s.push_str(&uuid.to_string());
-        s.push_str("</sd:UUIDIdentifikator></t:ObjektType>");
+        // v7 renamed the element (KlasseOperationer.xsd of the v7 sample).
+        let id = if typ.version >= 7 {
+            "ObjektID"
+        } else {
+            "ObjektType"
+        };
+        s.push_str(&format!(
+            "<t:FiltreretOejebliksbillede><t:{id}><sd:UUIDIdentifikator>{uuid}</sd:UUIDIdentifikator></t:{id}>"
+        ));
         for r in registreringer {
             registrering(s, typ, r, virk);
         }
@@ -220,16 +225,12 @@ pub fn registrering(s: &mut String, typ: &Objekttype, r: &Registrering, (fra, ti
     s.push_str("</t:TilstandListe>");
 
     s.push_str("<t:RelationListe>");
-    let spec = typ.spec();
     for def in typ.relationer {
         let Some(entries) = d.relationer.get(def.relation) else {
             continue;
         };
-        let dynamisk = spec
-            .relation(def.relation)
-            .is_some_and(|r| r.kind == RelKind::Dynamisk);
         for e in entries.iter().filter(|e| e.virkning.overlaps(fra, til)) {
-            relation(s, def.element, dynamisk, e);
+            relation(s, def.element, def.form, e);
         }
     }
     s.push_str("</t:RelationListe>");
@@ -287,7 +288,7 @@ fn unik_id(s: &mut String, v: &Value) {
     }
 }
 
-fn relation(s: &mut String, element: &str, dynamisk: bool, e: &RelEntry) {
+fn relation(s: &mut String, element: &str, form: RelForm, e: &RelEntry) {
     s.push_str(&format!("<sd:{element}>"));
     virkning(s, &e.virkning);
     match &e.maal {
@@ -303,7 +304,38 @@ fn relation(s: &mut String, element: &str, dynamisk: bool, e: &RelEntry) {
         }
         Maal::Ingen | Maal::Vaerdi => {}
     }
-    if dynamisk {
+    if form == RelForm::DynamiskRolle {
+        // Rolle and Type are a UUID (no URN) with a Label; one written over REST without a
+        // UUID is the nil UUID, labelled as not given.
+        for (key, el) in [("rolle", "Rolle"), ("type", "Type")] {
+            let v = e.ekstra.get(key);
+            let u = v
+                .and_then(|v| v.get("uuid"))
+                .and_then(Value::as_str)
+                .unwrap_or("00000000-0000-0000-0000-000000000000");
+            s.push_str(&format!("<sd:{el}>"));
+            tekst_element(s, "sd", "UUIDIdentifikator", u);
+            match v.and_then(|v| v.get("label")).and_then(Value::as_str) {
+                Some(l) => tekst_element(s, "sd", "Label", l),
+                None if v.and_then(|v| v.get("uuid")).is_none() => {
+                    tekst_element(s, "sd", "Label", IKKE_ANGIVET)
+                }
+                None => {}
+            }
+            s.push_str(&format!("</sd:{el}>"));
+        }
+        s.push_str("<sd:Indeks>");
+        if let Some(u) = e
+            .ekstra
+            .get("indeks")
+            .and_then(Value::as_str)
+            .and_then(|i| Uuid::parse_str(i).ok())
+        {
+            tekst_element(s, "sd", "UUIDIdentifikator", &u.to_string());
+        }
+        s.push_str("</sd:Indeks>");
+    }
+    if form == RelForm::Dynamisk {
         for (key, el) in [("rolle", "Rolle"), ("type", "Type")] {
             s.push_str(&format!("<sd:{el}>"));
             match e.ekstra.get(key) {
@@ -331,6 +363,8 @@ fn relation(s: &mut String, element: &str, dynamisk: bool, e: &RelEntry) {
     s.push_str(&format!("</sd:{element}>"));
 }
 
+/// The `Label` of a v7 `Rolle` or `Type` written without one (over REST).
+pub const IKKE_ANGIVET: &str = "ikke angivet";
 /// The `Rolle` or `Type` of a dynamic relation written without one (over REST).
 pub const URN_IKKE_ANGIVET: &str = "urn:fki:ikke-angivet";
 /// Prefix of the `Type` made from a LoRa `objekttype` (`urn:fki:objekttype:EMAIL`).

@@ -65,11 +65,26 @@ pub enum Tilstand {
     Publiceret,
 }
 
+/// How a relation entry is written after its `Virkning` and `ReferenceID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelForm {
+    /// Nothing more (`…FlerRelationType`, `…RelationType`).
+    Enkel,
+    /// v6 `DynamicFlerRelationType`: optional `Rolle` and `Type` (`UuidLabelInputType`: a UUID
+    /// or URN and a `Label`) and a text `Indeks`.
+    Dynamisk,
+    /// v7 `DynamicRoleFlerRelationType` (Klasse `Mapninger`): required `Rolle` and `Type`
+    /// (`UuidLabelNoUrnInputType`: a UUID and a `Label`) and an `Indeks` holding an optional
+    /// `UUIDIdentifikator`, kept as the engine's text `indeks`.
+    DynamiskRolle,
+}
+
 /// A relation element (always in [`NS_SD`]) and the engine relation it carries.
 #[derive(Debug, Clone, Copy)]
 pub struct Rel {
     pub element: &'static str,
     pub relation: &'static str,
+    pub form: RelForm,
 }
 
 /// One object type of the SOAP services.
@@ -86,6 +101,10 @@ pub struct Objekttype {
     pub egenskaber: &'static [Felt],
     pub tilstand: Tilstand,
     pub relationer: &'static [Rel],
+    /// The interface version: 6 (SF1500 v6) or 7 (SF1510 Klasse v7,
+    /// `../shared/specs/sf1510-klassifikation/klasse-v7-sample/`: `ObjektID` for `ObjektType` in
+    /// a FiltreretOejebliksbillede, a `Label` allowed in `ReferenceID`).
+    pub version: u8,
 }
 
 impl Objekttype {
@@ -94,9 +113,10 @@ impl Objekttype {
         spec::class(self.service, self.klasse).expect("every SOAP type is an engine class")
     }
 
-    /// The endpoint path: `/<service>/<klasse>/6` (KOMBIT's `…/organisation/organisationenhed/6/`).
+    /// The endpoint path: `/<service>/<klasse>/<version>` (KOMBIT's
+    /// `…/organisation/organisationenhed/6/`, `…/klassifikation/klasse/7/`).
     pub fn path(&self) -> String {
-        format!("/{}/{}/6", self.service, self.klasse)
+        format!("/{}/{}/{}", self.service, self.klasse, self.version)
     }
 
     /// The namespace URI of `ns` for this type.
@@ -128,11 +148,11 @@ pub fn ved_ns(ns: &str) -> Option<&'static Objekttype> {
     TYPER.iter().find(|t| t.ns == ns)
 }
 
-/// The type served at `/<service>/<klasse>/6`.
+/// The v6 type served at `/<service>/<klasse>/6`.
 pub fn ved_sti(service: &str, klasse: &str) -> Option<&'static Objekttype> {
     TYPER
         .iter()
-        .find(|t| t.service == service && t.klasse == klasse)
+        .find(|t| t.service == service && t.klasse == klasse && t.version == 6)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,7 +176,18 @@ const fn sts(element: &'static str, felt: &'static str) -> Felt {
 const BVN: Felt = sd("BrugervendtNoegleTekst", "brugervendtnoegle");
 
 const fn r(element: &'static str, relation: &'static str) -> Rel {
-    Rel { element, relation }
+    Rel {
+        element,
+        relation,
+        form: RelForm::Enkel,
+    }
+}
+const fn dyn_r(element: &'static str, relation: &'static str) -> Rel {
+    Rel {
+        element,
+        relation,
+        form: RelForm::Dynamisk,
+    }
 }
 
 /// The relation lists of the Aktør types end in these seven.
@@ -178,6 +209,7 @@ macro_rules! tilknyttede {
 static TYPER: &[Objekttype] = &[
     Objekttype {
         klasse: "adresse",
+        version: 6,
         service: "organisation",
         element: "Adresse",
         ns: "http://stoettesystemerne.dk/organisation/adresse/6/",
@@ -187,6 +219,7 @@ static TYPER: &[Objekttype] = &[
     },
     Objekttype {
         klasse: "bruger",
+        version: 6,
         service: "organisation",
         element: "Bruger",
         ns: "http://stoettesystemerne.dk/organisation/bruger/6/",
@@ -198,7 +231,7 @@ static TYPER: &[Objekttype] = &[
         tilstand: Tilstand::Gyldighed,
         // Bruger has no TilknyttedeBrugere.
         relationer: &[
-            r("Adresser", "adresser"),
+            dyn_r("Adresser", "adresser"),
             r("BrugerTyper", "brugertyper"),
             r("TilknyttedeOpgaver", "opgaver"),
             r("Tilhoerer", "tilhoerer"),
@@ -215,6 +248,7 @@ static TYPER: &[Objekttype] = &[
     },
     Objekttype {
         klasse: "interessefaellesskab",
+        version: 6,
         service: "organisation",
         element: "Interessefaellesskab",
         ns: "http://stoettesystemerne.dk/organisation/interessefaellesskab/6/",
@@ -225,7 +259,7 @@ static TYPER: &[Objekttype] = &[
         ],
         tilstand: Tilstand::Gyldighed,
         relationer: tilknyttede!(
-            r("Adresser", "adresser"),
+            dyn_r("Adresser", "adresser"),
             r("Branche", "branche"),
             r("Interessefaellesskabstype", "interessefaellesskabstype"),
             r("TilknyttedeOpgaver", "opgaver"),
@@ -235,6 +269,7 @@ static TYPER: &[Objekttype] = &[
     },
     Objekttype {
         klasse: "itsystem",
+        version: 6,
         service: "organisation",
         element: "ItSystem",
         ns: "http://stoettesystemerne.dk/organisation/itsystem/6/",
@@ -251,7 +286,7 @@ static TYPER: &[Objekttype] = &[
         ],
         tilstand: Tilstand::Gyldighed,
         relationer: tilknyttede!(
-            r("Adresser", "adresser"),
+            dyn_r("Adresser", "adresser"),
             r("TilknyttedeOpgaver", "opgaver"),
             r("SystemTyper", "systemtyper"),
             r("Tilhoerer", "tilhoerer"),
@@ -259,6 +294,7 @@ static TYPER: &[Objekttype] = &[
     },
     Objekttype {
         klasse: "myndighed",
+        version: 6,
         service: "organisation",
         element: "Myndighed",
         ns: "http://stoettesystemerne.dk/organisation/myndighed/6/",
@@ -273,13 +309,14 @@ static TYPER: &[Objekttype] = &[
     },
     Objekttype {
         klasse: "organisation",
+        version: 6,
         service: "organisation",
         element: "Organisation",
         ns: "http://stoettesystemerne.dk/organisation/organisation/6/",
         egenskaber: &[BVN, sd("OrganisationNavn", "organisationsnavn")],
         tilstand: Tilstand::Gyldighed,
         relationer: &[
-            r("Adresser", "adresser"),
+            dyn_r("Adresser", "adresser"),
             r("Ansatte", "ansatte"),
             r("Branche", "branche"),
             r("Organisationstype", "organisationstype"),
@@ -306,17 +343,18 @@ static TYPER: &[Objekttype] = &[
     },
     Objekttype {
         klasse: "organisationenhed",
+        version: 6,
         service: "organisation",
         element: "OrganisationEnhed",
         ns: "http://stoettesystemerne.dk/organisation/organisationenhed/6/",
         egenskaber: &[BVN, sd("EnhedNavn", "enhedsnavn")],
         tilstand: Tilstand::Gyldighed,
         relationer: tilknyttede!(
-            r("Adresser", "adresser"),
+            dyn_r("Adresser", "adresser"),
             r("Ansatte", "ansatte"),
             r("Branche", "branche"),
             r("Enhedstype", "enhedstype"),
-            r("Opgaver", "opgaver"),
+            dyn_r("Opgaver", "opgaver"),
             r("Overordnet", "overordnet"),
             r("Produktionsenhed", "produktionsenhed"),
             r("Skatteenhed", "skatteenhed"),
@@ -325,6 +363,7 @@ static TYPER: &[Objekttype] = &[
     },
     Objekttype {
         klasse: "organisationfunktion",
+        version: 6,
         service: "organisation",
         element: "OrganisationFunktion",
         ns: "http://stoettesystemerne.dk/organisation/organisationfunktion/6/",
@@ -332,7 +371,7 @@ static TYPER: &[Objekttype] = &[
         tilstand: Tilstand::Gyldighed,
         // OrganisationFunktion has no TilknyttedeFunktioner.
         relationer: &[
-            r("Adresser", "adresser"),
+            dyn_r("Adresser", "adresser"),
             r("Funktionstype", "organisatoriskfunktionstype"),
             r("TilknyttedeOpgaver", "opgaver"),
             r("TilknyttedeBrugere", "tilknyttedebrugere"),
@@ -348,6 +387,7 @@ static TYPER: &[Objekttype] = &[
     },
     Objekttype {
         klasse: "person",
+        version: 6,
         service: "organisation",
         element: "Person",
         ns: "http://stoettesystemerne.dk/organisation/person/6/",
@@ -366,6 +406,7 @@ static TYPER: &[Objekttype] = &[
     },
     Objekttype {
         klasse: "virksomhed",
+        version: 6,
         service: "organisation",
         element: "Virksomhed",
         ns: "http://stoettesystemerne.dk/organisation/virksomhed/6/",
@@ -382,6 +423,7 @@ static TYPER: &[Objekttype] = &[
     // ---- Klassifikation ------------------------------------------------------------------
     Objekttype {
         klasse: "facet",
+        version: 6,
         service: "klassifikation",
         element: "Facet",
         ns: "http://stoettesystemerne.dk/klassifikation/facet/6/",
@@ -405,6 +447,7 @@ static TYPER: &[Objekttype] = &[
     },
     Objekttype {
         klasse: "klasse",
+        version: 6,
         service: "klassifikation",
         element: "Klasse",
         ns: "http://stoettesystemerne.dk/klassifikation/klasse/6/",
@@ -439,6 +482,7 @@ static TYPER: &[Objekttype] = &[
     },
     Objekttype {
         klasse: "klassifikation",
+        version: 6,
         service: "klassifikation",
         element: "Klassifikation",
         ns: "http://stoettesystemerne.dk/klassifikation/klassifikation/6/",
@@ -452,6 +496,44 @@ static TYPER: &[Objekttype] = &[
         tilstand: Tilstand::Publiceret,
         relationer: &[r("Ansvarlig", "ansvarlig"), r("Ejer", "ejer")],
     },
+    // SF1510 Klasse v7 (`../shared/specs/sf1510-klassifikation/klasse-v7-sample/Klasse.xsd`):
+    // `Sortering` in Egenskab; four relations fewer; `Mapninger` a DynamicRoleFlerRelation.
+    Objekttype {
+        klasse: "klasse",
+        version: 7,
+        service: "klassifikation",
+        element: "Klasse",
+        ns: "http://stoettesystemerne.dk/klassifikation/klasse/7/",
+        egenskaber: &[
+            BVN,
+            sd("BeskrivelseTekst", "beskrivelse"),
+            sd("EksempelTekst", "eksempel"),
+            sd("OmfangTekst", "omfang"),
+            sd("TitelTekst", "titel"),
+            sd("RetskildeTekst", "retskilde"),
+            sd("Sortering", "sortering"),
+            sd("AendringsnotatTekst", "aendringsnotat"),
+            Felt {
+                ns: Ns::Egen,
+                element: "Soegeord",
+                felt: "soegeord",
+                form: Form::Soegeord,
+            },
+        ],
+        tilstand: Tilstand::Publiceret,
+        relationer: &[
+            r("Ansvarlig", "ansvarlig"),
+            r("Ejer", "ejer"),
+            r("Facet", "facet"),
+            Rel {
+                element: "Mapninger",
+                relation: "mapninger",
+                form: RelForm::DynamiskRolle,
+            },
+            r("OverordnetKlasse", "overordnetklasse"),
+            r("Redaktoerer", "redaktoerer"),
+        ],
+    },
 ];
 
 #[cfg(test)]
@@ -463,7 +545,7 @@ mod tests {
     /// written over SOAP is refused or lost by the engine.
     #[test]
     fn the_table_matches_the_engine_classes() {
-        assert_eq!(alle().len(), 13);
+        assert_eq!(alle().len(), 14);
         for t in alle() {
             let spec = t.spec();
             for f in t.egenskaber {
@@ -485,18 +567,23 @@ mod tests {
                 let rel = spec
                     .relation(r.relation)
                     .unwrap_or_else(|| panic!("{}: no relation {}", t.klasse, r.relation));
-                // The DynamicFlerRelation elements are exactly the dynamic relations.
+                // A dynamic element needs a dynamic relation (v6 Klasse `Mapninger` is a plain
+                // element over v7's dynamic one).
                 let dynamisk = r.element == "Adresser"
-                    || (r.element == "Opgaver" && t.klasse == "organisationenhed");
+                    || (r.element == "Opgaver" && t.klasse == "organisationenhed")
+                    || (r.element == "Mapninger" && t.version == 7);
                 assert_eq!(
-                    rel.kind == RelKind::Dynamisk,
+                    r.form != RelForm::Enkel,
                     dynamisk,
                     "{}.{}",
                     t.klasse,
                     r.relation
                 );
+                if dynamisk {
+                    assert_eq!(rel.kind, RelKind::Dynamisk, "{}.{}", t.klasse, r.relation);
+                }
             }
-            assert!(t.ns.ends_with(&format!("/{}/{}/6/", t.service, t.klasse)));
+            assert!(t.ns.ends_with(&format!("/{}/{}/{}/", t.service, t.klasse, t.version)));
             assert_eq!(ved_ns(t.ns).map(|x| x.klasse), Some(t.klasse));
         }
     }

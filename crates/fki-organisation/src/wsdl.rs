@@ -26,7 +26,21 @@ const OPERATIONER: [(&str, &str, &str); 8] = [
 /// The WSDL of `typ` with the service at `address` (`https://host/organisation/organisationenhed/6/`).
 pub fn wsdl(typ: &Objekttype, address: &str) -> String {
     let el = typ.element;
-    let tns = format!("http://stoettesystemerne.dk/{}/6/", typ.service);
+    // v6: KOMBIT's bundle layout (`xsd/6.0.STS-0/`, `xsd/common/`); v7: the sample's flat
+    // folder, served from `klasse-v7/` of the schema folder, and its target namespace.
+    let (tns, operationer, header) = if typ.version >= 7 {
+        (
+            format!("http://stoettesystemerne.dk/{}", typ.service),
+            format!("xsd/{}-v{}/{el}Operationer.xsd", typ.klasse, typ.version),
+            format!("xsd/{}-v{}/RequestHeader.xsd", typ.klasse, typ.version),
+        )
+    } else {
+        (
+            format!("http://stoettesystemerne.dk/{}/6/", typ.service),
+            format!("xsd/6.0.STS-0/{el}Operationer.xsd"),
+            "xsd/common/RequestHeader.xsd".to_owned(),
+        )
+    };
     let esc = fki_sts::xml::escape_attr;
     let mut s = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
@@ -35,8 +49,8 @@ xmlns:wsdl=\"http://schemas.xmlsoap.org/wsdl/\" xmlns:tns=\"{tns}\" \
 xmlns:soap12=\"http://schemas.xmlsoap.org/wsdl/soap12/\" xmlns:o=\"{ns}\" \
 xmlns:header=\"{NS_REQUEST_HEADER}\">\n\
   <wsdl:types>\n    <xsd:schema xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\">\n\
-      <xsd:import namespace=\"{ns}\" schemaLocation=\"xsd/6.0.STS-0/{el}Operationer.xsd\"/>\n\
-      <xsd:import namespace=\"{NS_REQUEST_HEADER}\" schemaLocation=\"xsd/common/RequestHeader.xsd\"/>\n\
+      <xsd:import namespace=\"{ns}\" schemaLocation=\"{operationer}\"/>\n\
+      <xsd:import namespace=\"{NS_REQUEST_HEADER}\" schemaLocation=\"{header}\"/>\n\
     </xsd:schema>\n  </wsdl:types>\n",
         ns = typ.ns
     );
@@ -143,5 +157,32 @@ mod tests {
             let ns = p.lookup_namespace_uri(Some(prefix)).unwrap();
             assert!(ns == t.ns || ns == NS_REQUEST_HEADER, "{ns}");
         }
+    }
+
+    #[test]
+    fn the_v7_klasse_wsdl_has_the_v7_namespaces_and_schema_folder() {
+        let t = crate::typer::alle()
+            .iter()
+            .find(|t| t.klasse == "klasse" && t.version == 7)
+            .unwrap();
+        let w = wsdl(t, "https://fki.example/klassifikation/klasse/7/");
+        let doc = roxmltree::Document::parse(&w).unwrap();
+        assert_eq!(
+            doc.root_element().attribute("targetNamespace"),
+            Some("http://stoettesystemerne.dk/klassifikation")
+        );
+        let imports: Vec<_> = doc
+            .descendants()
+            .filter_map(|n| n.attribute("schemaLocation"))
+            .collect();
+        assert_eq!(
+            imports,
+            [
+                "xsd/klasse-v7/KlasseOperationer.xsd",
+                "xsd/klasse-v7/RequestHeader.xsd"
+            ]
+        );
+        assert!(w.contains("http://stoettesystemerne.dk/klassifikation/klasse/7/"));
+        assert!(w.contains("http://kombit.dk/sts/klassifikation/klasse/laes"));
     }
 }

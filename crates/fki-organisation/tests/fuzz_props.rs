@@ -9,7 +9,9 @@
 //! writes the valid seeds (a starting corpus for a cargo-fuzz target) into
 //! `<fuzz dir>/corpus/organisation_soap/`.
 
-use fki_organisation::typer::{self, Form, NS_ORGFAELLES, NS_SD, NS_STS, Ns, Objekttype, Tilstand};
+use fki_organisation::typer::{
+    self, Form, NS_ORGFAELLES, NS_SD, NS_STS, Ns, Objekttype, RelForm, Tilstand,
+};
 use proptest::prelude::*;
 
 const FRA: &str = "2020-01-01T00:00:00+01:00";
@@ -56,7 +58,7 @@ fn vaerdi(element: &str) -> &'static str {
         "CVR-NummerTekst" | "SE-NummerTekst" => "12345678",
         "P-NummerTekst" | "CPR-NummerTekst" => "1234567890",
         "MyndighedsKode" => "101",
-        "PlanIdentifikator" => "7",
+        "PlanIdentifikator" | "Sortering" => "7",
         _ => "en tekst",
     }
 }
@@ -93,11 +95,17 @@ fn lister(typ: &Objekttype) -> String {
             "<sd:{el}>{}<sd:ReferenceID><sd:UUIDIdentifikator>{U1}</sd:UUIDIdentifikator></sd:ReferenceID>",
             virkning()
         ));
-        if el == "Adresser" || (el == "Opgaver" && typ.klasse == "organisationenhed") {
-            s.push_str(&format!(
+        match r.form {
+            RelForm::Enkel => {}
+            RelForm::Dynamisk => s.push_str(&format!(
                 "<sd:Rolle><sd:UUIDIdentifikator>{U2}</sd:UUIDIdentifikator><sd:Label>rolle</sd:Label></sd:Rolle>\
 <sd:Type><sd:URNIdentifikator>urn:dk:type:x</sd:URNIdentifikator></sd:Type><sd:Indeks>1</sd:Indeks>"
-            ));
+            )),
+            RelForm::DynamiskRolle => s.push_str(&format!(
+                "<sd:Rolle><sd:UUIDIdentifikator>{U2}</sd:UUIDIdentifikator><sd:Label>rolle</sd:Label></sd:Rolle>\
+<sd:Type><sd:UUIDIdentifikator>{U1}</sd:UUIDIdentifikator></sd:Type>\
+<sd:Indeks><sd:UUIDIdentifikator>{U2}</sd:UUIDIdentifikator></sd:Indeks>"
+            )),
         }
         s.push_str(&format!("</sd:{el}>"));
     }
@@ -111,7 +119,10 @@ fn seeds() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for typ in typer::alle() {
         let d = decl(typ);
-        let k = typ.klasse;
+        let k = match typ.version {
+            6 => typ.klasse.to_owned(),
+            v => format!("{}-v{v}", typ.klasse),
+        };
         let el = typ.element;
         let uuid_op = |op: &str, rest: &str| {
             format!("<t:{op} {d}><sd:UUIDIdentifikator>{U1}</sd:UUIDIdentifikator>{rest}</t:{op}>")

@@ -14,7 +14,9 @@ use std::io::Write;
 use std::process::Command;
 
 use chrono::Utc;
-use fki_organisation::typer::{self, Form, NS_ORGFAELLES, NS_SD, NS_STS, Ns, Objekttype, Tilstand};
+use fki_organisation::typer::{
+    self, Form, NS_ORGFAELLES, NS_SD, NS_STS, Ns, Objekttype, RelForm, Tilstand,
+};
 use fki_server::sts::{ENTITY_KLASSIFIKATION, ENTITY_ORGANISATION};
 use fki_server::{Config, ServerHandle};
 use fki_store::testing::{DropGuard, fresh_postgres};
@@ -31,6 +33,11 @@ const XSD_DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/sf1500-v6-xsd/6.0.STS-0"
 );
+/// KOMBIT's SF1510 Klasse v7 sample schemas.
+const XSD_V7_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/sf1500-v6-xsd/klasse-v7"
+);
 const FRA: &str = "2020-01-01T00:00:00+01:00";
 
 // ------------------------------------------------------------------------------ schema check
@@ -38,14 +45,25 @@ const FRA: &str = "2020-01-01T00:00:00+01:00";
 /// Validate `element` (a standalone XML element) against the type's `…Operationer.xsd` with
 /// xmllint; panic with xmllint's words if it is not valid.
 fn valider(typ: &Objekttype, element: &str) {
-    valider_mod(&format!("{}Operationer.xsd", typ.element), element);
+    if typ.version >= 7 {
+        valider_fil(
+            &format!("{XSD_V7_DIR}/{}Operationer.xsd", typ.element),
+            element,
+        );
+    } else {
+        valider_mod(&format!("{}Operationer.xsd", typ.element), element);
+    }
 }
 
 /// Validate `element` against the schema file `xsd` of the fixture.
 fn valider_mod(xsd: &str, element: &str) {
+    valider_fil(&format!("{XSD_DIR}/{xsd}"), element);
+}
+
+/// Validate `element` against the schema file at `xsd`.
+fn valider_fil(xsd: &str, element: &str) {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(element.as_bytes()).unwrap();
-    let xsd = format!("{XSD_DIR}/{xsd}");
     let out = Command::new("xmllint")
         .args(["--noout", "--nonet", "--schema", &xsd])
         .arg(f.path())
@@ -131,7 +149,7 @@ fn vaerdi(element: &str, tag: &str) -> String {
         "CVR-NummerTekst" | "SE-NummerTekst" => format!("{:08}", 10_000_000 + n),
         "P-NummerTekst" | "CPR-NummerTekst" => format!("{:010}", 1_000_000_000 + n),
         "MyndighedsKode" => format!("{:03}", n % 1000),
-        "PlanIdentifikator" => format!("{}", 1 + n % 99),
+        "PlanIdentifikator" | "Sortering" => format!("{}", 1 + n % 99),
         _ => format!("{element} {tag}"),
     }
 }
@@ -190,20 +208,22 @@ fn relationer(typ: &Objekttype, maal: &[Uuid]) -> String {
             "<sd:{el}>{}<sd:ReferenceID><sd:UUIDIdentifikator>{m}</sd:UUIDIdentifikator></sd:ReferenceID>",
             virkning(FRA)
         ));
-        if dynamisk(typ, el) {
-            s.push_str(&format!(
+        match r.form {
+            RelForm::Enkel => {}
+            RelForm::Dynamisk => s.push_str(&format!(
                 "<sd:Rolle><sd:UUIDIdentifikator>{m}</sd:UUIDIdentifikator><sd:Label>rolle-{el}</sd:Label></sd:Rolle>\
 <sd:Type><sd:URNIdentifikator>urn:dk:type:{el}</sd:URNIdentifikator></sd:Type><sd:Indeks>indeks-{el}</sd:Indeks>"
-            ));
+            )),
+            RelForm::DynamiskRolle => s.push_str(&format!(
+                "<sd:Rolle><sd:UUIDIdentifikator>{m}</sd:UUIDIdentifikator><sd:Label>rolle-{el}</sd:Label></sd:Rolle>\
+<sd:Type><sd:UUIDIdentifikator>{m}</sd:UUIDIdentifikator><sd:Label>type-{el}</sd:Label></sd:Type>\
+<sd:Indeks><sd:UUIDIdentifikator>{m}</sd:UUIDIdentifikator></sd:Indeks>"
+            )),
         }
         s.push_str(&format!("</sd:{el}>"));
     }
     s.push_str("</t:RelationListe>");
     s
-}
-
-fn dynamisk(typ: &Objekttype, element: &str) -> bool {
-    element == "Adresser" || (element == "Opgaver" && typ.klasse == "organisationenhed")
 }
 
 fn lister(typ: &Objekttype, tag: &str, maal: &[Uuid]) -> String {
@@ -451,7 +471,7 @@ async fn every_operation_of_every_type(postgres: bool) {
                 .map(|n| n.text().unwrap().to_owned())
                 .collect();
             assert_eq!(ids[0], m.to_string(), "{}.{}", typ.klasse, r.element);
-            if dynamisk(typ, r.element) {
+            if r.form != RelForm::Enkel {
                 let label = el
                     .descendants()
                     .find(|n| n.has_tag_name((NS_SD, "Label")))
@@ -633,6 +653,9 @@ async fn every_operation_of_every_type(postgres: bool) {
             .await;
 
         malformed(&env, typ, &a, &u).await;
+        // Out of the way of the next type of the same class (Klasse v6 and v7 share the data).
+        env.call(typ, &a, &uuid_op(typ, "SletInput", &u, ""), 20)
+            .await;
     }
     env.finish().await;
 }
@@ -930,16 +953,10 @@ async fn system_call(
 ) -> String {
     valider_mod(xsd, payload);
     // Post to the hierarchy service's address, with the token for its service.
-    let mut t = Objekttype {
-        klasse: path_typ.klasse,
-        service: path_typ.service,
-        element: path_typ.element,
-        ns: path_typ.ns,
-        egenskaber: path_typ.egenskaber,
-        tilstand: path_typ.tilstand,
-        relationer: path_typ.relationer,
+    let t = Objekttype {
+        klasse: path,
+        ..*path_typ
     };
-    t.klasse = path;
     let (http, text) = env.post(&t, Some((s, audience(path_typ))), payload).await;
     assert_eq!(http, 200, "{text}");
     let svar = body_element(&text);
@@ -1385,5 +1402,77 @@ async fn fysisk_slet_and_anonymiser() {
             .filter(|e| e.haendelse.starts_with("organisation_"))
             .all(|e| e.reference.is_some() && e.system.is_some())
     );
+    env.finish().await;
+}
+
+/// Klasse v7 and v6 are two doors to the same Klasser: one written over v7 (with `Sortering`
+/// and a dynamic `Mapninger`) reads back over v6 (schema-valid: no Rolle where v6 has none)
+/// and over REST with every v7 detail.
+#[tokio::test]
+async fn klasse_v7_and_v6_share_the_data() {
+    let env = Env::start(false, false).await.unwrap();
+    let v6 = typer::ved_sti("klassifikation", "klasse").unwrap();
+    let v7 = typer::alle()
+        .iter()
+        .find(|t| t.klasse == "klasse" && t.version == 7)
+        .unwrap();
+    assert_eq!(v7.path(), "/klassifikation/klasse/7");
+    let maal: Vec<Uuid> = v7.relationer.iter().map(|_| Uuid::new_v4()).collect();
+    let payload = opret(v7, "v7", &maal);
+    valider(v7, &payload);
+    let (_, text) = env.post(v7, None, &payload).await;
+    let svar = body_element(&text);
+    valider(v7, &svar);
+    let u = texts(&svar, NS_SD, "UUIDIdentifikator")[0].clone();
+
+    // v7 laes: ObjektID, Sortering, Mapninger with Rolle, Type and Indeks.
+    let (_, text) = env.post(v7, None, &uuid_op(v7, "LaesInput", &u, "")).await;
+    let svar = body_element(&text);
+    valider(v7, &svar);
+    assert_eq!(texts(&svar, v7.ns, "ObjektID").len(), 1, "{svar}");
+    assert_eq!(
+        texts(&svar, NS_SD, "Sortering"),
+        vec![vaerdi("Sortering", "v7")]
+    );
+    assert_eq!(
+        texts(&svar, NS_SD, "Label"),
+        vec!["rolle-Mapninger", "type-Mapninger"]
+    );
+
+    // v6 laes of the same Klasse: valid v6, the v7-only parts left out.
+    let (_, text) = env.post(v6, None, &uuid_op(v6, "LaesInput", &u, "")).await;
+    let svar = body_element(&text);
+    valider(v6, &svar);
+    assert_eq!(status(&svar).0, 20);
+    assert_eq!(texts(&svar, v6.ns, "ObjektType").len(), 1);
+    assert!(texts(&svar, NS_SD, "Rolle").is_empty() && texts(&svar, NS_SD, "Sortering").is_empty());
+    assert_eq!(
+        texts(&svar, NS_SD, "TitelTekst"),
+        vec![vaerdi("TitelTekst", "v7")]
+    );
+
+    // REST sees everything.
+    let v: Value = reqwest::get(format!("{}/klassifikation/klasse/{u}", env.h().url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reg = &v[&u][0]["registreringer"][0];
+    assert_eq!(
+        reg["attributter"]["klasseegenskaber"][0]["sortering"],
+        json!(vaerdi("Sortering", "v7"))
+    );
+    let mapning = &reg["relationer"]["mapninger"][0];
+    let m = maal[v7
+        .relationer
+        .iter()
+        .position(|r| r.element == "Mapninger")
+        .unwrap()];
+    assert_eq!(
+        mapning["rolle"],
+        json!({"uuid": m.to_string(), "label": "rolle-Mapninger"})
+    );
+    assert_eq!(mapning["indeks"], json!(m.to_string()));
     env.finish().await;
 }
