@@ -65,7 +65,7 @@ fn valider_fil(xsd: &str, element: &str) {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(element.as_bytes()).unwrap();
     let out = Command::new("xmllint")
-        .args(["--noout", "--nonet", "--schema", &xsd])
+        .args(["--noout", "--nonet", "--schema", xsd])
         .arg(f.path())
         .output()
         .expect("xmllint must be installed (libxml2-utils; .ci/run installs it)");
