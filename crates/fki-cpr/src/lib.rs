@@ -7,7 +7,12 @@
 //! - [`nummer`]: CPR numbers (date, century digit, modulus 11 where CPR used it, sex digit) and
 //!   CVR numbers (modulus 11), P-numbers;
 //! - [`population`]: the deterministic generator (same municipality, size and seed → the same
-//!   people, byte for byte).
+//!   people, byte for byte);
+//! - [`register`]: the people and companies the services answer from (read from the files
+//!   `fki population generate` writes);
+//! - [`personlookup`]: SF1520 PersonBaseDataExtended v4 `PersonLookup`, request and answer.
 
 pub mod nummer;
+pub mod personlookup;
 pub mod population;
+pub mod register;

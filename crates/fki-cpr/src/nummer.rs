@@ -20,7 +20,7 @@
 use chrono::{Datelike, NaiveDate};
 
 /// Sex as CPR records it (from the last digit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Koen {
     Mand,
     Kvinde,
@@ -138,6 +138,13 @@ impl std::fmt::Display for Cpr {
 impl serde::Serialize for Cpr {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.as_digits())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Cpr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Cpr, D::Error> {
+        let s = String::deserialize(d)?;
+        Cpr::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a CPR number")))
     }
 }
 

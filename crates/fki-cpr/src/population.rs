@@ -20,7 +20,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::nummer::{Cpr, Koen, cvr_med_kontrolciffer, syvende_cifre};
 
@@ -49,7 +49,7 @@ impl Parametre {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Adresse {
     pub kommunekode: String,
     pub vejkode: u16,
@@ -63,7 +63,7 @@ pub struct Adresse {
     pub tilflytningsdato: NaiveDate,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     /// Bopæl i Danmark (CPR status 01).
     Aktiv,
@@ -85,7 +85,7 @@ impl Status {
 }
 
 /// Civilstand with CPR's letter codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Civilstand {
     /// U: ugift.
     Ugift,
@@ -111,7 +111,7 @@ impl Civilstand {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DigitalPost {
     Tilmeldt,
     Fritaget,
@@ -119,7 +119,7 @@ pub enum DigitalPost {
     IkkeTilmeldt,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
     pub cpr: Cpr,
     pub fornavne: String,
@@ -150,7 +150,7 @@ impl Person {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Virksomhed {
     pub cvr: String,
     pub navn: String,
@@ -160,7 +160,7 @@ pub struct Virksomhed {
     pub branchekode: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Population {
     pub kommunekode: String,
     pub as_of: NaiveDate,

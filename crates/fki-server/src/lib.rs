@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod beskedfordeler;
+pub mod cpr;
 pub mod error;
 mod linger;
 pub mod meta;
@@ -149,6 +150,8 @@ pub struct AppState {
     /// The engine's change listener publishing Organisation/Klassifikation changes to the
     /// Beskedfordeler ([`beskedfordeler::haendelser`]).
     pub haendelser: Arc<beskedfordeler::haendelser::OioHaendelser>,
+    /// The CPR register (SF1520), read from `<data-dir>/cpr/*.jsonl` at start.
+    pub cpr: cpr::CprRegister,
 }
 
 /// A running server.
@@ -256,6 +259,7 @@ pub fn app(state: AppState) -> Router {
         .merge(beskedfordeler::routes())
         .merge(organisation::routes())
         .merge(organisation::graphql::routes())
+        .merge(cpr::routes())
         .merge(metrics::routes())
         .with_state(state.clone())
         .merge(meta::docs(state.openapi.as_ref().clone()))
@@ -292,6 +296,12 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         .context("CA task panicked")??
     };
     let ca = Arc::new(ca);
+    let cpr_register = {
+        let dir = config.data_dir.join("cpr");
+        tokio::task::spawn_blocking(move || cpr::load_register(&dir))
+            .await
+            .context("CPR register task panicked")??
+    };
     tls::install_crypto_provider();
     let settings = sts::StsSettings {
         issuer: config.sts_issuer.clone(),
@@ -313,6 +323,7 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         sts: Arc::new(sts::Sts::new(stores.adgang.clone(), ca.clone(), settings)),
         beskedfordeler: bf,
         haendelser,
+        cpr: Arc::new(cpr_register),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

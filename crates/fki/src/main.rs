@@ -308,6 +308,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         seed::demo(&fki_oio::Engine::new(stores.oio.clone()), a.seed, true)
             .await
             .context("while seeding the demo data")?;
+        demo_population(&config.data_dir)?;
     }
     let token_file = config.data_dir.join(fki_server::admin::TOKEN_FILE);
     let handle = fki_server::start_with_stores(config, stores).await?;
@@ -346,4 +347,25 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// With `--demo`: a population for the CPR services (`<data-dir>/cpr/0999.jsonl`, 2,000 people
+/// of the demo municipality's fictitious kommunekode 0999) unless population files are there.
+fn demo_population(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let dir = data_dir.join("cpr");
+    let har = std::fs::read_dir(&dir).is_ok_and(|d| {
+        d.filter_map(Result::ok)
+            .any(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+    });
+    if har {
+        return Ok(());
+    }
+    let p = fki_cpr::population::Parametre::new("0999", 2_000, 1);
+    let out = dir.join("0999.jsonl");
+    let (personer, _, _) = population::write_file(&p, &out, true)?;
+    eprintln!(
+        "demo population: {personer} people written to {} (CPR PersonLookup answers from it)",
+        out.display()
+    );
+    Ok(())
 }

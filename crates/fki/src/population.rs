@@ -7,7 +7,7 @@
 //! parameters reproduce the file byte for byte.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -48,6 +48,40 @@ pub struct GenerateArgs {
     out: Option<PathBuf>,
 }
 
+/// Generate the population of `p` and write it to `out` (JSON Lines, see the module docs);
+/// returns (people, companies, seconds spent generating).
+pub fn write_file(p: &Parametre, out: &Path, show: bool) -> anyhow::Result<(usize, usize, f64)> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let pb = seed::progress(p.personer as u64, "people", show);
+    let t = Instant::now();
+    let pop = generate(p, |n| pb.set_position(n as u64));
+    pb.finish_and_clear();
+    let generated = t.elapsed().as_secs_f64();
+
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    let pb = seed::progress(
+        (pop.personer.len() + pop.virksomheder.len()) as u64,
+        "writing",
+        show,
+    );
+    for x in &pop.personer {
+        serde_json::to_writer(&mut w, &json!({ "person": x }))?;
+        w.write_all(b"\n")?;
+        pb.inc(1);
+    }
+    for v in &pop.virksomheder {
+        serde_json::to_writer(&mut w, &json!({ "virksomhed": v }))?;
+        w.write_all(b"\n")?;
+        pb.inc(1);
+    }
+    w.flush()?;
+    pb.finish_and_clear();
+    Ok((pop.personer.len(), pop.virksomheder.len(), generated))
+}
+
 pub fn run(cmd: PopulationCommand) -> anyhow::Result<()> {
     match cmd {
         PopulationCommand::Generate(a) => generate_cmd(a),
@@ -74,39 +108,11 @@ fn generate_cmd(a: GenerateArgs) -> anyhow::Result<()> {
             .join("cpr")
             .join(format!("{}.jsonl", a.municipality))
     });
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let pb = seed::progress(a.people as u64, "people", true);
-    let t = Instant::now();
-    let pop = generate(&p, |n| pb.set_position(n as u64));
-    pb.finish_and_clear();
-    let generated = t.elapsed().as_secs_f64();
-
-    let file =
-        std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;
-    let mut w = std::io::BufWriter::new(file);
-    let pb = seed::progress(
-        (pop.personer.len() + pop.virksomheder.len()) as u64,
-        "writing",
-        true,
-    );
-    for x in &pop.personer {
-        serde_json::to_writer(&mut w, &json!({ "person": x }))?;
-        w.write_all(b"\n")?;
-        pb.inc(1);
-    }
-    for v in &pop.virksomheder {
-        serde_json::to_writer(&mut w, &json!({ "virksomhed": v }))?;
-        w.write_all(b"\n")?;
-        pb.inc(1);
-    }
-    w.flush()?;
-    pb.finish_and_clear();
+    let (personer, virksomheder, generated) = write_file(&p, &out, true)?;
     eprintln!(
         "{} people and {} companies of municipality {} (seed {}, as of {}) generated in {generated:.1} s, written to {}",
-        pop.personer.len(),
-        pop.virksomheder.len(),
+        personer,
+        virksomheder,
         a.municipality,
         a.seed,
         a.as_of,

@@ -1,0 +1,125 @@
+//! The person register the CPR services answer from: the people (and companies) of one or more
+//! generated populations, by number.
+//!
+//! Its source is the JSON Lines file `fki population generate` writes
+//! (`{"person": {...}}` and `{"virksomhed": {...}}` lines); the server reads every
+//! `<data-dir>/cpr/*.jsonl` at start. The register is in memory (a generated population is
+//! reproducible from its parameters); CPR events (SF1320_A) will need it in the store.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+
+use serde::Deserialize;
+
+use crate::nummer::Cpr;
+use crate::population::{Person, Population, Virksomhed};
+
+/// People by CPR number, companies by CVR number.
+#[derive(Debug, Default, Clone)]
+pub struct Register {
+    personer: HashMap<Cpr, Person>,
+    virksomheder: HashMap<String, Virksomhed>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Linje {
+    person: Option<Person>,
+    virksomhed: Option<Virksomhed>,
+}
+
+impl Register {
+    pub fn new() -> Register {
+        Register::default()
+    }
+
+    /// Add a generated population.
+    pub fn tilfoej(&mut self, p: Population) {
+        for x in p.personer {
+            self.personer.insert(x.cpr, x);
+        }
+        for v in p.virksomheder {
+            self.virksomheder.insert(v.cvr.clone(), v);
+        }
+    }
+
+    /// Add the lines of a population file; returns (people, companies) read. A line that is
+    /// not a person or company is an error naming the line.
+    pub fn laes_jsonl(&mut self, r: impl BufRead) -> Result<(usize, usize), String> {
+        let (mut p, mut v) = (0, 0);
+        for (i, linje) in r.lines().enumerate() {
+            let linje = linje.map_err(|e| format!("line {}: {e}", i + 1))?;
+            if linje.trim().is_empty() {
+                continue;
+            }
+            let l: Linje =
+                serde_json::from_str(&linje).map_err(|e| format!("line {}: {e}", i + 1))?;
+            match (l.person, l.virksomhed) {
+                (Some(x), None) => {
+                    self.personer.insert(x.cpr, x);
+                    p += 1;
+                }
+                (None, Some(x)) => {
+                    self.virksomheder.insert(x.cvr.clone(), x);
+                    v += 1;
+                }
+                _ => {
+                    return Err(format!(
+                        "line {}: expected {{\"person\": …}} or {{\"virksomhed\": …}}",
+                        i + 1
+                    ));
+                }
+            }
+        }
+        Ok((p, v))
+    }
+
+    pub fn person(&self, cpr: &Cpr) -> Option<&Person> {
+        self.personer.get(cpr)
+    }
+
+    pub fn virksomhed(&self, cvr: &str) -> Option<&Virksomhed> {
+        self.virksomheder.get(cvr)
+    }
+
+    pub fn antal_personer(&self) -> usize {
+        self.personer.len()
+    }
+
+    pub fn antal_virksomheder(&self) -> usize {
+        self.virksomheder.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::population::{Parametre, generate};
+
+    #[test]
+    fn a_population_file_reads_back_into_the_same_people() {
+        let pop = generate(&Parametre::new("0751", 200, 3), |_| {});
+        let mut fil = Vec::new();
+        for x in &pop.personer {
+            fil.extend(serde_json::to_vec(&serde_json::json!({ "person": x })).unwrap());
+            fil.push(b'\n');
+        }
+        for x in &pop.virksomheder {
+            fil.extend(serde_json::to_vec(&serde_json::json!({ "virksomhed": x })).unwrap());
+            fil.push(b'\n');
+        }
+        let mut r = Register::new();
+        assert_eq!(
+            r.laes_jsonl(&fil[..]).unwrap(),
+            (pop.personer.len(), pop.virksomheder.len())
+        );
+        for x in &pop.personer {
+            assert_eq!(r.person(&x.cpr), Some(x));
+        }
+        assert_eq!(
+            r.laes_jsonl(&b"{\"person\": 1}\n"[..]).unwrap_err()[..6],
+            *"line 1"
+        );
+        assert!(r.laes_jsonl(&b"{}\n"[..]).is_err());
+    }
+}

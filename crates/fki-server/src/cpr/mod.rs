@@ -1,0 +1,216 @@
+//! CPR on the Serviceplatform (issue 7): SF1520 PersonBaseDataExtended v4 `PersonLookup` at
+//! `/service/CPR/PersonBaseDataExtended/4`, SOAP 1.1 as the WSDL binds it
+//! (`../shared/specs/sf1520-cpr-personbasedataextended/wsdl/token/PersonBaseDataExtendedService.wsdl`),
+//! answered from the generated population ([`fki_cpr::register::Register`], read from
+//! `<data-dir>/cpr/*.jsonl` at start).
+//!
+//! Security: WS-Security with a holder-of-key assertion for
+//! `http://cpr.serviceplatformen.dk/service/personbasedataextended/4` and an active agreement for
+//! the token's CVR ([`WsSecured`]). The request's contexts are honoured: `AuthorityContext`'s
+//! `MunicipalityCVR` must be the token's CVR; `InvocationContext`, when sent, must name the
+//! caller's system (`UserSystemUUID`), this service (`ServiceUUID`) and one of the caller's
+//! active agreements for it (`ServiceAgreementUUID`). Every refusal and an unknown person are a
+//! SOAP 1.1 fault with a `ServiceplatformFault` detail (`ErrorCode`, `ErrorText`; the codes are
+//! fki's, docs/cpr.md).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use fki_cpr::nummer::Cpr;
+use fki_cpr::personlookup::{self, Forespoergsel};
+use fki_cpr::register::Register;
+use fki_sts::wssec::SoapVersion;
+use fki_sts::xml::{self, Limits};
+
+use crate::AppState;
+use crate::sts::soap::{SecuredService, WsSecured};
+
+/// Entity ID of CPR PersonBaseDataExtended v4 (SF1520).
+pub const ENTITY_CPR_PERSONBASEDATAEXTENDED: &str =
+    "http://cpr.serviceplatformen.dk/service/personbasedataextended/4";
+
+/// The SF1520 service (tokens with this audience).
+pub struct PersonBaseDataExtended;
+impl SecuredService for PersonBaseDataExtended {
+    const ENTITY_ID: &'static str = ENTITY_CPR_PERSONBASEDATAEXTENDED;
+}
+
+/// `POST /service/CPR/PersonBaseDataExtended/4` (and with a trailing slash).
+pub fn routes() -> Router<AppState> {
+    let h = post(
+        |State(st): State<AppState>, secured: WsSecured<PersonBaseDataExtended>| async move {
+            person_lookup(&st, &secured).await
+        },
+    );
+    Router::new()
+        .route(personlookup::STI, h.clone())
+        .route(&format!("{}/", personlookup::STI), h)
+}
+
+/// Read every `*.jsonl` population file of `dir` (absent: an empty register).
+pub fn load_register(dir: &Path) -> anyhow::Result<Register> {
+    let mut reg = Register::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(reg);
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    for f in files {
+        let file =
+            std::fs::File::open(&f).map_err(|e| anyhow::anyhow!("opening {}: {e}", f.display()))?;
+        let (p, v) = reg
+            .laes_jsonl(std::io::BufReader::new(file))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        tracing::info!(file = %f.display(), personer = p, virksomheder = v, "CPR population loaded");
+    }
+    Ok(reg)
+}
+
+/// fki's `ErrorCode`s.
+pub mod fejlkode {
+    /// The request is not a valid PersonLookupRequest.
+    pub const UGYLDIG_FORESPOERGSEL: &str = "UgyldigForespoergsel";
+    /// `AuthorityContext` names another municipality than the token.
+    pub const AUTHORITY_CONTEXT: &str = "AuthorityContextAfvist";
+    /// `InvocationContext` does not match the caller, the service or an active agreement.
+    pub const INVOCATION_CONTEXT: &str = "InvocationContextAfvist";
+    /// No person with that number.
+    pub const IKKE_FUNDET: &str = "PersonIkkeFundet";
+}
+
+fn sp_fault(sender: bool, code: &str, tekst: &str) -> Response {
+    let faultcode = if sender { "soap:Client" } else { "soap:Server" };
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{}\"><soap:Body><soap:Fault>\
+<faultcode>{faultcode}</faultcode><faultstring>{}</faultstring><detail>{}</detail></soap:Fault></soap:Body></soap:Envelope>",
+        SoapVersion::Soap11.namespace(),
+        xml::escape_text(tekst),
+        personlookup::fault_detail(code, tekst)
+    );
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/xml; charset=utf-8"),
+        )],
+        xml,
+    )
+        .into_response()
+}
+
+async fn person_lookup(st: &AppState, secured: &WsSecured<PersonBaseDataExtended>) -> Response {
+    let ugyldig = |t: &str| sp_fault(true, fejlkode::UGYLDIG_FORESPOERGSEL, t);
+    let text = match xml::as_text(&secured.body, Limits::default()) {
+        Ok(t) => t,
+        Err(e) => return ugyldig(&e.to_string()),
+    };
+    let doc = match xml::parse(text, Limits::default()) {
+        Ok(d) => d,
+        Err(e) => return ugyldig(&e.to_string()),
+    };
+    let env = secured.soap_version.namespace();
+    let Some(op) = doc
+        .root_element()
+        .children()
+        .find(|n| n.is_element() && xml::is(*n, env, "Body"))
+        .and_then(|b| b.children().find(|n| n.is_element()))
+    else {
+        return ugyldig("the envelope has no Body element");
+    };
+    let f = match personlookup::laes(op) {
+        Ok(f) => f,
+        Err(e) => return ugyldig(&e),
+    };
+    if let Some(caller) = &secured.caller
+        && let Err(r) = kontekster(st, caller, &f).await
+    {
+        return r;
+    }
+    let Some(person) = Cpr::parse(&f.pnr).and_then(|c| st.cpr.person(&c)) else {
+        return sp_fault(
+            true,
+            fejlkode::IKKE_FUNDET,
+            &format!("no person with PNR {}", f.pnr),
+        );
+    };
+    let svar = personlookup::svar(person, &st.cpr, personlookup::idag());
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{}\"><soap:Body>{svar}</soap:Body></soap:Envelope>",
+        secured.soap_version.namespace()
+    );
+    let ct = match secured.soap_version {
+        SoapVersion::Soap11 => "text/xml; charset=utf-8",
+        SoapVersion::Soap12 => "application/soap+xml; charset=utf-8",
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(ct))],
+        xml,
+    )
+        .into_response()
+}
+
+/// The AuthorityContext and InvocationContext checks (see the module docs).
+async fn kontekster(
+    st: &AppState,
+    caller: &crate::sts::guard::Caller,
+    f: &Forespoergsel,
+) -> Result<(), Response> {
+    if let Some(m) = &f.myndighed
+        && *m != caller.cvr
+    {
+        return Err(sp_fault(
+            true,
+            fejlkode::AUTHORITY_CONTEXT,
+            &format!(
+                "AuthorityContext/MunicipalityCVR {m} is not the municipality of the token ({})",
+                caller.cvr
+            ),
+        ));
+    }
+    let Some(ic) = &f.invocation else {
+        return Ok(());
+    };
+    let afvist = |t: String| sp_fault(true, fejlkode::INVOCATION_CONTEXT, &t);
+    if ic.user_system != caller.system {
+        return Err(afvist(format!(
+            "InvocationContext/UserSystemUUID {} is not the calling system",
+            ic.user_system
+        )));
+    }
+    let service = st
+        .sts
+        .own_service(ENTITY_CPR_PERSONBASEDATAEXTENDED)
+        .await
+        .map_err(|r| sp_fault(false, &r.code, &r.reason))?;
+    if ic.service != service {
+        return Err(afvist(format!(
+            "InvocationContext/ServiceUUID {} is not this service ({service})",
+            ic.service
+        )));
+    }
+    let aftaler = st
+        .sts
+        .active_agreements(caller.system, service, &caller.cvr)
+        .await
+        .map_err(|r| sp_fault(true, &r.code, &r.reason))?;
+    if !aftaler.iter().any(|a| a.uuid == ic.service_agreement) {
+        return Err(afvist(format!(
+            "InvocationContext/ServiceAgreementUUID {} is not an active agreement of the caller for this service and CVR",
+            ic.service_agreement
+        )));
+    }
+    Ok(())
+}
+
+/// The register behind the CPR services, shared.
+pub type CprRegister = Arc<Register>;
