@@ -258,13 +258,74 @@ fn status_kode(s: &Status) -> u8 {
     }
 }
 
-/// The `PersonLookupResponse` for `p` (its relatives looked up in `reg`), ages as of `idag`.
-pub fn svar(p: &Person, reg: &Register, idag: NaiveDate) -> String {
+/// What a caller may see: the data restrictions (dataafgrænsninger) of its agreements for the
+/// service. fki's names: `Udelad` = a comma-separated list of `adresse`, `relationer`, `cpr`
+/// (leave out the address, the relations, every CPR number); `SeBeskyttetAdresse` =
+/// `true`/`ja`/`1` (show the address of a person with adressebeskyttelse, which is otherwise
+/// left out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Udsnit {
+    pub adresse: bool,
+    pub relationer: bool,
+    pub cpr: bool,
+    pub beskyttet_adresse: bool,
+}
+
+impl Udsnit {
+    /// Everything (no agreement to restrict: `--dev-open`).
+    pub const ALT: Udsnit = Udsnit {
+        adresse: true,
+        relationer: true,
+        cpr: true,
+        beskyttet_adresse: true,
+    };
+
+    /// From one agreement's (navn, værdi) data restrictions.
+    pub fn af<'a>(afgraensninger: impl IntoIterator<Item = (&'a str, &'a str)>) -> Udsnit {
+        let mut u = Udsnit {
+            beskyttet_adresse: false,
+            ..Udsnit::ALT
+        };
+        for (navn, vaerdi) in afgraensninger {
+            if navn.eq_ignore_ascii_case("Udelad") {
+                for del in vaerdi.split(',').map(|d| d.trim().to_ascii_lowercase()) {
+                    match del.as_str() {
+                        "adresse" => u.adresse = false,
+                        "relationer" => u.relationer = false,
+                        "cpr" => u.cpr = false,
+                        _ => {}
+                    }
+                }
+            } else if navn.eq_ignore_ascii_case("SeBeskyttetAdresse") {
+                u.beskyttet_adresse = ["true", "ja", "1"]
+                    .iter()
+                    .any(|j| vaerdi.trim().eq_ignore_ascii_case(j));
+            }
+        }
+        u
+    }
+
+    /// What either of two agreements allows.
+    pub fn eller(self, o: Udsnit) -> Udsnit {
+        Udsnit {
+            adresse: self.adresse || o.adresse,
+            relationer: self.relationer || o.relationer,
+            cpr: self.cpr || o.cpr,
+            beskyttet_adresse: self.beskyttet_adresse || o.beskyttet_adresse,
+        }
+    }
+}
+
+/// The `PersonLookupResponse` for `p` (its relatives looked up in `reg`), ages as of `idag`,
+/// showing what `u` allows.
+pub fn svar(p: &Person, reg: &Register, idag: NaiveDate, u: Udsnit) -> String {
     let mut s = format!("<PersonLookupResponse xmlns=\"{NS}\">");
     // ---- persondata
     s.push_str("<persondata>");
-    el(&mut s, "personnummer", p.cpr.as_digits());
-    el(&mut s, "gaeldendePersonnummer", p.cpr.as_digits());
+    if u.cpr {
+        el(&mut s, "personnummer", p.cpr.as_digits());
+        el(&mut s, "gaeldendePersonnummer", p.cpr.as_digits());
+    }
     s.push_str("<navn>");
     el(&mut s, "personadresseringsnavn", adresseringsnavn(p));
     el(&mut s, "fornavn", &p.fornavne);
@@ -312,69 +373,95 @@ pub fn svar(p: &Person, reg: &Register, idag: NaiveDate) -> String {
     s.push_str("</persondata>");
 
     // ---- adresse
+    if u.adresse {
+        adresse(&mut s, p, u);
+    }
+    if u.relationer {
+        relationer(&mut s, p, reg, u);
+    }
+    s.push_str("</PersonLookupResponse>");
+    s
+}
+
+fn adresse(s: &mut String, p: &Person, u: Udsnit) {
+    // A protected address is shown only where the agreement says so.
+    let vis = !p.adressebeskyttelse || u.beskyttet_adresse;
     s.push_str("<adresse>");
     let a = &p.adresse;
     match p.status {
+        Status::Aktiv if !vis => {}
         Status::Aktiv => {
             s.push_str("<aktuelAdresse>");
-            el(&mut s, "kommunekode", a.kommunekode.trim_start_matches('0'));
-            el(&mut s, "vejkode", a.vejkode);
-            el(&mut s, "husnummer", &a.husnummer);
-            opt_el(&mut s, "etage", a.etage.as_ref());
-            opt_el(&mut s, "sidedoer", a.sidedoer.as_ref());
-            el(&mut s, "postnummer", a.postnummer);
-            el(&mut s, "postdistrikt", &a.postdistrikt);
-            el(&mut s, "vejnavn", &a.vejnavn);
-            el(&mut s, "standardadresse", standardadresse(a));
-            el(&mut s, "adresseringsnavn", adresseringsnavn(p));
-            el(&mut s, "vejadresseringsnavn", &a.vejnavn);
-            dato_tid(&mut s, "tilflytningsdato", a.tilflytningsdato);
+            el(s, "kommunekode", a.kommunekode.trim_start_matches('0'));
+            el(s, "vejkode", a.vejkode);
+            el(s, "husnummer", &a.husnummer);
+            opt_el(s, "etage", a.etage.as_ref());
+            opt_el(s, "sidedoer", a.sidedoer.as_ref());
+            el(s, "postnummer", a.postnummer);
+            el(s, "postdistrikt", &a.postdistrikt);
+            el(s, "vejnavn", &a.vejnavn);
+            el(s, "standardadresse", standardadresse(a));
+            el(s, "adresseringsnavn", adresseringsnavn(p));
+            el(s, "vejadresseringsnavn", &a.vejnavn);
+            dato_tid(s, "tilflytningsdato", a.tilflytningsdato);
             s.push_str("</aktuelAdresse>");
         }
         Status::Udrejst(d) => {
             s.push_str("<udrejseoplysninger>");
-            dato_tid(&mut s, "udrejsedato", d);
+            dato_tid(s, "udrejsedato", d);
             s.push_str("</udrejseoplysninger>");
         }
         Status::Doed(_) => {}
     }
     // The last Danish address of someone who left it.
-    if p.status != Status::Aktiv {
+    if p.status != Status::Aktiv && vis {
         s.push_str("<adresseHistorik>");
-        el(&mut s, "kommunekode", a.kommunekode.trim_start_matches('0'));
-        el(&mut s, "vejkode", a.vejkode);
-        el(&mut s, "husnummer", &a.husnummer);
-        opt_el(&mut s, "etage", a.etage.as_ref());
-        opt_el(&mut s, "sidedoer", a.sidedoer.as_ref());
-        el(&mut s, "postnummer", a.postnummer);
-        el(&mut s, "postdistrikt", &a.postdistrikt);
-        el(&mut s, "vejnavn", &a.vejnavn);
-        dato_tid(&mut s, "tilflytningsdato", a.tilflytningsdato);
+        el(s, "kommunekode", a.kommunekode.trim_start_matches('0'));
+        el(s, "vejkode", a.vejkode);
+        el(s, "husnummer", &a.husnummer);
+        opt_el(s, "etage", a.etage.as_ref());
+        opt_el(s, "sidedoer", a.sidedoer.as_ref());
+        el(s, "postnummer", a.postnummer);
+        el(s, "postdistrikt", &a.postdistrikt);
+        el(s, "vejnavn", &a.vejnavn);
+        dato_tid(s, "tilflytningsdato", a.tilflytningsdato);
         if let Status::Doed(d) | Status::Udrejst(d) = p.status {
-            dato_tid(&mut s, "fraflytningsdato", d);
+            dato_tid(s, "fraflytningsdato", d);
         }
         s.push_str("</adresseHistorik>");
     }
     s.push_str("</adresse>");
+}
 
-    // ---- relationer
+fn relationer(s: &mut String, p: &Person, reg: &Register, u: Udsnit) {
     s.push_str("<relationer>");
+    // A relative by number; without CPR numbers by birth date and name (the schema's choice).
     let pnr = |s: &mut String, navn: &str, c: &Cpr| {
-        s.push_str(&format!("<{navn}>"));
-        el(s, "personnummer", c.as_digits());
-        s.push_str(&format!("</{navn}>"));
+        if u.cpr {
+            s.push_str(&format!("<{navn}>"));
+            el(s, "personnummer", c.as_digits());
+            s.push_str(&format!("</{navn}>"));
+        } else if let Some(r) = reg.person(c) {
+            s.push_str(&format!("<{navn}>"));
+            dato(s, "foedselsdato", r.foedselsdato);
+            el(s, "navn", adresseringsnavn(r));
+            s.push_str(&format!("</{navn}>"));
+        }
     };
     if let Some(c) = &p.aegtefaelle {
-        pnr(&mut s, "aegtefaelle", c);
+        pnr(s, "aegtefaelle", c);
     }
-    for c in &p.boern {
-        pnr(&mut s, "barn", c);
+    // `barn` has only a number.
+    if u.cpr {
+        for c in &p.boern {
+            pnr(s, "barn", c);
+        }
     }
     if let Some(c) = &p.mor {
-        pnr(&mut s, "mor", c);
+        pnr(s, "mor", c);
     }
     if let Some(c) = &p.far {
-        pnr(&mut s, "far", c);
+        pnr(s, "far", c);
     }
     for c in &p.foraeldremyndighed {
         // 3: the mother, 4: the father (medmor), 5: another holder.
@@ -386,14 +473,14 @@ pub fn svar(p: &Person, reg: &Register, idag: NaiveDate) -> String {
             5
         };
         s.push_str("<foraeldremyndighed>");
-        el(&mut s, "foraeldremyndighedtype", typ);
-        dato(&mut s, "foraeldremyndighedStartdato", p.foedselsdato);
-        el(&mut s, "relationPersonnummer", c.as_digits());
+        el(s, "foraeldremyndighedtype", typ);
+        dato(s, "foraeldremyndighedStartdato", p.foedselsdato);
+        if u.cpr {
+            el(s, "relationPersonnummer", c.as_digits());
+        }
         s.push_str("</foraeldremyndighed>");
     }
     s.push_str("</relationer>");
-    s.push_str("</PersonLookupResponse>");
-    s
 }
 
 /// The `ServiceplatformFault` detail: one `Error` with fki's `code` and a text.
@@ -423,6 +510,54 @@ mod tests {
     fn laes_str(x: &str) -> Result<Forespoergsel, String> {
         let d = roxmltree::Document::parse(x).unwrap();
         laes(d.root_element())
+    }
+
+    #[test]
+    fn data_restrictions_leave_out_what_they_name() {
+        let pop = generate(&Parametre::new("0751", 500, 11), |_| {});
+        let mut reg = Register::new();
+        reg.tilfoej(pop.clone());
+        let idag = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let p = pop
+            .personer
+            .iter()
+            .find(|p| p.aegtefaelle.is_some() && !p.boern.is_empty() && !p.adressebeskyttelse)
+            .unwrap();
+        let u = Udsnit::af([("Udelad", "cpr, adresse")]);
+        assert_eq!(
+            u,
+            Udsnit {
+                adresse: false,
+                relationer: true,
+                cpr: false,
+                beskyttet_adresse: false
+            }
+        );
+        let x = svar(p, &reg, idag, u);
+        for cpr in std::iter::once(&p.cpr)
+            .chain(&p.boern)
+            .chain(&p.aegtefaelle)
+        {
+            assert!(!x.contains(&cpr.as_digits()), "{x}");
+        }
+        assert!(!x.contains("<adresse>") && x.contains("<relationer>"));
+        let spouse = reg.person(p.aegtefaelle.as_ref().unwrap()).unwrap();
+        assert!(
+            x.contains(&format!("<navn>{}</navn>", adresseringsnavn(spouse))),
+            "{x}"
+        );
+        let x = svar(p, &reg, idag, Udsnit::af([("Udelad", "relationer")]));
+        assert!(x.contains("<aktuelAdresse>") && !x.contains("<relationer>"));
+        // A protected address needs SeBeskyttetAdresse.
+        let mut beskyttet = p.clone();
+        beskyttet.adressebeskyttelse = true;
+        assert!(!svar(&beskyttet, &reg, idag, Udsnit::af([])).contains("<aktuelAdresse>"));
+        let se = Udsnit::af([("SeBeskyttetAdresse", "ja")]);
+        assert!(svar(&beskyttet, &reg, idag, se).contains("<aktuelAdresse>"));
+        assert_eq!(
+            Udsnit::af([("Udelad", "cpr")]).eller(Udsnit::af([])).cpr,
+            true
+        );
     }
 
     #[test]
@@ -489,7 +624,7 @@ mod tests {
             .iter()
             .find(|p| p.boern.len() >= 2 && p.aegtefaelle.is_some())
             .expect("a parent with a spouse");
-        let x = svar(foraelder, &reg, idag);
+        let x = svar(foraelder, &reg, idag, Udsnit::ALT);
         let d = roxmltree::Document::parse(&x).unwrap();
         let t = |navn: &str| -> Vec<String> {
             d.descendants()
@@ -521,7 +656,7 @@ mod tests {
         assert_eq!(t("antalBoernUnder18"), vec![under18.to_string()]);
         assert_eq!(t("kommunekode"), vec!["751"]);
         let barn = reg.person(&foraelder.boern[0]).unwrap();
-        let x = svar(barn, &reg, idag);
+        let x = svar(barn, &reg, idag, Udsnit::ALT);
         assert!(
             x.contains(&format!(
                 "<relationPersonnummer>{}</relationPersonnummer>",

@@ -110,7 +110,8 @@ impl Env {
         self.handle.as_ref().unwrap()
     }
 
-    async fn system(&self, name: &str, cvr: &str) -> System {
+    /// A system with an active agreement with the data restrictions `begr` (navn, værdi).
+    async fn system(&self, name: &str, cvr: &str, begr: &[(&str, &str)]) -> System {
         let st = &self.h().state;
         let (uuid, cert) = common::register_system(st.adgang.as_ref(), &st.ca, name, cvr).await;
         let aftale = common::active_agreement(
@@ -119,7 +120,12 @@ impl Env {
             ENTITY_CPR_PERSONBASEDATAEXTENDED,
             cvr,
             vec![],
-            vec![],
+            begr.iter()
+                .map(|(n, v)| fki_store::adgang::Dataafgraensning {
+                    navn: (*n).into(),
+                    vaerdi: (*v).into(),
+                })
+                .collect(),
         )
         .await;
         System { uuid, cert, aftale }
@@ -216,7 +222,12 @@ fn fault(status: u16, envelope: &str, code: &str) {
 #[tokio::test]
 async fn person_lookup() {
     let env = Env::start().await;
-    let a = env.system("Fagsystem", CVR).await;
+    let a = env
+        .system("Fagsystem", CVR, &[("SeBeskyttetAdresse", "true")])
+        .await;
+    let begraenset = env
+        .system("Begrænset", CVR, &[("Udelad", "cpr,adresse")])
+        .await;
     let service = kendt_service_uuid(ENTITY_CPR_PERSONBASEDATAEXTENDED);
     let idag = Utc::now().date_naive();
 
@@ -296,6 +307,25 @@ async fn person_lookup() {
         valider(MSG_XSD, &svar);
         assert!(!svar.contains("aktuelAdresse"), "{svar}");
     }
+
+    // An agreement that leaves out CPR numbers and addresses: still schema-valid, without them.
+    let (status, text) = env
+        .post(
+            Some((&begraenset, CVR)),
+            &request(&p.cpr.as_digits(), None, None),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let svar = body_element(&text);
+    valider(MSG_XSD, &svar);
+    for c in std::iter::once(&p.cpr)
+        .chain(&p.boern)
+        .chain(&p.aegtefaelle)
+    {
+        assert!(!svar.contains(&c.as_digits()), "{svar}");
+    }
+    assert!(texts(&svar, "adresse").is_empty() && !texts(&svar, "relationer").is_empty());
+    assert_eq!(texts(&svar, "efternavn"), vec![p.efternavn.clone()]);
 
     // ---- refusals
     let pnr = p.cpr.as_digits();

@@ -9,7 +9,8 @@
 //! the token's CVR ([`WsSecured`]). The request's contexts are honoured: `AuthorityContext`'s
 //! `MunicipalityCVR` must be the token's CVR; `InvocationContext`, when sent, must name the
 //! caller's system (`UserSystemUUID`), this service (`ServiceUUID`) and one of the caller's
-//! active agreements for it (`ServiceAgreementUUID`). Every refusal and an unknown person are a
+//! active agreements for it (`ServiceAgreementUUID`). The agreements' data restrictions
+//! ([`Udsnit`]) decide what the answer shows. Every refusal and an unknown person are a
 //! SOAP 1.1 fault with a `ServiceplatformFault` detail (`ErrorCode`, `ErrorText`; the codes are
 //! fki's, docs/cpr.md).
 
@@ -22,7 +23,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use fki_cpr::nummer::Cpr;
-use fki_cpr::personlookup::{self, Forespoergsel};
+use fki_cpr::personlookup::{self, Forespoergsel, Udsnit};
 use fki_cpr::register::Register;
 use fki_sts::wssec::SoapVersion;
 use fki_sts::xml::{self, Limits};
@@ -130,11 +131,13 @@ async fn person_lookup(st: &AppState, secured: &WsSecured<PersonBaseDataExtended
         Ok(f) => f,
         Err(e) => return ugyldig(&e),
     };
-    if let Some(caller) = &secured.caller
-        && let Err(r) = kontekster(st, caller, &f).await
-    {
-        return r;
-    }
+    let udsnit = match &secured.caller {
+        Some(caller) => match kontekster(st, caller, &f).await {
+            Ok(u) => u,
+            Err(r) => return r,
+        },
+        None => Udsnit::ALT,
+    };
     let Some(person) = Cpr::parse(&f.pnr).and_then(|c| st.cpr.person(&c)) else {
         return sp_fault(
             true,
@@ -142,7 +145,7 @@ async fn person_lookup(st: &AppState, secured: &WsSecured<PersonBaseDataExtended
             &format!("no person with PNR {}", f.pnr),
         );
     };
-    let svar = personlookup::svar(person, &st.cpr, personlookup::idag());
+    let svar = personlookup::svar(person, &st.cpr, personlookup::idag(), udsnit);
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{}\"><soap:Body>{svar}</soap:Body></soap:Envelope>",
         secured.soap_version.namespace()
@@ -159,12 +162,13 @@ async fn person_lookup(st: &AppState, secured: &WsSecured<PersonBaseDataExtended
         .into_response()
 }
 
-/// The AuthorityContext and InvocationContext checks (see the module docs).
+/// The AuthorityContext and InvocationContext checks (see the module docs), and what the
+/// caller's active agreements let it see.
 async fn kontekster(
     st: &AppState,
     caller: &crate::sts::guard::Caller,
     f: &Forespoergsel,
-) -> Result<(), Response> {
+) -> Result<Udsnit, Response> {
     if let Some(m) = &f.myndighed
         && *m != caller.cvr
     {
@@ -177,8 +181,29 @@ async fn kontekster(
             ),
         ));
     }
+    let service = st
+        .sts
+        .own_service(ENTITY_CPR_PERSONBASEDATAEXTENDED)
+        .await
+        .map_err(|r| sp_fault(false, &r.code, &r.reason))?;
+    let aftaler = st
+        .sts
+        .active_agreements(caller.system, service, &caller.cvr)
+        .await
+        .map_err(|r| sp_fault(true, &r.code, &r.reason))?;
+    let udsnit = aftaler
+        .iter()
+        .map(|a| {
+            Udsnit::af(
+                a.dataafgraensninger
+                    .iter()
+                    .map(|d| (d.navn.as_str(), d.vaerdi.as_str())),
+            )
+        })
+        .reduce(Udsnit::eller)
+        .unwrap_or(Udsnit::ALT);
     let Some(ic) = &f.invocation else {
-        return Ok(());
+        return Ok(udsnit);
     };
     let afvist = |t: String| sp_fault(true, fejlkode::INVOCATION_CONTEXT, &t);
     if ic.user_system != caller.system {
@@ -187,29 +212,19 @@ async fn kontekster(
             ic.user_system
         )));
     }
-    let service = st
-        .sts
-        .own_service(ENTITY_CPR_PERSONBASEDATAEXTENDED)
-        .await
-        .map_err(|r| sp_fault(false, &r.code, &r.reason))?;
     if ic.service != service {
         return Err(afvist(format!(
             "InvocationContext/ServiceUUID {} is not this service ({service})",
             ic.service
         )));
     }
-    let aftaler = st
-        .sts
-        .active_agreements(caller.system, service, &caller.cvr)
-        .await
-        .map_err(|r| sp_fault(true, &r.code, &r.reason))?;
     if !aftaler.iter().any(|a| a.uuid == ic.service_agreement) {
         return Err(afvist(format!(
             "InvocationContext/ServiceAgreementUUID {} is not an active agreement of the caller for this service and CVR",
             ic.service_agreement
         )));
     }
-    Ok(())
+    Ok(udsnit)
 }
 
 /// The register behind the CPR services, shared.
