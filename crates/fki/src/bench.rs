@@ -20,6 +20,7 @@
 
 mod amqp;
 mod beskedfordeler;
+mod cpr;
 mod cpu;
 mod http;
 mod sample;
@@ -55,6 +56,9 @@ pub enum BenchCommand {
     /// Benchmark the Beskedfordeler (afsend, distribution by 1,000 abonnementer, push and pull
     /// delivery over HTTP) and RabbitMQ's publish-confirm rate.
     Beskedfordeler(beskedfordeler::BeskedfordelerArgs),
+    /// Benchmark SF1520 PersonLookup (signed SOAP 1.1, token, agreement and context checks)
+    /// on a generated population.
+    Cpr(cpr::CprArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -127,6 +131,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Oio(a) => oio(a).await,
         BenchCommand::Beskedfordeler(a) => beskedfordeler::run(a).await,
+        BenchCommand::Cpr(a) => cpr::run(a).await,
     }
 }
 

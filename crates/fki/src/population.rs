@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use fki_cpr::population::{Parametre, generate};
+use fki_cpr::population::{Parametre, Population, generate};
 use serde_json::json;
 
 use crate::seed;
@@ -51,15 +51,20 @@ pub struct GenerateArgs {
 /// Generate the population of `p` and write it to `out` (JSON Lines, see the module docs);
 /// returns (people, companies, seconds spent generating).
 pub fn write_file(p: &Parametre, out: &Path, show: bool) -> anyhow::Result<(usize, usize, f64)> {
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
     let pb = seed::progress(p.personer as u64, "people", show);
     let t = Instant::now();
     let pop = generate(p, |n| pb.set_position(n as u64));
     pb.finish_and_clear();
     let generated = t.elapsed().as_secs_f64();
+    write(&pop, out, show)?;
+    Ok((pop.personer.len(), pop.virksomheder.len(), generated))
+}
 
+/// Write a generated population to `out` (JSON Lines, see the module docs).
+pub fn write(pop: &Population, out: &Path, show: bool) -> anyhow::Result<()> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut w = std::io::BufWriter::new(file);
     let pb = seed::progress(
@@ -79,7 +84,7 @@ pub fn write_file(p: &Parametre, out: &Path, show: bool) -> anyhow::Result<(usiz
     }
     w.flush()?;
     pb.finish_and_clear();
-    Ok((pop.personer.len(), pop.virksomheder.len(), generated))
+    Ok(())
 }
 
 pub fn run(cmd: PopulationCommand) -> anyhow::Result<()> {

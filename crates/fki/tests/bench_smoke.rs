@@ -81,3 +81,38 @@ fn bench_oio_postgres_smoke() {
     };
     bench("postgres", Some(&url));
 }
+
+/// `fki bench cpr`: a small population, a one-second phase; every request answered and
+/// verified (the command fails otherwise).
+#[test]
+fn bench_cpr_smoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("cpr.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_fki"))
+        .args([
+            "bench",
+            "cpr",
+            "--people",
+            "500",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "4",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .env("FKI_LOG", "warn")
+        .output()
+        .expect("run fki bench cpr");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "fki bench cpr failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["errors"], 0, "{doc:#}");
+    assert_eq!(doc["people"], 500);
+    assert!(doc["req_per_s"].as_f64().unwrap() > 0.0, "{doc:#}");
+}

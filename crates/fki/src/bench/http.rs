@@ -26,6 +26,8 @@ pub enum Expect {
     Results,
     /// A SOAP answer with StatusKode 20; the UUIDs of an `IdListe` are counted as items.
     Soap,
+    /// A 2xx answer holding this element (`PersonLookupResponse`).
+    Element(&'static str),
 }
 
 /// One phase of load.
@@ -287,6 +289,14 @@ async fn request(
             Ok(text
                 .split_once("<sd:IdListe>")
                 .map(|(_, ids)| ids.matches("</sd:UUIDIdentifikator>").count() as u64))
+        }
+        Expect::Element(navn) => {
+            let text = std::str::from_utf8(&body).map_err(|e| format!("{status}: {e}"))?;
+            if !text.contains(&format!("<{navn}")) {
+                let t = &text[..text.len().min(400)];
+                return Err(format!("{status} without {navn}: {t}"));
+            }
+            Ok(None)
         }
     }
 }

@@ -31,15 +31,30 @@ use super::http::BodyGen;
 const NS_ENHED: &str = "http://stoettesystemerne.dk/organisation/organisationenhed/6/";
 const NS_SD: &str = "urn:oio:sagdok:3.0.0";
 
-/// A registered system that signs SOAP requests.
+/// A registered system that signs SOAP requests for one service.
 pub struct SoapClient {
     cert: Issued,
     key: StsKey,
-    cvr: String,
+    pub cvr: String,
+    /// The service's entity ID (the tokens' audience).
+    pub entity_id: String,
+    pub system: Uuid,
+    /// The system's active agreement for the service.
+    pub aftale: Uuid,
 }
 
-/// Register the bench's system in the store of `data_dir` / `db_url`, before the server starts.
+/// Register the bench's system in the store of `data_dir` / `db_url`, before the server starts,
+/// with an agreement for the Organisation service.
 pub async fn prepare(data_dir: &Path, db_url: Option<&str>) -> anyhow::Result<SoapClient> {
+    prepare_for(data_dir, db_url, ENTITY_ORGANISATION).await
+}
+
+/// As [`prepare`], for the service `entity_id`.
+pub async fn prepare_for(
+    data_dir: &Path,
+    db_url: Option<&str>,
+    entity_id: &str,
+) -> anyhow::Result<SoapClient> {
     let stores = fki_store::open_stores(db_url, data_dir)
         .await
         .context("opening the store to register the SOAP benchmark's system")?;
@@ -60,12 +75,12 @@ pub async fn prepare(data_dir: &Path, db_url: Option<&str>) -> anyhow::Result<So
     .map_err(|e| anyhow::anyhow!("registering the benchmark's system: {e}"))?;
     let ny = admin::NyAftale {
         system: system.uuid.to_string(),
-        service: ENTITY_ORGANISATION.to_owned(),
+        service: entity_id.to_owned(),
         cvr: cvr.clone(),
         roller: vec![],
         dataafgraensninger: vec![],
     };
-    admin::create_aftale(adgang, &ny, true)
+    let aftale = admin::create_aftale(adgang, &ny, true)
         .await
         .map_err(|e| anyhow::anyhow!("the benchmark's service agreement: {e}"))?;
     let key = StsKey {
@@ -73,21 +88,40 @@ pub async fn prepare(data_dir: &Path, db_url: Option<&str>) -> anyhow::Result<So
         cert_der: ca.sts().cert_der.clone(),
         key_pem: ca.sts().key_pem.clone(),
     };
-    Ok(SoapClient { cert, key, cvr })
+    Ok(SoapClient {
+        cert,
+        key,
+        cvr,
+        entity_id: entity_id.to_owned(),
+        system: system.uuid,
+        aftale: aftale.uuid,
+    })
 }
 
 impl SoapClient {
-    /// `n` signed requests, each an envelope around `payload(rng)`, signed on every core.
+    /// `n` signed requests, each a SOAP 1.2 envelope around `payload(rng)`, signed on every
+    /// core.
     pub fn pool(
         &self,
         n: usize,
         seed: u64,
         payload: &(dyn Fn(&mut StdRng) -> String + Sync),
     ) -> anyhow::Result<Vec<String>> {
+        self.pool_in(n, seed, payload, &envelope)
+    }
+
+    /// As [`SoapClient::pool`], with the envelope `wrap` makes around each payload.
+    pub fn pool_in(
+        &self,
+        n: usize,
+        seed: u64,
+        payload: &(dyn Fn(&mut StdRng) -> String + Sync),
+        wrap: &(dyn Fn(&str) -> String + Sync),
+    ) -> anyhow::Result<Vec<String>> {
         let assertion = saml::issue_assertion(&AssertionSpec::new(
             &self.key,
             self.cert.cert_der(),
-            ENTITY_ORGANISATION,
+            &self.entity_id,
             &self.cvr,
             &PrivilegeList::for_cvr(&self.cvr, &[]),
             Utc::now(),
@@ -103,7 +137,7 @@ impl SoapClient {
                         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(t as u64));
                         let mut out = Vec::with_capacity(per);
                         for _ in 0..per {
-                            let body = envelope(&payload(&mut rng));
+                            let body = wrap(&payload(&mut rng));
                             out.push(fki_sts::wssec::sign_service_request(
                                 &body,
                                 assertion,
