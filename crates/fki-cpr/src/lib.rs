@@ -10,9 +10,11 @@
 //!   people, byte for byte);
 //! - [`register`]: the people and companies the services answer from (read from the files
 //!   `fki population generate` writes);
-//! - [`personlookup`]: SF1520 PersonBaseDataExtended v4 `PersonLookup`, request and answer.
+//! - [`personlookup`]: SF1520 PersonBaseDataExtended v4 `PersonLookup`, request and answer;
+//! - [`soeg`]: the Query service (by name, address, birth date), as REST/JSON.
 
 pub mod nummer;
 pub mod personlookup;
 pub mod population;
 pub mod register;
+pub mod soeg;

@@ -82,6 +82,11 @@ impl Register {
         self.virksomheder.get(cvr)
     }
 
+    /// Every person, in no particular order.
+    pub fn personer(&self) -> impl Iterator<Item = &Person> {
+        self.personer.values()
+    }
+
     pub fn antal_personer(&self) -> usize {
         self.personer.len()
     }

@@ -371,3 +371,123 @@ async fn person_lookup() {
     assert!(!t.contains("PersonLookupResponse"));
     env.finish().await;
 }
+
+/// The Query service over REST: a token for the CPR service on HTTPS with its certificate,
+/// search by name and birth date and by address, the data restrictions, and refusals.
+#[tokio::test]
+async fn person_query() {
+    use base64::Engine as _;
+    let env = Env::start().await;
+    let a = env.system("Fagsystem", CVR, &[]).await;
+    let uden_cpr = env.system("Uden CPR", CVR, &[("Udelad", "cpr")]).await;
+    let https = env.h().https_addr.unwrap();
+    let token = |s: &System| {
+        let x = saml::issue_assertion(&AssertionSpec::new(
+            &env.h().state.sts.key,
+            s.cert.cert_der(),
+            ENTITY_CPR_PERSONBASEDATAEXTENDED,
+            CVR,
+            &PrivilegeList::for_cvr(CVR, &[]),
+            Utc::now(),
+        ))
+        .unwrap();
+        base64::engine::general_purpose::STANDARD.encode(x.xml)
+    };
+    let get = |s: &System, q: String, auth: Option<String>| {
+        let client = common::tls_client(&env.h().state.ca, Some(&s.cert), https);
+        async move {
+            let mut r = client.get(format!(
+                "https://localhost:{}/cpr/personer?{q}",
+                https.port()
+            ));
+            if let Some(t) = auth {
+                r = r.header("authorization", t);
+            }
+            let r = r.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let p = env
+        .pop
+        .personer
+        .iter()
+        .find(|p| p.status == Status::Aktiv && !p.adressebeskyttelse)
+        .unwrap()
+        .clone();
+    let q = format!(
+        "navn={}&foedselsdato={}",
+        urlencode(&p.efternavn),
+        p.foedselsdato.format("%Y-%m-%d")
+    );
+    let (s, v) = get(&a, q.clone(), Some(format!("Bearer {}", token(&a)))).await;
+    assert_eq!(s, 200, "{v}");
+    let personer = v["personer"].as_array().unwrap();
+    let fundet = personer
+        .iter()
+        .find(|x| x["personnummer"] == p.cpr.as_digits())
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(fundet["adresse"]["vejnavn"], p.adresse.vejnavn.as_str());
+    assert!(
+        personer
+            .iter()
+            .all(|x| x["foedselsdato"] == p.foedselsdato.format("%Y-%m-%d").to_string())
+    );
+    // By address.
+    let q2 = format!(
+        "vejnavn={}&husnummer={}&postnummer={}",
+        urlencode(&p.adresse.vejnavn),
+        urlencode(&p.adresse.husnummer),
+        p.adresse.postnummer
+    );
+    let (s, v) = get(&a, q2, Some(format!("Holder-of-key {}", token(&a)))).await;
+    assert_eq!(s, 200);
+    assert!(
+        v["personer"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["personnummer"] == p.cpr.as_digits())
+    );
+    // An agreement without CPR numbers: the same people, no numbers.
+    let (s, v) = get(
+        &uden_cpr,
+        q.clone(),
+        Some(format!("Bearer {}", token(&uden_cpr))),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(!v["personer"].as_array().unwrap().is_empty());
+    assert!(!v.to_string().contains(&p.cpr.as_digits()), "{v}");
+    // Refusals: no token, no criterion, a bad one, a token presented by another system.
+    assert_eq!(get(&a, q.clone(), None).await.0, 401);
+    assert_eq!(
+        get(&a, String::new(), Some(format!("Bearer {}", token(&a))))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        get(
+            &a,
+            "foedselsdato=i-gaar".into(),
+            Some(format!("Bearer {}", token(&a)))
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        get(&uden_cpr, q, Some(format!("Bearer {}", token(&a))))
+            .await
+            .0,
+        401
+    );
+    env.finish().await;
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

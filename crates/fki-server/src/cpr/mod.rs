@@ -27,6 +27,7 @@ use fki_cpr::personlookup::{self, Forespoergsel, Udsnit};
 use fki_cpr::register::Register;
 use fki_sts::wssec::SoapVersion;
 use fki_sts::xml::{self, Limits};
+use uuid::Uuid;
 
 use crate::AppState;
 use crate::sts::soap::{SecuredService, WsSecured};
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(personlookup::STI, h.clone())
         .route(&format!("{}/", personlookup::STI), h)
+        .route("/cpr/personer", axum::routing::get(personer))
 }
 
 /// Read every `*.jsonl` population file of `dir` (absent: an empty register).
@@ -181,27 +183,9 @@ async fn kontekster(
             ),
         ));
     }
-    let service = st
-        .sts
-        .own_service(ENTITY_CPR_PERSONBASEDATAEXTENDED)
+    let (service, aftaler, udsnit) = aftaler(st, caller)
         .await
-        .map_err(|r| sp_fault(false, &r.code, &r.reason))?;
-    let aftaler = st
-        .sts
-        .active_agreements(caller.system, service, &caller.cvr)
-        .await
-        .map_err(|r| sp_fault(true, &r.code, &r.reason))?;
-    let udsnit = aftaler
-        .iter()
-        .map(|a| {
-            Udsnit::af(
-                a.dataafgraensninger
-                    .iter()
-                    .map(|d| (d.navn.as_str(), d.vaerdi.as_str())),
-            )
-        })
-        .reduce(Udsnit::eller)
-        .unwrap_or(Udsnit::ALT);
+        .map_err(|r| sp_fault(r.status.is_client_error(), &r.code, &r.reason))?;
     let Some(ic) = &f.invocation else {
         return Ok(udsnit);
     };
@@ -225,6 +209,150 @@ async fn kontekster(
         )));
     }
     Ok(udsnit)
+}
+
+/// The CPR service's UUID, the caller's active agreements for it, and what they let it see.
+async fn aftaler(
+    st: &AppState,
+    caller: &crate::sts::guard::Caller,
+) -> Result<(Uuid, Vec<fki_store::adgang::Serviceaftale>, Udsnit), crate::sts::Refusal> {
+    let service = st
+        .sts
+        .own_service(ENTITY_CPR_PERSONBASEDATAEXTENDED)
+        .await?;
+    let aftaler = st
+        .sts
+        .active_agreements(caller.system, service, &caller.cvr)
+        .await?;
+    let udsnit = aftaler
+        .iter()
+        .map(|a| {
+            Udsnit::af(
+                a.dataafgraensninger
+                    .iter()
+                    .map(|d| (d.navn.as_str(), d.vaerdi.as_str())),
+            )
+        })
+        .reduce(Udsnit::eller)
+        .unwrap_or(Udsnit::ALT);
+    Ok((service, aftaler, udsnit))
+}
+
+/// Largest page of `GET /cpr/personer`, and the default.
+pub const MAKS_PERSONER: usize = 1000;
+const STANDARD_PERSONER: usize = 100;
+
+/// `GET /cpr/personer?navn=&foedselsdato=&vejnavn=&husnummer=&postnummer=&kommunekode=&maks=`:
+/// the Query service (see docs/cpr.md). A token for the CPR service (`Authorization:
+/// Holder-of-key|Bearer <token>` on HTTPS with its certificate) and an agreement, as on the REST
+/// API; the agreement's data restrictions shape the answer.
+async fn personer(State(st): State<AppState>, req: axum::extract::Request) -> Response {
+    let (mut parts, _) = req.into_parts();
+    // `Bearer` is the same token as `Holder-of-key`.
+    if let Some(v) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        && let Some((scheme, token)) = v.trim().split_once(' ')
+        && scheme.eq_ignore_ascii_case("bearer")
+        && let Ok(hv) = HeaderValue::from_str(&format!("Holder-of-key {}", token.trim()))
+    {
+        parts.headers.insert(header::AUTHORIZATION, hv);
+    }
+    let udsnit = if st.sts.settings.dev_open {
+        tracing::warn!("--dev-open: CPR query let through without a token");
+        Udsnit::ALT
+    } else {
+        let caller = match crate::sts::guard::authenticate_audited(
+            &st.sts,
+            &parts,
+            ENTITY_CPR_PERSONBASEDATAEXTENDED,
+        )
+        .await
+        {
+            Ok(c) => c,
+            Err(r) => return r.json(),
+        };
+        match aftaler(&st, &caller).await {
+            Ok((_, _, u)) => u,
+            Err(r) => return r.json(),
+        }
+    };
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let mut q = fki_cpr::soeg::PersonSoeg::default();
+    let mut maks = STANDARD_PERSONER;
+    let bad = |felt: &str, why: &str| crate::error::ApiError::validation(felt, why).into_response();
+    for (k, v) in pairs {
+        let v = v.trim().to_owned();
+        match k.as_str() {
+            "navn" => q.navn = Some(v),
+            "foedselsdato" => match chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+                Ok(d) => q.foedselsdato = Some(d),
+                Err(_) => return bad("foedselsdato", "expected YYYY-MM-DD"),
+            },
+            "vejnavn" => q.vejnavn = Some(v),
+            "husnummer" => q.husnummer = Some(v),
+            "postnummer" => match v.parse() {
+                Ok(n) => q.postnummer = Some(n),
+                Err(_) => return bad("postnummer", "expected a number"),
+            },
+            "kommunekode" if v.len() == 4 && v.bytes().all(|b| b.is_ascii_digit()) => {
+                q.kommunekode = Some(v)
+            }
+            "kommunekode" => return bad("kommunekode", "expected 4 digits"),
+            "maks" => match v.parse::<usize>() {
+                Ok(n) if (1..=MAKS_PERSONER).contains(&n) => maks = n,
+                _ => return bad("maks", &format!("expected 1..{MAKS_PERSONER}")),
+            },
+            other => return bad(other, "unknown parameter"),
+        }
+    }
+    if q.er_tom() {
+        return bad(
+            "",
+            "give at least one of navn, foedselsdato, vejnavn, husnummer, postnummer, kommunekode",
+        );
+    }
+    let (hits, flere) = fki_cpr::soeg::soeg(&st.cpr, &q, udsnit, maks);
+    axum::Json(serde_json::json!({
+        "personer": hits.iter().map(|p| fki_cpr::soeg::person_json(p, udsnit)).collect::<Vec<_>>(),
+        "flere": flere,
+    }))
+    .into_response()
+}
+
+/// The Query service in the OpenAPI document.
+pub fn openapi_paths(
+    paths: &mut serde_json::Map<String, serde_json::Value>,
+    _schemas: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    let param = |n: &str, d: &str, t: &str| serde_json::json!({"name": n, "in": "query", "required": false, "description": d, "schema": {"type": t}});
+    paths.insert(
+        "/cpr/personer".into(),
+        serde_json::json!({"get": {
+            "tags": ["cpr"],
+            "summary": "CPR Query: people by name, birth date and address (a token for the CPR PersonBaseDataExtended service)",
+            "operationId": "cpr_personer",
+            "parameters": [
+                param("navn", "Every word must occur in the name (case-insensitive)", "string"),
+                param("foedselsdato", "YYYY-MM-DD", "string"),
+                param("vejnavn", "Street name, whole, case-insensitive", "string"),
+                param("husnummer", "House number", "string"),
+                param("postnummer", "Postal code", "integer"),
+                param("kommunekode", "Municipality code, 4 digits", "string"),
+                param("maks", "At most this many (1..1000, default 100)", "integer"),
+            ],
+            "responses": {
+                "200": {"description": "`{\"personer\": [...], \"flere\": bool}`: matches in CPR-number order; the agreement's data restrictions leave out numbers or addresses", "content": {"application/json": {"schema": {"type": "object", "properties": {"personer": {"type": "array", "items": {"type": "object"}}, "flere": {"type": "boolean"}}}}}},
+                "400": {"description": "No criterion, or a malformed one", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "401": {"description": "No valid token"},
+                "403": {"description": "No active agreement"}
+            }
+        }}),
+    );
 }
 
 /// The register behind the CPR services, shared.
