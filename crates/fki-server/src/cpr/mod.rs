@@ -247,18 +247,7 @@ const STANDARD_PERSONER: usize = 100;
 /// Holder-of-key|Bearer <token>` on HTTPS with its certificate) and an agreement, as on the REST
 /// API; the agreement's data restrictions shape the answer.
 async fn personer(State(st): State<AppState>, req: axum::extract::Request) -> Response {
-    let (mut parts, _) = req.into_parts();
-    // `Bearer` is the same token as `Holder-of-key`.
-    if let Some(v) = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        && let Some((scheme, token)) = v.trim().split_once(' ')
-        && scheme.eq_ignore_ascii_case("bearer")
-        && let Ok(hv) = HeaderValue::from_str(&format!("Holder-of-key {}", token.trim()))
-    {
-        parts.headers.insert(header::AUTHORIZATION, hv);
-    }
+    let (parts, _) = req.into_parts();
     let udsnit = if st.sts.settings.dev_open {
         tracing::warn!("--dev-open: CPR query let through without a token");
         Udsnit::ALT

@@ -141,22 +141,11 @@ fn transaktion(headers: &HeaderMap) -> Result<(String, String), (&'static str, &
 }
 
 async fn graphql(st: AppState, schema: OrganisationHentSchema, req: Request) -> Response {
-    let (mut parts, body) = req.into_parts();
+    let (parts, body) = req.into_parts();
     let (tid_id, tid_tid) = match transaktion(&parts.headers) {
         Ok(t) => t,
         Err((code, message)) => return fejl(StatusCode::BAD_REQUEST, code, message),
     };
-    // The REST guard wants `Holder-of-key <token>`; `Bearer <token>` is the same token.
-    if let Some(v) = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        && let Some((scheme, token)) = v.trim().split_once(' ')
-        && scheme.eq_ignore_ascii_case("bearer")
-        && let Ok(hv) = HeaderValue::from_str(&format!("Holder-of-key {}", token.trim()))
-    {
-        parts.headers.insert(header::AUTHORIZATION, hv);
-    }
     // Under --dev-open everything is visible.
     let mut personadgang = Personadgang {
         navn: true,

@@ -58,7 +58,9 @@ fn unauthorized(code: &str, reason: &str) -> Refusal {
     )
 }
 
-/// The `Authorization: Holder-of-key <token>` value, if the header is there.
+/// The `Authorization: Holder-of-key <token>` value, if the header is there. `Bearer <token>`
+/// is taken the same way (KOMBIT's newer REST services, such as OrganisationHent, name the
+/// scheme so): the token is still bound to the client certificate it was issued for.
 fn hok_token(headers: &HeaderMap) -> Result<Option<&str>, Refusal> {
     let Some(v) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
@@ -66,8 +68,9 @@ fn hok_token(headers: &HeaderMap) -> Result<Option<&str>, Refusal> {
     let v = v
         .to_str()
         .map_err(|_| unauthorized("bad_authorization", "unreadable Authorization header"))?;
-    let (scheme, token) = v.trim().split_once(' ').unwrap_or((v, ""));
-    if !scheme.eq_ignore_ascii_case("holder-of-key") {
+    let v = v.trim();
+    let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
+    if !scheme.eq_ignore_ascii_case("holder-of-key") && !scheme.eq_ignore_ascii_case("bearer") {
         return Err(unauthorized(
             "unsupported_auth_scheme",
             "expected Authorization: Holder-of-key <token>",
@@ -309,4 +312,30 @@ pub async fn oio_rest(State(state): State<AppState>, req: Request, next: Next) -
     });
     parts.extensions.insert(caller);
     next.run(Request::from_parts(parts, body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn med(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn holder_of_key_and_bearer_carry_the_token_other_schemes_are_refused() {
+        assert_eq!(hok_token(&med("Holder-of-key abc")).unwrap(), Some("abc"));
+        assert_eq!(hok_token(&med("bearer  abc ")).unwrap(), Some("abc"));
+        assert_eq!(hok_token(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(
+            hok_token(&med("Basic abc")).unwrap_err().code,
+            "unsupported_auth_scheme"
+        );
+        assert_eq!(
+            hok_token(&med("Bearer ")).unwrap_err().code,
+            "bad_authorization"
+        );
+    }
 }
