@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod organisation;
 pub mod rest;
 pub mod sts;
+pub mod tjenester;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -246,9 +247,13 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
 /// The router with every front door.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.body_limit;
+    // The services implementing KOMBIT's interfaces: exactly the table `tjenester` declares.
+    let mut kombit = Router::new();
+    for t in tjenester::TJENESTER {
+        kombit = kombit.merge((t.routes)());
+    }
     Router::new()
         .merge(meta::routes())
-        .merge(sts::routes())
         .merge(
             rest::routes().route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -256,10 +261,7 @@ pub fn app(state: AppState) -> Router {
             )),
         )
         .merge(admin::routes())
-        .merge(beskedfordeler::routes())
-        .merge(organisation::routes())
-        .merge(organisation::graphql::routes())
-        .merge(cpr::routes())
+        .merge(kombit)
         .merge(metrics::routes())
         .with_state(state.clone())
         .merge(meta::docs(state.openapi.as_ref().clone()))

@@ -5,6 +5,7 @@ mod adgang;
 mod bench;
 mod beskedfordeler;
 mod import;
+mod krav;
 mod population;
 mod seed;
 
@@ -116,6 +117,9 @@ enum Command {
     /// The synthetic CPR/CVR population (people, families, companies).
     #[command(subcommand)]
     Population(population::PopulationCommand),
+    /// SKI 02.19's integration packages I-01..I-15, and which of their interfaces fki
+    /// implements.
+    Krav(krav::KravArgs),
 }
 
 #[derive(Args, Clone)]
@@ -242,6 +246,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Vaerdiliste { store, cmd } => beskedfordeler::vaerdiliste(store, cmd).await,
         Command::Besked { store, cmd } => beskedfordeler::besked(store, cmd).await,
         Command::Population(p) => population::run(p),
+        Command::Krav(a) => krav::run(a),
         Command::Import { store, cmd } => import::import(store, cmd).await,
         Command::Export { store, cmd } => import::export(store, cmd).await,
         Command::Demo(a) => {

@@ -1,0 +1,68 @@
+//! The services fki mounts that implement KOMBIT interfaces, as data: each with the SF numbers
+//! it implements, a path that answers, and the function that builds its routes. [`crate::app`]
+//! mounts exactly these, so this table is what the server exposes; `fki krav` reads it to say
+//! which interfaces of an integration package fki implements, and `tests/tjenester.rs` asks
+//! each path of a running server.
+
+use axum::Router;
+
+use crate::{AppState, beskedfordeler, cpr, organisation, sts};
+
+/// One mounted service.
+pub struct Tjeneste {
+    pub navn: &'static str,
+    /// The SF numbers of the interfaces it implements (SKI 02.19's names).
+    pub sf: &'static [&'static str],
+    /// A request that reaches it: method and path.
+    pub proeve: (&'static str, &'static str),
+    pub routes: fn() -> Router<AppState>,
+}
+
+pub static TJENESTER: &[Tjeneste] = &[
+    Tjeneste {
+        navn: "Adgangsstyring: STS (SAML over WS-Trust and REST, access tokens)",
+        sf: &["SF1514"],
+        proeve: ("POST", "/runtime/services/kombittrust/14/certificatemixed"),
+        routes: sts::routes,
+    },
+    Tjeneste {
+        navn: "Beskedfordeler: afsend, dueslag, push and pull, Værdilister",
+        sf: &["SF1461", "SF1462"],
+        proeve: ("POST", "/beskedfordeler/afsend"),
+        routes: beskedfordeler::routes,
+    },
+    Tjeneste {
+        navn: "Organisation and Klassifikation over SOAP, with the hierarchy services",
+        sf: &["SF1500", "SF1510"],
+        proeve: ("POST", "/organisation/organisationenhed/6/"),
+        routes: organisation::routes,
+    },
+    Tjeneste {
+        navn: "OrganisationHent (GraphQL)",
+        sf: &["SF1500"],
+        proeve: ("POST", "/organisation/graphql"),
+        routes: organisation::graphql::routes,
+    },
+    Tjeneste {
+        navn: "CPR PersonBaseDataExtended v4 (PersonLookup) and the CPR Query service",
+        sf: &["SF1520"],
+        proeve: ("POST", "/service/CPR/PersonBaseDataExtended/4"),
+        routes: cpr::routes,
+    },
+];
+
+/// The SF numbers fki implements, sorted, each once.
+pub fn implementerede() -> Vec<&'static str> {
+    let mut v: Vec<&str> = TJENESTER
+        .iter()
+        .flat_map(|t| t.sf.iter().copied())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The services implementing `sf`.
+pub fn for_sf(sf: &str) -> Vec<&'static Tjeneste> {
+    TJENESTER.iter().filter(|t| t.sf.contains(&sf)).collect()
+}
