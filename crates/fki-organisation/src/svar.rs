@@ -76,11 +76,13 @@ impl Svar {
     }
 
     /// One `FiltreretOejebliksbillede`: the object and its registreringer, each showing the
-    /// periods that overlap the virkning window `virk`.
+    /// periods that overlap the virkning window `virk`. `ejer` is the owning myndighed's CVR,
+    /// written as v7's `DataEjer` (v6 has no place for it).
     pub fn oejebliksbillede(
         &mut self,
         typ: &Objekttype,
         uuid: Uuid,
+        ejer: Option<&str>,
         registreringer: &[Registrering],
         virk: (Ts, Ts),
     ) {
@@ -94,6 +96,13 @@ impl Svar {
         s.push_str(&format!(
             "<t:FiltreretOejebliksbillede><t:{id}><sd:UUIDIdentifikator>{uuid}</sd:UUIDIdentifikator></t:{id}>"
         ));
+        if typ.version >= 7
+            && let Some(cvr) = ejer
+        {
+            s.push_str("<t:DataEjer>");
+            tekst_element(s, "sd", "CVR", cvr);
+            s.push_str("</t:DataEjer>");
+        }
         for r in registreringer {
             registrering(s, typ, r, virk);
         }

@@ -338,7 +338,13 @@ async fn udfoer(
                 .await
                 .map_err(oio)?;
             let mut s = ok();
-            s.oejebliksbillede(typ, uuid, &h.registreringer, tid.virk);
+            s.oejebliksbillede(
+                typ,
+                uuid,
+                h.objekt.myndighed.as_deref(),
+                &h.registreringer,
+                tid.virk,
+            );
             Ok(s.slut())
         }
         Operation::List { mut uuids, tid } => {
@@ -352,7 +358,13 @@ async fn udfoer(
             // In the order asked for.
             for u in &uuids {
                 if let Some(h) = hist.iter().find(|h| h.objekt.uuid == *u) {
-                    s.oejebliksbillede(typ, *u, &h.registreringer, tid.virk);
+                    s.oejebliksbillede(
+                        typ,
+                        *u,
+                        h.objekt.myndighed.as_deref(),
+                        &h.registreringer,
+                        tid.virk,
+                    );
                 }
             }
             Ok(s.slut())
