@@ -383,6 +383,19 @@ pub fn svar(p: &Person, reg: &Register, idag: NaiveDate, u: Udsnit) -> String {
     s
 }
 
+/// The elements `adresseType` and `adresseHistorikType` share, in their order (kommunekode …
+/// vejnavn; the optional ones between them that fki has no data for are left out).
+fn adresse_kerne(s: &mut String, a: &Adresse) {
+    el(s, "kommunekode", a.kommunekode.trim_start_matches('0'));
+    el(s, "vejkode", a.vejkode);
+    el(s, "husnummer", &a.husnummer);
+    opt_el(s, "etage", a.etage.as_ref());
+    opt_el(s, "sidedoer", a.sidedoer.as_ref());
+    el(s, "postnummer", a.postnummer);
+    el(s, "postdistrikt", &a.postdistrikt);
+    el(s, "vejnavn", &a.vejnavn);
+}
+
 fn adresse(s: &mut String, p: &Person, u: Udsnit) {
     // A protected address is shown only where the agreement says so.
     let vis = !p.adressebeskyttelse || u.beskyttet_adresse;
@@ -392,14 +405,7 @@ fn adresse(s: &mut String, p: &Person, u: Udsnit) {
         Status::Aktiv if !vis => {}
         Status::Aktiv => {
             s.push_str("<aktuelAdresse>");
-            el(s, "kommunekode", a.kommunekode.trim_start_matches('0'));
-            el(s, "vejkode", a.vejkode);
-            el(s, "husnummer", &a.husnummer);
-            opt_el(s, "etage", a.etage.as_ref());
-            opt_el(s, "sidedoer", a.sidedoer.as_ref());
-            el(s, "postnummer", a.postnummer);
-            el(s, "postdistrikt", &a.postdistrikt);
-            el(s, "vejnavn", &a.vejnavn);
+            adresse_kerne(s, a);
             el(s, "standardadresse", standardadresse(a));
             el(s, "adresseringsnavn", adresseringsnavn(p));
             el(s, "vejadresseringsnavn", &a.vejnavn);
@@ -416,14 +422,7 @@ fn adresse(s: &mut String, p: &Person, u: Udsnit) {
     // The last Danish address of someone who left it.
     if p.status != Status::Aktiv && vis {
         s.push_str("<adresseHistorik>");
-        el(s, "kommunekode", a.kommunekode.trim_start_matches('0'));
-        el(s, "vejkode", a.vejkode);
-        el(s, "husnummer", &a.husnummer);
-        opt_el(s, "etage", a.etage.as_ref());
-        opt_el(s, "sidedoer", a.sidedoer.as_ref());
-        el(s, "postnummer", a.postnummer);
-        el(s, "postdistrikt", &a.postdistrikt);
-        el(s, "vejnavn", &a.vejnavn);
+        adresse_kerne(s, a);
         dato_tid(s, "tilflytningsdato", a.tilflytningsdato);
         if let Status::Doed(d) | Status::Udrejst(d) = p.status {
             dato_tid(s, "fraflytningsdato", d);

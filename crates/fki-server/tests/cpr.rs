@@ -8,7 +8,6 @@
 mod common;
 
 use std::io::Write;
-use std::process::Command;
 
 use chrono::{NaiveDate, Utc};
 use fki_cpr::personlookup::{NS, NS_AUTCTX, NS_FAULT, NS_INVCTX, NS_PNR, STI};
@@ -33,18 +32,7 @@ const FAULT_XSD: &str = concat!(
 );
 
 fn valider(xsd: &str, element: &str) {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(element.as_bytes()).unwrap();
-    let out = Command::new("xmllint")
-        .args(["--noout", "--nonet", "--schema", xsd])
-        .arg(f.path())
-        .output()
-        .expect("xmllint must be installed (libxml2-utils; .ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "not valid against {xsd}:\n{}\n{element}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::xmllint(xsd, element);
 }
 
 /// The first element child of the Body (or of the Fault's `detail`), as a standalone string.

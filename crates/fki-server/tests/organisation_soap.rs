@@ -10,9 +10,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Command;
-
 use chrono::Utc;
 use fki_organisation::typer::{
     self, Form, NS_ORGFAELLES, NS_SD, NS_STS, Ns, Objekttype, RelForm, Tilstand,
@@ -62,18 +59,7 @@ fn valider_mod(xsd: &str, element: &str) {
 
 /// Validate `element` against the schema file at `xsd`.
 fn valider_fil(xsd: &str, element: &str) {
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(element.as_bytes()).unwrap();
-    let out = Command::new("xmllint")
-        .args(["--noout", "--nonet", "--schema", xsd])
-        .arg(f.path())
-        .output()
-        .expect("xmllint must be installed (libxml2-utils; .ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "not valid against {xsd}:\n{}\n{element}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::xmllint(xsd, element);
 }
 
 /// The Body's element of a SOAP answer, as a standalone string.

@@ -1349,6 +1349,19 @@ fn page_info<T>(s: &Side<T>) -> PageInfo {
     }
 }
 
+/// A page's edges (each made by `kant` from its cursor and item) and its `PageInfo`.
+type Kanter<E> = (Option<Vec<Option<E>>>, PageInfo);
+
+fn kanter<T, E>(s: Side<T>, kant: impl Fn(Option<Cursor>, T) -> E) -> Kanter<E> {
+    let info = page_info(&s);
+    let edges = s
+        .items
+        .into_iter()
+        .map(|(c, t)| Some(kant(Some(Cursor(c)), t)))
+        .collect();
+    (Some(edges), info)
+}
+
 // ------------------------------------------------------------------------------ query
 
 pub struct Query;
@@ -1409,22 +1422,13 @@ impl Query {
             });
         }
         let alle = enheder.into_iter().map(|e| (noegle(&org, &e), e)).collect();
-        let s = side(alle, first, last, after, before)?;
-        let page_info = page_info(&s);
-        Ok(Some(OrganisationEnhedConnection {
-            edges: Some(
-                s.items
-                    .into_iter()
-                    .map(|(c, e)| {
-                        Some(OrganisaionEnhedEdge {
-                            cursor: Some(Cursor(c)),
-                            node: OrganisationEnhed(e),
-                        })
-                    })
-                    .collect(),
-            ),
-            page_info,
-        }))
+        let (edges, page_info) = kanter(side(alle, first, last, after, before)?, |cursor, e| {
+            OrganisaionEnhedEdge {
+                cursor,
+                node: OrganisationEnhed(e),
+            }
+        });
+        Ok(Some(OrganisationEnhedConnection { edges, page_info }))
     }
 
     async fn organisation_enhed(
@@ -1524,22 +1528,13 @@ impl Query {
             .into_iter()
             .map(|b| ((0, b.bvn().unwrap_or_default().to_lowercase(), b.uuid), b))
             .collect();
-        let s = side(alle, first, last, after, before)?;
-        let page_info = page_info(&s);
-        Ok(Some(BrugerConnection {
-            edges: Some(
-                s.items
-                    .into_iter()
-                    .map(|(c, b)| {
-                        Some(BrugerEdge {
-                            cursor: Some(Cursor(c)),
-                            node: Bruger(b),
-                        })
-                    })
-                    .collect(),
-            ),
-            page_info,
-        }))
+        let (edges, page_info) = kanter(side(alle, first, last, after, before)?, |cursor, b| {
+            BrugerEdge {
+                cursor,
+                node: Bruger(b),
+            }
+        });
+        Ok(Some(BrugerConnection { edges, page_info }))
     }
 }
 

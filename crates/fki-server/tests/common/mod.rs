@@ -124,3 +124,22 @@ pub async fn admin(
         r.json().await.unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// Validate `element` (a standalone XML element) against the schema file `xsd` with xmllint,
+/// independently of fki's own reading of the schemas; panic with xmllint's words if it is not
+/// valid.
+pub fn xmllint(xsd: &str, element: &str) {
+    use std::io::Write;
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(element.as_bytes()).unwrap();
+    let out = std::process::Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema", xsd])
+        .arg(f.path())
+        .output()
+        .expect("xmllint must be installed (libxml2-utils; .ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "not valid against {xsd}:\n{}\n{element}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
