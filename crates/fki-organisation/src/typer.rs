@@ -174,6 +174,13 @@ const fn sts(element: &'static str, felt: &'static str) -> Felt {
     }
 }
 const BVN: Felt = sd("BrugervendtNoegleTekst", "brugervendtnoegle");
+/// Klasse `Soegeord` (v6 and v7).
+const SOEGEORD: Felt = Felt {
+    ns: Ns::Egen,
+    element: "Soegeord",
+    felt: "soegeord",
+    form: Form::Soegeord,
+};
 
 const fn r(element: &'static str, relation: &'static str) -> Rel {
     Rel {
@@ -459,12 +466,7 @@ static TYPER: &[Objekttype] = &[
             sd("TitelTekst", "titel"),
             sd("RetskildeTekst", "retskilde"),
             sd("AendringsnotatTekst", "aendringsnotat"),
-            Felt {
-                ns: Ns::Egen,
-                element: "Soegeord",
-                felt: "soegeord",
-                form: Form::Soegeord,
-            },
+            SOEGEORD,
         ],
         tilstand: Tilstand::Publiceret,
         relationer: &[
@@ -513,12 +515,7 @@ static TYPER: &[Objekttype] = &[
             sd("RetskildeTekst", "retskilde"),
             sd("Sortering", "sortering"),
             sd("AendringsnotatTekst", "aendringsnotat"),
-            Felt {
-                ns: Ns::Egen,
-                element: "Soegeord",
-                felt: "soegeord",
-                form: Form::Soegeord,
-            },
+            SOEGEORD,
         ],
         tilstand: Tilstand::Publiceret,
         relationer: &[

@@ -451,6 +451,11 @@ impl Laeser {
             .collect())
     }
 
+    /// The first visible object of `klasse` among `uuids` (a relation's first target).
+    async fn foerste(&self, klasse: &str, uuids: &[Uuid]) -> GResult<Option<Arc<Obj>>> {
+        Ok(self.mange(klasse, uuids).await?.into_iter().next())
+    }
+
     /// The UUIDs of objects of `klasse` whose current registrering has, valid now, every fact
     /// of `kriterier` (`(navn, værdi)`, exact).
     async fn soeg(&self, klasse: &str, kriterier: &[(&str, String)]) -> GResult<Vec<Uuid>> {
@@ -865,14 +870,7 @@ impl OrganisationEnhed {
         for r in self.0.rel("opgaver") {
             let Maal::Uuid(u) = r.maal else { continue };
             if let Some(k) = l.en("klasse", u).await? {
-                let (_, label, _, _) = dynamisk(r);
-                out.push(Opgave {
-                    uuid: UuidV(u),
-                    kle_emne_nummer: k.bvn().map(Kle),
-                    kle_emne_titel: k.felt("titel"),
-                    opgave_rolle_titel: label,
-                    klassifikation: Some(klassifikation(r)),
-                });
+                out.push(Opgave::af(&k, Some(r)));
             }
         }
         Ok(out)
@@ -998,6 +996,20 @@ pub struct Opgave {
     klassifikation: Option<KlassifikationRelation>,
 }
 
+impl Opgave {
+    /// The KLE Klasse `k` as a task; with the `opgaver` relation entry `r` that points to it,
+    /// its role (a Henvendelsessted's task has none).
+    fn af(k: &Obj, r: Option<&RelEntry>) -> Opgave {
+        Opgave {
+            uuid: UuidV(k.uuid),
+            kle_emne_nummer: k.bvn().map(Kle),
+            kle_emne_titel: k.felt("titel"),
+            opgave_rolle_titel: r.and_then(|r| dynamisk(r).1),
+            klassifikation: r.map(klassifikation),
+        }
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct ItSystem {
     uuid: UuidV,
@@ -1020,10 +1032,8 @@ impl Henvendelsessted {
     ) -> GResult<OrganisationEnhed> {
         let l = laeser(ctx)?;
         let u = self.0.rel_uuids("tilknyttedeenheder");
-        l.mange("organisationenhed", &u)
+        l.foerste("organisationenhed", &u)
             .await?
-            .into_iter()
-            .next()
             .map(OrganisationEnhed)
             .ok_or_else(|| async_graphql::Error::new("the henvendelsessted has no unit"))
     }
@@ -1031,13 +1041,7 @@ impl Henvendelsessted {
         let l = laeser(ctx)?;
         for u in self.0.rel_uuids("opgaver") {
             if let Some(k) = l.en("klasse", u).await? {
-                return Ok(Some(Opgave {
-                    uuid: UuidV(u),
-                    kle_emne_nummer: k.bvn().map(Kle),
-                    kle_emne_titel: k.felt("titel"),
-                    opgave_rolle_titel: None,
-                    klassifikation: None,
-                }));
+                return Ok(Some(Opgave::af(&k, None)));
             }
         }
         Ok(None)
@@ -1102,10 +1106,8 @@ medlemskab!(
     async fn medlem_af(&self, ctx: &Context<'_>) -> GResult<Option<OrganisationEnhed>> {
         let u = self.0.f.rel_uuids("tilknyttedeenheder");
         Ok(laeser(ctx)?
-            .mange("organisationenhed", &u)
+            .foerste("organisationenhed", &u)
             .await?
-            .into_iter()
-            .next()
             .map(OrganisationEnhed))
     }
 );
@@ -1115,12 +1117,7 @@ medlemskab!(
     /// The related Bruger.
     async fn bruger(&self, ctx: &Context<'_>) -> GResult<Option<Bruger>> {
         let u = self.0.f.rel_uuids("tilknyttedebrugere");
-        Ok(laeser(ctx)?
-            .mange("bruger", &u)
-            .await?
-            .into_iter()
-            .next()
-            .map(Bruger))
+        Ok(laeser(ctx)?.foerste("bruger", &u).await?.map(Bruger))
     }
 );
 
@@ -1198,12 +1195,7 @@ impl Bruger {
     }
     async fn person(&self, ctx: &Context<'_>) -> GResult<Option<Person>> {
         let u = self.0.rel_uuids("tilknyttedepersoner");
-        Ok(laeser(ctx)?
-            .mange("person", &u)
-            .await?
-            .into_iter()
-            .next()
-            .map(Person))
+        Ok(laeser(ctx)?.foerste("person", &u).await?.map(Person))
     }
     async fn adresser(
         &self,

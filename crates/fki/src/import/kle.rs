@@ -262,52 +262,17 @@ pub async fn import(
                 }
             }
             Event::Empty(_) => {}
-            Event::Text(t) => {
-                let s = t
-                    .decode()
-                    .with_context(|| format!("line {line}: text is not UTF-8"))?;
-                add_text(
-                    &mut tekst,
-                    &mut stikord,
-                    &mut stack,
-                    i_beskrivelse,
-                    i_stikord,
-                    &path,
-                    &s,
-                );
-            }
-            Event::CData(t) => {
-                let s = t
-                    .decode()
-                    .with_context(|| format!("line {line}: CDATA is not UTF-8"))?;
-                add_text(
-                    &mut tekst,
-                    &mut stikord,
-                    &mut stack,
-                    i_beskrivelse,
-                    i_stikord,
-                    &path,
-                    &s,
-                );
-            }
-            Event::GeneralRef(er) => {
-                let c = match er.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    Ok(None) => {
-                        let name = er.decode().unwrap_or_default();
-                        match &*name {
-                            "amp" => "&".into(),
-                            "lt" => "<".into(),
-                            "gt" => ">".into(),
-                            "quot" => "\"".into(),
-                            "apos" => "'".into(),
-                            other => bail!(
-                                "line {line}: unknown entity &{other}; (only XML's predefined \
-                                 entities and character references are accepted)"
-                            ),
-                        }
-                    }
-                    Err(e) => bail!("line {line}: bad character reference: {e}"),
+            // Character data, however written, goes the same way.
+            Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
+                let s: std::borrow::Cow<'_, str> = match &ev {
+                    Event::Text(t) => t
+                        .decode()
+                        .with_context(|| format!("line {line}: text is not UTF-8"))?,
+                    Event::CData(t) => t
+                        .decode()
+                        .with_context(|| format!("line {line}: CDATA is not UTF-8"))?,
+                    Event::GeneralRef(er) => entitet(er, line)?.into(),
+                    _ => unreachable!("matched above"),
                 };
                 add_text(
                     &mut tekst,
@@ -316,7 +281,7 @@ pub async fn import(
                     i_beskrivelse,
                     i_stikord,
                     &path,
-                    &c,
+                    &s,
                 );
             }
             Event::End(_) => {
@@ -573,4 +538,30 @@ async fn write_top(
         .await?;
     rapport.tael(facet.name, u);
     Ok(())
+}
+
+/// The text of an entity or character reference: XML's five predefined entities and character
+/// references only.
+fn entitet(
+    er: &quick_xml::events::BytesRef<'_>,
+    line: impl std::fmt::Display,
+) -> anyhow::Result<String> {
+    Ok(match er.resolve_char_ref() {
+        Ok(Some(c)) => c.to_string(),
+        Ok(None) => {
+            let name = er.decode().unwrap_or_default();
+            match &*name {
+                "amp" => "&".into(),
+                "lt" => "<".into(),
+                "gt" => ">".into(),
+                "quot" => "\"".into(),
+                "apos" => "'".into(),
+                other => bail!(
+                    "line {line}: unknown entity &{other}; (only XML's predefined \
+                     entities and character references are accepted)"
+                ),
+            }
+        }
+        Err(e) => bail!("line {line}: bad character reference: {e}"),
+    })
 }
