@@ -325,7 +325,7 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         sts: Arc::new(sts::Sts::new(stores.adgang.clone(), ca.clone(), settings)),
         beskedfordeler: bf,
         haendelser,
-        cpr: Arc::new(cpr_register),
+        cpr: cpr::CprRegister::new(cpr_register),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

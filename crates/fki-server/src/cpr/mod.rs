@@ -140,14 +140,15 @@ async fn person_lookup(st: &AppState, secured: &WsSecured<PersonBaseDataExtended
         },
         None => Udsnit::ALT,
     };
-    let Some(person) = Cpr::parse(&f.pnr).and_then(|c| st.cpr.person(&c)) else {
+    let reg = st.cpr.laes();
+    let Some(person) = Cpr::parse(&f.pnr).and_then(|c| reg.person(&c)) else {
         return sp_fault(
             true,
             fejlkode::IKKE_FUNDET,
             &format!("no person with PNR {}", f.pnr),
         );
     };
-    let svar = personlookup::svar(person, &st.cpr, personlookup::idag(), udsnit);
+    let svar = personlookup::svar(person, &reg, personlookup::idag(), udsnit);
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{}\"><soap:Body>{svar}</soap:Body></soap:Envelope>",
         secured.soap_version.namespace()
@@ -305,7 +306,8 @@ async fn personer(State(st): State<AppState>, req: axum::extract::Request) -> Re
             "give at least one of navn, foedselsdato, vejnavn, husnummer, postnummer, kommunekode",
         );
     }
-    let (hits, flere) = fki_cpr::soeg::soeg(&st.cpr, &q, udsnit, maks);
+    let reg = st.cpr.laes();
+    let (hits, flere) = fki_cpr::soeg::soeg(&reg, &q, udsnit, maks);
     axum::Json(serde_json::json!({
         "personer": hits.iter().map(|p| fki_cpr::soeg::person_json(p, udsnit)).collect::<Vec<_>>(),
         "flere": flere,
@@ -344,5 +346,24 @@ pub fn openapi_paths(
     );
 }
 
-/// The register behind the CPR services, shared.
-pub type CprRegister = Arc<Register>;
+/// The register behind the CPR services, shared: read by the look-ups, changed by the CPR
+/// events (SF1320_A). A lock poisoned by a panicking writer is taken over (the register's
+/// changes are whole-person replacements, never half-applied to one person).
+#[derive(Debug, Clone, Default)]
+pub struct CprRegister(Arc<std::sync::RwLock<Register>>);
+
+impl CprRegister {
+    pub fn new(r: Register) -> CprRegister {
+        CprRegister(Arc::new(std::sync::RwLock::new(r)))
+    }
+
+    /// Read access; hold it only while building one answer.
+    pub fn laes(&self) -> std::sync::RwLockReadGuard<'_, Register> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write access, for applying changes.
+    pub fn skriv(&self) -> std::sync::RwLockWriteGuard<'_, Register> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
