@@ -11,10 +11,15 @@
 //! - [`register`]: the people and companies the services answer from (read from the files
 //!   `fki population generate` writes);
 //! - [`personlookup`]: SF1520 PersonBaseDataExtended v4 `PersonLookup`, request and answer;
-//! - [`soeg`]: the Query service (by name, address, birth date), as REST/JSON.
+//! - [`soeg`]: the Query service (by name, address, birth date), as REST/JSON;
+//! - [`haendelse`]: CPR events (SF1320_A): the simulated changes, applied with history, and
+//!   their log;
+//! - [`samling`]: SF1525 Persondata Samling Hent, a person's data areas with history.
 
+pub mod haendelse;
 pub mod nummer;
 pub mod personlookup;
 pub mod population;
 pub mod register;
+pub mod samling;
 pub mod soeg;

@@ -54,11 +54,11 @@ pub struct Forespoergsel {
     pub pnr: String,
 }
 
-fn is(n: Node<'_, '_>, ns: &str, navn: &str) -> bool {
+pub(crate) fn is(n: Node<'_, '_>, ns: &str, navn: &str) -> bool {
     n.is_element() && n.tag_name().namespace() == Some(ns) && n.tag_name().name() == navn
 }
 
-fn tekst(n: Node<'_, '_>) -> Result<String, String> {
+pub(crate) fn tekst(n: Node<'_, '_>) -> Result<String, String> {
     if let Some(c) = n.children().find(|c| c.is_element()) {
         return Err(format!(
             "{}: expected text, found element {}",
@@ -73,7 +73,7 @@ fn tekst(n: Node<'_, '_>) -> Result<String, String> {
         .to_owned())
 }
 
-fn elementer<'a, 'i>(n: Node<'a, 'i>) -> Result<Vec<Node<'a, 'i>>, String> {
+pub(crate) fn elementer<'a, 'i>(n: Node<'a, 'i>) -> Result<Vec<Node<'a, 'i>>, String> {
     let mut out = Vec::new();
     for c in n.children() {
         if c.is_element() {
@@ -156,7 +156,7 @@ pub fn laes(op: Node<'_, '_>) -> Result<Forespoergsel, String> {
 }
 
 /// `InvocationContext` is an `xsd:all`: each child once, in any order.
-fn invocation_context(c: Node<'_, '_>) -> Result<InvocationContext, String> {
+pub(crate) fn invocation_context(c: Node<'_, '_>) -> Result<InvocationContext, String> {
     let mut felter: std::collections::HashMap<&str, String> = Default::default();
     for e in elementer(c)? {
         let navn = e.tag_name().name();
@@ -195,7 +195,7 @@ fn invocation_context(c: Node<'_, '_>) -> Result<InvocationContext, String> {
 
 // ------------------------------------------------------------------------------ the answer
 
-fn escape(t: &str) -> String {
+pub(crate) fn escape(t: &str) -> String {
     t.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -428,6 +428,16 @@ fn adresse(s: &mut String, p: &Person, u: Udsnit) {
             dato_tid(s, "fraflytningsdato", d);
         }
         s.push_str("</adresseHistorik>");
+    }
+    // The addresses moved away from (CPR events), newest first.
+    if vis {
+        for t in p.historik.adresser.iter().rev() {
+            s.push_str("<adresseHistorik>");
+            adresse_kerne(s, &t.adresse);
+            dato_tid(s, "tilflytningsdato", t.adresse.tilflytningsdato);
+            dato_tid(s, "fraflytningsdato", t.fraflytningsdato);
+            s.push_str("</adresseHistorik>");
+        }
     }
     s.push_str("</adresse>");
 }

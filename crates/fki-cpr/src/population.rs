@@ -141,6 +141,58 @@ pub struct Person {
     pub adresse: Adresse,
     pub adressebeskyttelse: bool,
     pub digital_post: DigitalPost,
+    /// When the current name was taken; `None`: the name given at birth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub navn_dato: Option<NaiveDate>,
+    /// What the record held before, oldest first (SF1525); written by the CPR events
+    /// (`crate::haendelse`), empty for a freshly generated person.
+    #[serde(default, skip_serializing_if = "Historik::er_tom")]
+    pub historik: Historik,
+}
+
+/// Earlier values of a person's record, each with the period it held.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Historik {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adresser: Vec<TidligereAdresse>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub navne: Vec<TidligereNavn>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub civilstande: Vec<TidligereCivilstand>,
+}
+
+impl Historik {
+    pub fn er_tom(&self) -> bool {
+        self.adresser.is_empty() && self.navne.is_empty() && self.civilstande.is_empty()
+    }
+}
+
+/// An address moved away from (its `tilflytningsdato` is when the person moved in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TidligereAdresse {
+    pub adresse: Adresse,
+    pub fraflytningsdato: NaiveDate,
+}
+
+/// A name no longer borne.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TidligereNavn {
+    pub fornavne: String,
+    pub mellemnavn: Option<String>,
+    pub efternavn: String,
+    /// `None`: since birth.
+    pub fra: Option<NaiveDate>,
+    pub til: NaiveDate,
+}
+
+/// A civilstand that ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TidligereCivilstand {
+    pub civilstand: Civilstand,
+    /// `None`: since birth (ugift).
+    pub fra: Option<NaiveDate>,
+    pub til: NaiveDate,
+    pub aegtefaelle: Option<Cpr>,
 }
 
 impl Person {
@@ -290,15 +342,30 @@ fn postnumre(kommunekode: &str) -> Vec<(u16, &'static str)> {
     }
 }
 
-struct Gen {
-    rng: ChaCha8Rng,
+/// The generator's state; the CPR events (`crate::haendelse`) borrow its numbers, names and
+/// addresses for births and moves.
+pub(crate) struct Gen {
+    pub(crate) rng: ChaCha8Rng,
     p: Parametre,
     brugte: HashSet<Cpr>,
     post: Vec<(u16, &'static str)>,
 }
 
 impl Gen {
-    fn dato_mellem(&mut self, fra: NaiveDate, til: NaiveDate) -> NaiveDate {
+    /// A generator for `kommunekode` as of `as_of`, its own stream from `seed`.
+    pub(crate) fn ny(kommunekode: &str, seed: u64, as_of: NaiveDate) -> Gen {
+        Gen {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            p: Parametre {
+                as_of,
+                ..Parametre::new(kommunekode, 0, seed)
+            },
+            brugte: HashSet::new(),
+            post: postnumre(kommunekode),
+        }
+    }
+
+    pub(crate) fn dato_mellem(&mut self, fra: NaiveDate, til: NaiveDate) -> NaiveDate {
         let span = (til - fra).num_days().max(1);
         fra + Days::new(self.rng.random_range(0..span).unsigned_abs())
     }
@@ -313,7 +380,7 @@ impl Gen {
     }
 
     /// A free CPR number for a birth date and sex.
-    fn cpr(&mut self, dato: NaiveDate, koen: Koen) -> Cpr {
+    pub(crate) fn cpr(&mut self, dato: NaiveDate, koen: Koen) -> Cpr {
         let cifre = syvende_cifre(dato.year());
         // Since 1 October 2007 CPR may issue numbers without modulus 11; fki gives 2 % of
         // those born since then one.
@@ -348,7 +415,7 @@ impl Gen {
         self.cpr(dato + Days::new(1), koen)
     }
 
-    fn navn(&mut self, koen: Koen) -> (String, Option<String>) {
+    pub(crate) fn navn(&mut self, koen: Koen) -> (String, Option<String>) {
         let pool = match koen {
             Koen::Mand => FORNAVNE_M,
             Koen::Kvinde => FORNAVNE_K,
@@ -372,7 +439,7 @@ impl Gen {
         (fornavne, mellem)
     }
 
-    fn efternavn(&mut self) -> String {
+    pub(crate) fn efternavn(&mut self) -> String {
         EFTERNAVNE
             .choose(&mut self.rng)
             .copied()
@@ -380,7 +447,7 @@ impl Gen {
             .to_owned()
     }
 
-    fn adresse(&mut self, tilflyttet: NaiveDate) -> Adresse {
+    pub(crate) fn adresse(&mut self, tilflyttet: NaiveDate) -> Adresse {
         let vej_index = self.rng.random_range(0..VEJE.len());
         let (postnummer, postdistrikt) = *self
             .post
@@ -417,7 +484,7 @@ impl Gen {
         }
     }
 
-    fn person(
+    pub(crate) fn person(
         &mut self,
         koen: Koen,
         foedt: NaiveDate,
@@ -452,6 +519,8 @@ impl Gen {
             adresse,
             adressebeskyttelse: self.rng.random_bool(0.015),
             digital_post,
+            navn_dato: None,
+            historik: Historik::default(),
         }
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! Its source is the JSON Lines file `fki population generate` writes
 //! (`{"person": {...}}` and `{"virksomhed": {...}}` lines); the server reads every
-//! `<data-dir>/cpr/*.jsonl` at start. The register is in memory (a generated population is
-//! reproducible from its parameters); CPR events (SF1320_A) will need it in the store.
+//! `<data-dir>/cpr/*.jsonl` at start, then replays the CPR events' log
+//! (`crate::haendelse::Logbog`) over it. The register is in memory: a generated population is
+//! reproducible from its parameters and the log from its seeds, so the files are its whole
+//! state.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -18,6 +20,9 @@ use crate::population::{Person, Population, Virksomhed};
 #[derive(Debug, Default, Clone)]
 pub struct Register {
     personer: HashMap<Cpr, Person>,
+    /// Every number in the order it was added: the deterministic order the CPR events pick
+    /// people from.
+    orden: Vec<Cpr>,
     virksomheder: HashMap<String, Virksomhed>,
 }
 
@@ -36,7 +41,7 @@ impl Register {
     /// Add a generated population.
     pub fn tilfoej(&mut self, p: Population) {
         for x in p.personer {
-            self.personer.insert(x.cpr, x);
+            self.indsaet(x);
         }
         for v in p.virksomheder {
             self.virksomheder.insert(v.cvr.clone(), v);
@@ -56,7 +61,7 @@ impl Register {
                 serde_json::from_str(&linje).map_err(|e| format!("line {}: {e}", i + 1))?;
             match (l.person, l.virksomhed) {
                 (Some(x), None) => {
-                    self.personer.insert(x.cpr, x);
+                    self.indsaet(x);
                     p += 1;
                 }
                 (None, Some(x)) => {
@@ -72,6 +77,23 @@ impl Register {
             }
         }
         Ok((p, v))
+    }
+
+    /// Add or replace a person.
+    pub fn indsaet(&mut self, x: Person) {
+        let cpr = x.cpr;
+        if self.personer.insert(cpr, x).is_none() {
+            self.orden.push(cpr);
+        }
+    }
+
+    /// Every number, in the order the people were added.
+    pub fn orden(&self) -> &[Cpr] {
+        &self.orden
+    }
+
+    pub(crate) fn person_mut(&mut self, cpr: &Cpr) -> Option<&mut Person> {
+        self.personer.get_mut(cpr)
     }
 
     pub fn person(&self, cpr: &Cpr) -> Option<&Person> {

@@ -298,7 +298,7 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         .context("CA task panicked")??
     };
     let ca = Arc::new(ca);
-    let cpr_register = {
+    let (cpr_register, cpr_log, cpr_upubliceret) = {
         let dir = config.data_dir.join("cpr");
         tokio::task::spawn_blocking(move || cpr::load_register(&dir))
             .await
@@ -325,12 +325,15 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         sts: Arc::new(sts::Sts::new(stores.adgang.clone(), ca.clone(), settings)),
         beskedfordeler: bf,
         haendelser,
-        cpr: cpr::CprRegister::new(cpr_register),
+        cpr: cpr::CprRegister::new(cpr_register, cpr_log),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("while binding {}", config.listen))?;
     let addr = listener.local_addr()?;
+    if !cpr_upubliceret.is_empty() {
+        tokio::spawn(cpr::haendelser::genudsend(state.clone(), cpr_upubliceret));
+    }
     let (tx, mut rx) = watch::channel(false);
     let amqp_task = match config.amqp_url {
         Some(_) => Some(beskedfordeler::amqp::start(state.clone(), rx.clone()).await?),

@@ -49,6 +49,18 @@ pub static TJENESTER: &[Tjeneste] = &[
         proeve: ("POST", "/service/CPR/PersonBaseDataExtended/4"),
         routes: cpr::routes,
     },
+    Tjeneste {
+        navn: "CPR Persondata Samling Hent (REST/JSON): data areas with history",
+        sf: &["SF1525"],
+        proeve: ("GET", "/cpr/personer/0101011234/samling"),
+        routes: cpr::samling::routes,
+    },
+    Tjeneste {
+        navn: "CPR-hændelser: the register's changes as events in the Beskedfordeler (simulated)",
+        sf: &["SF1320_A"],
+        proeve: ("POST", "/admin/cpr/simuler"),
+        routes: cpr::haendelser::routes,
+    },
 ];
 
 /// The SF numbers fki implements, sorted, each once.

@@ -272,6 +272,11 @@ pub const KENDTE_SERVICES: &[(&str, &str, &str)] = &[
         "Fordelingskomponent",
         "SF2900",
     ),
+    (
+        "http://cpr.serviceplatformen.dk/service/personstamoplysningersamlinghent/2",
+        "CPR Persondata Samling Hent",
+        "SF1525",
+    ),
 ];
 
 /// The UUID a seeded service gets: UUIDv5 of its entity ID in the URL namespace, so the same

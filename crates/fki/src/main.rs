@@ -245,7 +245,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Abonnement { store, cmd } => beskedfordeler::abonnement(store, cmd).await,
         Command::Vaerdiliste { store, cmd } => beskedfordeler::vaerdiliste(store, cmd).await,
         Command::Besked { store, cmd } => beskedfordeler::besked(store, cmd).await,
-        Command::Population(p) => population::run(p),
+        Command::Population(p) => population::run(p).await,
         Command::Krav(a) => krav::run(a),
         Command::Import { store, cmd } => import::import(store, cmd).await,
         Command::Export { store, cmd } => import::export(store, cmd).await,

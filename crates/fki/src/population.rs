@@ -22,6 +22,33 @@ use crate::seed;
 pub enum PopulationCommand {
     /// Generate a deterministic synthetic population (people and companies).
     Generate(GenerateArgs),
+    /// Play days of CPR changes (moves, births, deaths, marriages, divorces, name changes,
+    /// emigration) on a running server's register; each change is logged under
+    /// <data-dir>/cpr/haendelser/ and published to the Beskedfordeler as a CPR event (SF1320_A).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// Days to play, one after another.
+    #[arg(long)]
+    days: u32,
+    /// Seed of the changes (the same register, days and seed give the same changes).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The first day when nothing was simulated yet (default: today); later runs continue
+    /// after the last simulated day.
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    /// The running server (its plain HTTP listener).
+    #[arg(long, env = "FKI_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The server's data directory (for its admin token).
+    #[arg(long, env = "FKI_DATA_DIR", default_value = "./fki-data")]
+    data_dir: PathBuf,
+    /// Print every change as a JSON line.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -87,10 +114,90 @@ pub fn write(pop: &Population, out: &Path, show: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(cmd: PopulationCommand) -> anyhow::Result<()> {
+pub async fn run(cmd: PopulationCommand) -> anyhow::Result<()> {
     match cmd {
         PopulationCommand::Generate(a) => generate_cmd(a),
+        PopulationCommand::Simulate(a) => simulate_cmd(a).await,
     }
+}
+
+/// `fki population simulate`: one admin call per day (`POST /admin/cpr/simuler`), so the
+/// progress bar moves and a stop loses at most the day in flight (which the server finishes).
+async fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<()> {
+    if a.days == 0 {
+        bail!("--days must be at least 1");
+    }
+    let token_file = a.data_dir.join(fki_server::admin::TOKEN_FILE);
+    let token = std::fs::read_to_string(&token_file).with_context(|| {
+        format!(
+            "cannot read the admin token {} (the server's --data-dir)",
+            token_file.display()
+        )
+    })?;
+    let url = format!("{}/admin/cpr/simuler", a.url.trim_end_matches('/'));
+    let client = reqwest::Client::new();
+    let pb = seed::progress(u64::from(a.days), "days", !a.json);
+    let mut arter: std::collections::BTreeMap<String, u64> = Default::default();
+    let (mut antal, mut modtaget, mut leveringer) = (0u64, 0u64, 0u64);
+    let (mut fra, mut til) = (None, None);
+    for i in 0..a.days {
+        let mut body = json!({ "dage": 1, "seed": a.seed });
+        if i == 0
+            && let Some(f) = a.from
+        {
+            body["fra"] = json!(f);
+        }
+        let r = client
+            .post(&url)
+            .bearer_auth(token.trim())
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the server at {}", a.url))?;
+        let status = r.status();
+        let v: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+        if !status.is_success() {
+            pb.abandon();
+            bail!(
+                "the server refused day {} of {}: {}",
+                i + 1,
+                a.days,
+                v["detail"]
+                    .as_str()
+                    .or(v["message"].as_str())
+                    .unwrap_or("(no reason given)")
+            );
+        }
+        fra = fra.or_else(|| v["fra"].as_str().map(str::to_owned));
+        til = v["til"].as_str().map(str::to_owned);
+        antal += v["antal"].as_u64().unwrap_or(0);
+        modtaget += v["modtaget"].as_u64().unwrap_or(0);
+        leveringer += v["leveringer"].as_u64().unwrap_or(0);
+        if let Some(m) = v["arter"].as_object() {
+            for (k, n) in m {
+                *arter.entry(k.clone()).or_default() += n.as_u64().unwrap_or(0);
+            }
+        }
+        if a.json {
+            for h in v["haendelser"].as_array().into_iter().flatten() {
+                println!("{h}");
+            }
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    eprintln!(
+        "{} days simulated ({} to {}): {antal} changes ({}); {modtaget} events received by some dueslag, {leveringer} deliveries",
+        a.days,
+        fra.unwrap_or_default(),
+        til.unwrap_or_default(),
+        arter
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
 }
 
 fn generate_cmd(a: GenerateArgs) -> anyhow::Result<()> {

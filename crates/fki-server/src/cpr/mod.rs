@@ -55,8 +55,13 @@ pub fn routes() -> Router<AppState> {
         .route("/cpr/personer", axum::routing::get(personer))
 }
 
+pub mod haendelser;
+pub mod samling;
+
+pub use haendelser::load_register;
+
 /// Read every `*.jsonl` population file of `dir` (absent: an empty register).
-pub fn load_register(dir: &Path) -> anyhow::Result<Register> {
+pub fn load_population(dir: &Path) -> anyhow::Result<Register> {
     let mut reg = Register::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(reg);
@@ -184,7 +189,7 @@ async fn kontekster(
             ),
         ));
     }
-    let (service, aftaler, udsnit) = aftaler(st, caller)
+    let (service, aftaler, udsnit) = aftaler(st, caller, ENTITY_CPR_PERSONBASEDATAEXTENDED)
         .await
         .map_err(|r| sp_fault(r.status.is_client_error(), &r.code, &r.reason))?;
     let Some(ic) = &f.invocation else {
@@ -212,15 +217,31 @@ async fn kontekster(
     Ok(udsnit)
 }
 
-/// The CPR service's UUID, the caller's active agreements for it, and what they let it see.
+/// A REST call of a CPR service (`entity`): the token (`Authorization: Holder-of-key|Bearer`,
+/// audited) and an active agreement for its CVR; what the agreements let the caller see. A
+/// refusal is the JSON answer to give.
+pub(crate) async fn rest_adgang(
+    st: &AppState,
+    parts: &axum::http::request::Parts,
+    entity: &str,
+) -> Result<Udsnit, Response> {
+    let caller = crate::sts::guard::authenticate_audited(&st.sts, parts, entity)
+        .await
+        .map_err(|r| r.json())?;
+    aftaler(st, &caller, entity)
+        .await
+        .map(|(_, _, u)| u)
+        .map_err(|r| r.json())
+}
+
+/// The CPR service's UUID (`entity`), the caller's active agreements for it, and what they let
+/// it see.
 async fn aftaler(
     st: &AppState,
     caller: &crate::sts::guard::Caller,
+    entity: &str,
 ) -> Result<(Uuid, Vec<fki_store::adgang::Serviceaftale>, Udsnit), crate::sts::Refusal> {
-    let service = st
-        .sts
-        .own_service(ENTITY_CPR_PERSONBASEDATAEXTENDED)
-        .await?;
+    let service = st.sts.own_service(entity).await?;
     let aftaler = st
         .sts
         .active_agreements(caller.system, service, &caller.cvr)
@@ -253,19 +274,9 @@ async fn personer(State(st): State<AppState>, req: axum::extract::Request) -> Re
         tracing::warn!("--dev-open: CPR query let through without a token");
         Udsnit::ALT
     } else {
-        let caller = match crate::sts::guard::authenticate_audited(
-            &st.sts,
-            &parts,
-            ENTITY_CPR_PERSONBASEDATAEXTENDED,
-        )
-        .await
-        {
-            Ok(c) => c,
-            Err(r) => return r.json(),
-        };
-        match aftaler(&st, &caller).await {
-            Ok((_, _, u)) => u,
-            Err(r) => return r.json(),
+        match rest_adgang(&st, &parts, ENTITY_CPR_PERSONBASEDATAEXTENDED).await {
+            Ok(u) => u,
+            Err(r) => return r,
         }
     };
     let pairs: Vec<(String, String)> =
@@ -320,6 +331,8 @@ pub fn openapi_paths(
     paths: &mut serde_json::Map<String, serde_json::Value>,
     _schemas: &mut serde_json::Map<String, serde_json::Value>,
 ) {
+    samling::openapi_paths(paths);
+    haendelser::openapi_paths(paths);
     let param = |n: &str, d: &str, t: &str| serde_json::json!({"name": n, "in": "query", "required": false, "description": d, "schema": {"type": t}});
     paths.insert(
         "/cpr/personer".into(),
@@ -349,21 +362,28 @@ pub fn openapi_paths(
 /// The register behind the CPR services, shared: read by the look-ups, changed by the CPR
 /// events (SF1320_A). A lock poisoned by a panicking writer is taken over (the register's
 /// changes are whole-person replacements, never half-applied to one person).
-#[derive(Debug, Clone, Default)]
-pub struct CprRegister(Arc<std::sync::RwLock<Register>>);
+#[derive(Debug, Clone)]
+pub struct CprRegister {
+    register: Arc<std::sync::RwLock<Register>>,
+    /// One simulation at a time, and where its log is.
+    pub simulering: haendelser::Simulering,
+}
 
 impl CprRegister {
-    pub fn new(r: Register) -> CprRegister {
-        CprRegister(Arc::new(std::sync::RwLock::new(r)))
+    pub fn new(r: Register, log: haendelser::Logfil) -> CprRegister {
+        CprRegister {
+            register: Arc::new(std::sync::RwLock::new(r)),
+            simulering: Arc::new(tokio::sync::Mutex::new(log)),
+        }
     }
 
     /// Read access; hold it only while building one answer.
     pub fn laes(&self) -> std::sync::RwLockReadGuard<'_, Register> {
-        self.0.read().unwrap_or_else(|e| e.into_inner())
+        self.register.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Write access, for applying changes.
     pub fn skriv(&self) -> std::sync::RwLockWriteGuard<'_, Register> {
-        self.0.write().unwrap_or_else(|e| e.into_inner())
+        self.register.write().unwrap_or_else(|e| e.into_inner())
     }
 }
