@@ -16,6 +16,7 @@
 //!   their log;
 //! - [`samling`]: SF1525 Persondata Samling Hent, a person's data areas with history.
 
+pub mod cvr;
 pub mod haendelse;
 pub mod nummer;
 pub mod personlookup;

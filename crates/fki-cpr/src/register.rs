@@ -109,6 +109,11 @@ impl Register {
         self.personer.values()
     }
 
+    /// Every company, in no particular order.
+    pub fn virksomheder(&self) -> impl Iterator<Item = &Virksomhed> {
+        self.virksomheder.values()
+    }
+
     pub fn antal_personer(&self) -> usize {
         self.personer.len()
     }

@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod beskedfordeler;
 pub mod cpr;
+pub mod cvr;
 pub mod error;
 mod linger;
 pub mod meta;
@@ -153,6 +154,9 @@ pub struct AppState {
     pub haendelser: Arc<beskedfordeler::haendelser::OioHaendelser>,
     /// The CPR register (SF1520), read from `<data-dir>/cpr/*.jsonl` at start.
     pub cpr: cpr::CprRegister,
+    /// The companies CVR Online (SF1530) answers from, read from `<data-dir>/cpr/*.jsonl` at
+    /// start.
+    pub cvr: Arc<fki_cpr::cvr::Virksomheder>,
 }
 
 /// A running server.
@@ -304,6 +308,7 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
             .await
             .context("CPR register task panicked")??
     };
+    let virksomheder = fki_cpr::cvr::Virksomheder::fra_register(&cpr_register);
     tls::install_crypto_provider();
     let settings = sts::StsSettings {
         issuer: config.sts_issuer.clone(),
@@ -326,6 +331,7 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         beskedfordeler: bf,
         haendelser,
         cpr: cpr::CprRegister::new(cpr_register, cpr_log),
+        cvr: Arc::new(virksomheder),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

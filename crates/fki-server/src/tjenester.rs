@@ -6,7 +6,7 @@
 
 use axum::Router;
 
-use crate::{AppState, beskedfordeler, cpr, organisation, sts};
+use crate::{AppState, beskedfordeler, cpr, cvr, organisation, sts};
 
 /// One mounted service.
 pub struct Tjeneste {
@@ -50,9 +50,16 @@ pub static TJENESTER: &[Tjeneste] = &[
         routes: cpr::routes,
     },
     Tjeneste {
+        navn: "CVR Online v2 (legal and production units: get, search, related names and addresses)",
+        sf: &["SF1530"],
+        proeve: ("POST", "/service/CVR/Online/2"),
+        routes: cvr::routes,
+    },
+    Tjeneste {
         navn: "CPR Persondata Samling Hent (REST/JSON): data areas with history",
         sf: &["SF1525"],
-        proeve: ("GET", "/cpr/personer/0101011234/samling"),
+        // a malformed number: 400 (or 401 without a token), never 404
+        proeve: ("GET", "/cpr/personer/ugyldigt/samling"),
         routes: cpr::samling::routes,
     },
     Tjeneste {

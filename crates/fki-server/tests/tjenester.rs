@@ -38,6 +38,7 @@ async fn every_declared_service_answers() {
         "an undeclared service is not there"
     );
     assert!(implementerede().contains(&"SF1520"));
+    assert!(implementerede().contains(&"SF1530"));
     assert!(implementerede().contains(&"SF1525") && implementerede().contains(&"SF1320_A"));
     // not yet (issue 6)
     assert!(!implementerede().contains(&"SF1470"));

@@ -258,6 +258,11 @@ pub const KENDTE_SERVICES: &[(&str, &str, &str)] = &[
         "SF1520",
     ),
     (
+        "http://cvr.serviceplatformen.dk/service/online/2",
+        "CVR online",
+        "SF1530",
+    ),
+    (
         "http://entityid.kombit.dk/service/kombipostafsend/1",
         "Digital Post afsend",
         "SF1601",
