@@ -468,6 +468,7 @@ async fn audit_log(s: &Srv) {
                 },
                 aarsag: None,
                 reference: None,
+                ..Default::default()
             })
             .await
             .unwrap();

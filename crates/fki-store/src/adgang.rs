@@ -152,7 +152,7 @@ pub struct AftaleFilter {
 }
 
 /// One line of the audit log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditEntry {
     /// Assigned by the store; ignored on insert.
     pub id: i64,
@@ -172,6 +172,13 @@ pub struct AuditEntry {
     pub aarsag: Option<String>,
     /// Correlation: WS-Addressing MessageID, `x-TransaktionsId`, …
     pub reference: Option<String>,
+    /// For calls and deliveries: the interface's SF number (SKI 02.19's name, e.g. `SF1520`).
+    pub sf: Option<String>,
+    /// For calls and deliveries: the operation (a SOAP action's name, or `METHOD /route`).
+    pub operation: Option<String>,
+    /// For calls: the HTTP status answered; for deliveries: the receiver's StatusKode or HTTP
+    /// status.
+    pub status: Option<i64>,
 }
 
 /// Which audit entries to read; `None` matches everything. Newest first.
@@ -184,6 +191,7 @@ pub struct AuditQuery {
     pub system: Option<Uuid>,
     pub myndighed: Option<String>,
     pub haendelse: Option<String>,
+    pub sf: Option<String>,
     pub limit: Option<u32>,
 }
 
@@ -220,7 +228,9 @@ pub trait AdgangStore: Send + Sync {
     /// Append to the audit log; returns the entry's id.
     async fn audit(&self, e: &AuditEntry) -> StoreResult<i64>;
     async fn audit_query(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
-    /// Delete entries older than `foer` (µs); returns how many (retention).
+    /// Append many entries in one transaction, in order (the calls and deliveries, batched).
+    async fn audit_mange(&self, es: &[AuditEntry]) -> StoreResult<()>;
+    /// Delete the entries older than `foer` (µs); how many.
     async fn audit_prune(&self, foer: i64) -> StoreResult<u64>;
 }
 

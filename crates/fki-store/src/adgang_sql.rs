@@ -26,7 +26,7 @@ const SERVICE_COLS: &str = "uuid, entity_id, navn, sf";
 const AFTALE_COLS: &str =
     "uuid, system_uuid, service_uuid, myndighed, roller, dataafgraensninger, status, aendret";
 const AUDIT_COLS: &str = "id, tid, haendelse, system_uuid, certifikat_sha256, service, myndighed, \
-     resultat, aarsag, reference";
+     resultat, aarsag, reference, sf, operation, status";
 
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct SystemRow {
@@ -140,6 +140,9 @@ pub(crate) struct AuditRow {
     resultat: String,
     aarsag: Option<String>,
     reference: Option<String>,
+    sf: Option<String>,
+    operation: Option<String>,
+    status: Option<i64>,
 }
 
 impl crate::exec::IntoDomain for AuditRow {
@@ -160,6 +163,9 @@ impl crate::exec::IntoDomain for AuditRow {
             resultat: self.resultat,
             aarsag: self.aarsag,
             reference: self.reference,
+            sf: self.sf,
+            operation: self.operation,
+            status: self.status,
         })
     }
 }
@@ -370,11 +376,12 @@ pub(crate) fn forbidden_step(a: &Serviceaftale, to: AftaleStatus) -> StoreError 
 // ---------------------------------------------------------------------------------------------
 // Audit log
 
-pub(crate) fn insert_audit(e: &AuditEntry) -> Sql {
-    let mut q = Sql::new(
-        "INSERT INTO adgang_audit (tid, haendelse, system_uuid, certifikat_sha256, service, \
-         myndighed, resultat, aarsag, reference) VALUES ",
-    );
+const AUDIT_INSERT: &str = "INSERT INTO adgang_audit (tid, haendelse, system_uuid, \
+     certifikat_sha256, service, myndighed, resultat, aarsag, reference, sf, operation, status) VALUES ";
+/// Audit entries written in one statement at most.
+pub(crate) const AUDIT_CHUNK: usize = 64;
+
+fn audit_row(q: &mut Sql, e: &AuditEntry) {
     q.list([
         Bind::I64(e.tid),
         Bind::Text(e.haendelse.clone()),
@@ -385,9 +392,33 @@ pub(crate) fn insert_audit(e: &AuditEntry) -> Sql {
         Bind::Text(e.resultat.clone()),
         Bind::OptText(e.aarsag.clone()),
         Bind::OptText(e.reference.clone()),
+        Bind::OptText(e.sf.clone()),
+        Bind::OptText(e.operation.clone()),
+        Bind::OptI64(e.status),
     ]);
+}
+
+pub(crate) fn insert_audit(e: &AuditEntry) -> Sql {
+    let mut q = Sql::new(AUDIT_INSERT);
+    audit_row(&mut q, e);
     q.push(" RETURNING id");
     q
+}
+
+/// Many entries, [`AUDIT_CHUNK`] per statement, in order.
+pub(crate) fn insert_audit_mange(es: &[AuditEntry]) -> Vec<Sql> {
+    es.chunks(AUDIT_CHUNK)
+        .map(|chunk| {
+            let mut q = Sql::new(AUDIT_INSERT);
+            for (n, e) in chunk.iter().enumerate() {
+                if n > 0 {
+                    q.push(", ");
+                }
+                audit_row(&mut q, e);
+            }
+            q
+        })
+        .collect()
 }
 
 /// Newest first (ties: last inserted first).
@@ -407,6 +438,9 @@ pub(crate) fn select_audit(a: &AuditQuery) -> Sql {
     }
     if let Some(h) = &a.haendelse {
         q.push(" AND haendelse = ").arg(Bind::Text(h.clone()));
+    }
+    if let Some(sf) = &a.sf {
+        q.push(" AND sf = ").arg(Bind::Text(sf.clone()));
     }
     q.push(" ORDER BY tid DESC, id DESC");
     if let Some(n) = a.limit {
@@ -609,6 +643,23 @@ macro_rules! adgang_impl {
                     "reading audit log",
                 )
                 .await
+            }
+
+            async fn audit_mange(&self, es: &[$crate::adgang::AuditEntry]) -> StoreResult<()> {
+                if es.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self
+                    .$write
+                    .begin()
+                    .await
+                    .map_err(|e| StoreError::Backend(format!("writing audit log: {e}")))?;
+                for q in $crate::adgang_sql::insert_audit_mange(es) {
+                    execute(&mut *tx, q, "writing audit log").await?;
+                }
+                tx.commit()
+                    .await
+                    .map_err(|e| StoreError::Backend(format!("writing audit log: {e}")))
             }
 
             async fn audit_prune(&self, foer: i64) -> StoreResult<u64> {

@@ -49,6 +49,7 @@ macro_rules! exec_helpers {
                     Bind::I64(v) => a.add(v),
                     Bind::Text(v) => a.add(v),
                     Bind::OptText(v) => a.add(v),
+                    Bind::OptI64(v) => a.add(v),
                     Bind::Bool(v) => a.add(v),
                     Bind::Bytes(v) => a.add(v),
                 };

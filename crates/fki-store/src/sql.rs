@@ -17,6 +17,7 @@ pub(crate) enum Bind {
     I64(i64),
     Text(String),
     OptText(Option<String>),
+    OptI64(Option<i64>),
     Bool(bool),
     Bytes(Vec<u8>),
 }

@@ -27,6 +27,7 @@ conformance!(
     aftale_lifecycle,
     concurrent_transitions_one_wins,
     audit_insert_query_prune,
+    audit_calls_in_batches,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -85,6 +86,7 @@ fn entry(tid: i64, haendelse: &str, system: Option<Uuid>, cvr: Option<&str>) -> 
         },
         aarsag: Some("because".into()),
         reference: Some(format!("urn:uuid:{}", Uuid::new_v4())),
+        ..Default::default()
     }
 }
 
@@ -504,5 +506,59 @@ mod bodies {
         // Ids keep growing after a prune.
         let next = s.audit(&e[0]).await.unwrap();
         assert!(next > ids[4]);
+    }
+
+    /// Calls and deliveries (issue 8): many entries in one batch, in order, with SF number,
+    /// operation and status; found by SF.
+    pub async fn audit_calls_in_batches(s: Arc<dyn AdgangStore>, _: Target) {
+        let sys = Uuid::new_v4();
+        // more than one statement's worth
+        let es: Vec<AuditEntry> = (0..150)
+            .map(|i| AuditEntry {
+                tid: 1_000 + i,
+                haendelse: if i % 3 == 0 { "levering" } else { "kald" }.into(),
+                system: Some(sys),
+                myndighed: Some("11111111".into()),
+                resultat: if i % 5 == 0 { "afvist" } else { "ok" }.into(),
+                sf: Some(if i % 2 == 0 { "SF1520" } else { "SF1461" }.into()),
+                operation: Some(format!("op{i}")),
+                status: Some(if i % 5 == 0 { 401 } else { 200 }),
+                ..Default::default()
+            })
+            .collect();
+        s.audit_mange(&es).await.unwrap();
+        s.audit_mange(&[]).await.unwrap();
+        let alle = s
+            .audit_query(&AuditQuery {
+                system: Some(sys),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(alle.len(), 150);
+        // newest first, and every field as written
+        for (got, want) in alle.iter().zip(es.iter().rev()) {
+            assert_eq!(
+                AuditEntry {
+                    id: 0,
+                    ..got.clone()
+                },
+                *want
+            );
+        }
+        let sf1520 = s
+            .audit_query(&AuditQuery {
+                sf: Some("SF1520".into()),
+                haendelse: Some("kald".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let want = es
+            .iter()
+            .filter(|e| e.sf.as_deref() == Some("SF1520") && e.haendelse == "kald")
+            .count();
+        assert_eq!(sf1520.len(), want);
+        assert!(sf1520.iter().all(|e| e.sf.as_deref() == Some("SF1520")));
     }
 }

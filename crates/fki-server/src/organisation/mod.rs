@@ -419,6 +419,7 @@ impl Hvem<'_> {
                 resultat: "ok".to_owned(),
                 aarsag: Some(aarsag),
                 reference: self.transaction.map(str::to_owned),
+                ..Default::default()
             })
             .await;
     }

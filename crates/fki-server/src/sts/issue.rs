@@ -189,6 +189,7 @@ async fn issue_token(
                     fki_sts::time::format(assertion.not_on_or_after)
                 )),
                 reference,
+                ..Default::default()
             })
             .await;
             Ok(assertion)
@@ -622,6 +623,7 @@ pub async fn access_token(
                 resultat: "ok".into(),
                 aarsag: Some(format!("for assertion {}", entry.assertion_id)),
                 reference,
+                ..Default::default()
             })
             .await;
             axum::Json(json!({

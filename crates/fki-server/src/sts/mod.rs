@@ -401,6 +401,7 @@ impl Sts {
             resultat: r.code.clone(),
             aarsag: Some(r.reason.clone()),
             reference,
+            ..Default::default()
         })
         .await
     }
