@@ -450,6 +450,9 @@ pub fn audit_json(e: &AuditEntry) -> Value {
         "resultat": e.resultat,
         "aarsag": e.aarsag,
         "reference": e.reference,
+        "sf": e.sf,
+        "operation": e.operation,
+        "status": e.status,
     })
 }
 
@@ -821,7 +824,15 @@ async fn audit(
     let q = params(q);
     only(
         &q,
-        &["since", "until", "system", "cvr", "haendelse", "limit"],
+        &[
+            "since",
+            "until",
+            "system",
+            "cvr",
+            "haendelse",
+            "sf",
+            "limit",
+        ],
     )?;
     let mut a = AuditQuery {
         limit: Some(AUDIT_DEFAULT_LIMIT),
@@ -842,6 +853,9 @@ async fn audit(
     }
     if let Some(h) = q.get("haendelse") {
         a.haendelse = Some(h.clone());
+    }
+    if let Some(sf) = q.get("sf") {
+        a.sf = Some(sf.clone());
     }
     if let Some(l) = q.get("limit") {
         let n: u32 = l
@@ -933,7 +947,7 @@ pub fn openapi_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, V
     paths.insert("/admin/audit".into(), json!({
         "get": {"tags": [tag], "summary": "The audit log (sporbarhed), newest first", "operationId": "admin_audit", "security": sec,
                 "parameters": [q("since", "From this instant (RFC 3339), inclusive"), q("until", "Before this instant, exclusive"),
-                               q("system", "System UUID or name"), q("cvr", "Myndighed"), q("haendelse", "Event: token_issued, token_refused, …"),
+                               q("system", "System UUID or name"), q("cvr", "Myndighed"), q("haendelse", "Event: token_issued, token_refused, request_refused, kald (a recorded call), levering (a push delivery), …"), q("sf", "SF number of recorded calls and deliveries, e.g. SF1520"),
                                {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": AUDIT_MAX_LIMIT, "default": AUDIT_DEFAULT_LIMIT}}],
                 "responses": resp(vec![("200", ok("Entries", list("audit", "AuditEntry")))])}
     }));
@@ -976,7 +990,8 @@ pub fn openapi_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, V
     schemas.insert("AuditEntry".into(), json!({"type": "object", "properties": {
         "id": s("integer"), "tid": s("string"), "haendelse": s("string"), "system": {"type": ["string", "null"], "format": "uuid"},
         "certifikat_sha256": nullable.clone(), "service": nullable.clone(), "myndighed": nullable.clone(),
-        "resultat": s("string"), "aarsag": nullable.clone(), "reference": nullable}}));
+        "resultat": s("string"), "aarsag": nullable.clone(), "reference": nullable.clone(),
+        "sf": nullable.clone(), "operation": nullable, "status": {"type": ["integer", "null"]}}}));
     schemas.insert("Problem".into(), json!({"type": "object", "description": "RFC 9457 problem details", "properties": {
         "type": s("string"), "title": s("string"), "status": s("integer"), "detail": s("string"), "code": s("string")}}));
 }

@@ -21,6 +21,7 @@ pub mod error;
 mod linger;
 pub mod meta;
 pub mod metrics;
+pub mod optagelse;
 pub mod organisation;
 pub mod rest;
 pub mod sts;
@@ -85,10 +86,15 @@ pub struct Config {
     /// KOMBIT's SF1500 v6 schema folder (the `xsd/` with `6.0.STS-0/` and `common/`): served
     /// next to the generated WSDLs (`…/6/xsd/…`). fki does not ship KOMBIT's schemas.
     pub schema_dir: Option<PathBuf>,
+    /// Days the audit log (tokens, refusals, and the recorded calls and deliveries,
+    /// [`optagelse`]) is kept; 0: forever.
+    pub optagelse_dage: u32,
 }
 
 impl Config {
     pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
+    /// Days the audit log and the recorded calls are kept by default.
+    pub const DEFAULT_OPTAGELSE_DAGE: u32 = 90;
 
     /// A server on a free loopback port with its data in `data_dir`.
     pub fn for_test(data_dir: PathBuf, database_url: Option<String>) -> Config {
@@ -110,6 +116,7 @@ impl Config {
             amqp_gateway_listen: None,
             rabbitmq_auth_listen: None,
             schema_dir: None,
+            optagelse_dage: Self::DEFAULT_OPTAGELSE_DAGE,
         }
     }
 
@@ -157,6 +164,8 @@ pub struct AppState {
     /// The companies CVR Online (SF1530) answers from, read from `<data-dir>/cpr/*.jsonl` at
     /// start.
     pub cvr: Arc<fki_cpr::cvr::Virksomheder>,
+    /// Records every call and delivery in the audit log ([`optagelse`]).
+    pub optager: Arc<optagelse::Optager>,
 }
 
 /// A running server.
@@ -252,17 +261,28 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
 pub fn app(state: AppState) -> Router {
     let limit = state.config.body_limit;
     // The services implementing KOMBIT's interfaces: exactly the table `tjenester` declares.
+    // Each call to them is recorded (`optagelse`), attributed to its service.
     let mut kombit = Router::new();
     for t in tjenester::TJENESTER {
-        kombit = kombit.merge((t.routes)());
+        kombit = kombit.merge(
+            (t.routes)().route_layer(axum::middleware::from_fn_with_state(
+                (state.clone(), Some(t)),
+                optagelse::optag_kald,
+            )),
+        );
     }
     Router::new()
         .merge(meta::routes())
         .merge(
-            rest::routes().route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                sts::guard::oio_rest,
-            )),
+            rest::routes()
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    sts::guard::oio_rest,
+                ))
+                .route_layer(axum::middleware::from_fn_with_state(
+                    (state.clone(), None),
+                    optagelse::optag_kald,
+                )),
         )
         .merge(admin::routes())
         .merge(kombit)
@@ -284,10 +304,12 @@ pub async fn start(config: Config) -> anyhow::Result<ServerHandle> {
 /// As [`start`], with an already opened store. Loads (or creates) the CA and the admin token
 /// in the data directory.
 pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result<ServerHandle> {
+    let optager = optagelse::Optager::start(stores.adgang.clone(), config.optagelse_dage);
     let bf = beskedfordeler::Beskedfordeler::start(
         stores.besked.clone(),
         stores.adgang.clone(),
         config.dev_open,
+        optager.clone(),
     );
     // Every write through this engine (REST, SOAP, imports) reports its committed changes;
     // Organisation and Klassifikation changes become Haendelsesbeskeder.
@@ -332,6 +354,7 @@ pub async fn start_with_stores(config: Config, stores: Stores) -> anyhow::Result
         haendelser,
         cpr: cpr::CprRegister::new(cpr_register, cpr_log),
         cvr: Arc::new(virksomheder),
+        optager,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -97,6 +97,19 @@ async fn metrics(_: Admin, State(st): State<AppState>) -> Response {
             .prometheus("fki_beskedfordeler_delivery_latency_seconds"),
     );
 
+    counter(
+        &mut out,
+        "fki_optagelse_optaget_total",
+        "Calls and deliveries recorded in the audit log",
+        st.optager.optaget.load(Relaxed),
+    );
+    counter(
+        &mut out,
+        "fki_optagelse_tabt_total",
+        "Call and delivery records dropped (queue full or storing failed)",
+        st.optager.tabt.load(Relaxed),
+    );
+
     let store = &st.beskedfordeler.store;
     match store.list_dueslag(None).await {
         Ok(dueslag) => {

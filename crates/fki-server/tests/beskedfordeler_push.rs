@@ -468,6 +468,32 @@ async fn a_message_that_always_fails_goes_to_the_fejlkoe_and_the_rest_follow() {
         assert_eq!(m.dead_lettered.load(Relaxed), 1);
         assert_eq!(m.retried.load(Relaxed), 3);
         assert_eq!(m.delivered.load(Relaxed), 5);
+        // Every attempt is recorded for the receiving system (issue 8): 5 answered, 3 failed.
+        let frist = std::time::Instant::now() + ms(10_000);
+        let leveringer = loop {
+            let v = bf.get("/admin/audit?haendelse=levering&sf=SF1461").await;
+            let l = v["audit"].as_array().unwrap().clone();
+            if l.len() >= 8 || std::time::Instant::now() > frist {
+                break l;
+            }
+            tokio::time::sleep(ms(50)).await;
+        };
+        assert_eq!(leveringer.len(), 8, "{leveringer:?}");
+        assert!(leveringer.iter().all(|e| e["system"] == bf.system.as_str()
+            && e["myndighed"] == CVR
+            && e["operation"] == "ModtagBesked"));
+        let ok = leveringer
+            .iter()
+            .filter(|e| e["resultat"] == "ok" && e["status"] == 20)
+            .count();
+        assert_eq!(ok, 5);
+        assert_eq!(
+            leveringer
+                .iter()
+                .filter(|e| e["resultat"] == "fejl")
+                .count(),
+            3
+        );
         bf.finish().await;
     })
     .await;

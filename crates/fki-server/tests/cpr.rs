@@ -479,3 +479,55 @@ async fn person_query() {
 fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// Every call is recorded in the audit log (issue 8): the caller's system and CVR, the SF
+/// number, the operation, the status and the outcome; a refused call without its system.
+#[tokio::test]
+async fn calls_are_recorded() {
+    use reqwest::Method;
+    let env = Env::start().await;
+    let a = env.system("Fagsystem", CVR, &[]).await;
+    let p = env.pop.personer[0].clone();
+    let (s, _) = env
+        .post(
+            Some((&a, CVR)),
+            &request(&p.cpr.as_digits(), Some(CVR), None),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = env
+        .post(None, &request(&p.cpr.as_digits(), Some(CVR), None))
+        .await;
+    assert_ne!(s, 200);
+    // the records are written in the background
+    let frist = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let kald = loop {
+        let (s, v) = common::admin(
+            env.h(),
+            Method::GET,
+            "/admin/audit?haendelse=kald&sf=SF1520",
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let v = v["audit"].as_array().cloned().unwrap_or_default();
+        if v.len() >= 2 || std::time::Instant::now() > frist {
+            break v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(kald.len(), 2, "{kald:?}");
+    // newest first: the refused call, then the answered one
+    let (afvist, ok) = (&kald[0], &kald[1]);
+    assert_eq!(ok["system"], a.uuid.to_string());
+    assert_eq!(ok["myndighed"], CVR);
+    assert_eq!(ok["operation"], "PersonLookup");
+    assert_eq!(ok["status"], 200);
+    assert_eq!(ok["resultat"], "ok");
+    assert_eq!(ok["service"], ENTITY_CPR_PERSONBASEDATAEXTENDED);
+    assert!(afvist["system"].is_null(), "{afvist}");
+    assert_eq!(afvist["operation"], "PersonLookup");
+    assert_ne!(afvist["resultat"], "ok");
+    assert_eq!(afvist["sf"], "SF1520");
+    env.finish().await;
+}

@@ -155,6 +155,9 @@ pub struct AuditArgs {
     /// Only this event (token_issued, token_refused, …).
     #[arg(long)]
     haendelse: Option<String>,
+    /// Recorded calls and deliveries of this SF number (e.g. SF1520).
+    #[arg(long)]
+    sf: Option<String>,
     /// At most this many entries, newest first.
     #[arg(long, default_value_t = 100)]
     limit: u32,
@@ -500,6 +503,7 @@ pub async fn audit(store: StoreArgs, a: AuditArgs) -> anyhow::Result<()> {
             .map(|s| admin::parse_time("--until", s))
             .transpose()?,
         haendelse: a.haendelse,
+        sf: a.sf,
         limit: Some(a.limit),
         ..Default::default()
     };
@@ -516,16 +520,19 @@ pub async fn audit(store: StoreArgs, a: AuditArgs) -> anyhow::Result<()> {
         let v: Vec<_> = entries.iter().map(admin::audit_json).collect();
         println!("{}", serde_json::to_string_pretty(&json!(v))?);
     } else {
-        println!("TID\tHAENDELSE\tRESULTAT\tSYSTEM\tCVR\tSERVICE\tAARSAG");
+        println!("TID\tHAENDELSE\tRESULTAT\tSYSTEM\tCVR\tSERVICE\tSF\tOPERATION\tSTATUS\tAARSAG");
         for e in entries {
             println!(
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 fki_oio::time::format_iso(e.tid),
                 e.haendelse,
                 e.resultat,
                 e.system.map(|u| u.to_string()).unwrap_or_default(),
                 e.myndighed.unwrap_or_default(),
                 e.service.unwrap_or_default(),
+                e.sf.unwrap_or_default(),
+                e.operation.unwrap_or_default(),
+                e.status.map(|s| s.to_string()).unwrap_or_default(),
                 e.aarsag.unwrap_or_default()
             );
         }

@@ -165,6 +165,10 @@ struct ServeArgs {
     /// to the Organisation and Klassifikation WSDLs (`…/6/?wsdl`, `…/6/xsd/…`).
     #[arg(long, env = "FKI_SCHEMA_DIR")]
     schema_dir: Option<PathBuf>,
+    /// Days the audit log keeps tokens, refusals and the recorded calls and deliveries
+    /// (pruned hourly); 0 keeps them forever.
+    #[arg(long, env = "FKI_RECORDING_RETENTION_DAYS", default_value_t = Config::DEFAULT_OPTAGELSE_DAGE)]
+    recording_retention_days: u32,
     /// Lifetime of issued tokens (assertions) in seconds.
     #[arg(long, env = "FKI_TOKEN_LIFETIME", default_value_t = Config::DEFAULT_TOKEN_LIFETIME.as_secs())]
     token_lifetime: u64,
@@ -307,6 +311,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         amqp_gateway_listen: optional_addr("--amqp-gateway-listen", &a.amqp_gateway_listen)?,
         rabbitmq_auth_listen: optional_addr("--rabbitmq-auth-listen", &a.rabbitmq_auth_listen)?,
         schema_dir: a.schema_dir,
+        optagelse_dage: a.recording_retention_days,
     };
     let stores = fki_server::open_stores(&config).await?;
     if a.demo {

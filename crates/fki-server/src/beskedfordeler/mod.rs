@@ -218,6 +218,8 @@ pub struct Beskedfordeler {
     /// dueslag the supervisor does not know: the push supervisor waits on it.
     pub dueslag_aendret: tokio::sync::Notify,
     pub metrics: Metrics,
+    /// Records each push delivery ([`crate::optagelse`]).
+    pub optager: Arc<crate::optagelse::Optager>,
 }
 
 impl std::fmt::Debug for Beskedfordeler {
@@ -234,6 +236,7 @@ impl Beskedfordeler {
         store: Arc<dyn BeskedStore>,
         adgang: Arc<dyn AdgangStore>,
         dev_open: bool,
+        optager: Arc<crate::optagelse::Optager>,
     ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
         tokio::spawn(writer(store.clone(), rx));
@@ -252,6 +255,7 @@ impl Beskedfordeler {
             dueslag_aendret: tokio::sync::Notify::new(),
             amqp_adgange: Default::default(),
             metrics: Metrics::default(),
+            optager,
         })
     }
 

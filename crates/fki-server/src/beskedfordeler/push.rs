@@ -406,6 +406,17 @@ impl Push {
             r = self.post(url, body) => r,
             _ = rx.changed() => return Vent::Nej,
         };
+        let (status, resultat) = match &udfald {
+            Ok(()) => (20, "ok"),
+            Err(_) => (0, "fejl"),
+        };
+        self.bf.optager.levering(
+            d.ejer,
+            &d.myndighed,
+            status,
+            resultat,
+            format!("dueslag {} loebenr {loebenr} forsoeg {forsoeg}", d.uuid),
+        );
         match udfald {
             Ok(()) => {
                 let nu = fki_oio::time::now();

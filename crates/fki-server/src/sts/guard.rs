@@ -86,6 +86,7 @@ fn hok_token(headers: &HeaderMap) -> Result<Option<&str>, Refusal> {
 /// Check the token of a request to the service `entity_id` (see the module docs). Refusals are
 /// not audited here; [`authenticate_audited`] does that.
 pub async fn authenticate(sts: &Sts, parts: &Parts, entity_id: &str) -> Result<Caller, Refusal> {
+    crate::optagelse::saet_tjeneste(&parts.extensions, entity_id);
     let token = hok_token(&parts.headers)?.ok_or_else(|| {
         unauthorized(
             "no_token",
@@ -156,7 +157,7 @@ pub async fn authenticate(sts: &Sts, parts: &Parts, entity_id: &str) -> Result<C
     sts.active_agreements(system, service, &cvr)
         .await
         .map_err(ctx)?;
-    Ok(Caller {
+    let caller = Caller {
         cvr,
         system,
         service: entity_id.to_owned(),
@@ -164,7 +165,9 @@ pub async fn authenticate(sts: &Sts, parts: &Parts, entity_id: &str) -> Result<C
         assertion_id,
         privileges,
         transaktions_id,
-    })
+    };
+    crate::optagelse::saet_kalder(&parts.extensions, &caller);
+    Ok(caller)
 }
 
 /// The system holding a verified assertion's holder-of-key certificate (`hok_sha`), and the

@@ -114,6 +114,8 @@ impl<S: SecuredService + Send> FromRequest<AppState> for WsSecured<S> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let sts = &state.sts;
+        let ext = req.extensions().clone();
+        crate::optagelse::saet_tjeneste(&ext, S::ENTITY_ID);
         let body = axum::body::to_bytes(req.into_body(), STS_BODY_LIMIT)
             .await
             .map_err(|_| {
@@ -125,13 +127,16 @@ impl<S: SecuredService + Send> FromRequest<AppState> for WsSecured<S> {
             })?;
         let guessed = guess_version(&body);
         match verify(sts, S::ENTITY_ID, &body).await {
-            Ok((v, caller)) => Ok(WsSecured {
-                soap_version: v.soap_version,
-                body,
-                verified: Some(v),
-                caller: Some(caller),
-                _service: PhantomData,
-            }),
+            Ok((v, caller)) => {
+                crate::optagelse::saet_kalder(&ext, &caller);
+                Ok(WsSecured {
+                    soap_version: v.soap_version,
+                    body,
+                    verified: Some(v),
+                    caller: Some(caller),
+                    _service: PhantomData,
+                })
+            }
             Err(r) if sts.settings.dev_open => {
                 tracing::warn!(
                     service = S::ENTITY_ID,
