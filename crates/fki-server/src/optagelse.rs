@@ -40,6 +40,8 @@ use crate::tjenester::Tjeneste;
 pub const KOE: usize = 16_384;
 /// Entries written per batch at most.
 const BATCH: usize = 512;
+/// How long the writer gathers entries before a batch that is not full.
+const SAMLE: Duration = Duration::from_millis(100);
 
 /// What the authentication learnt about a request's caller.
 #[derive(Debug, Clone, Default)]
@@ -67,17 +69,15 @@ impl Slot {
     }
 }
 
-/// The request is for the service `entity` (before its token is checked).
-pub fn saet_tjeneste(ext: &axum::http::Extensions, entity: &str) {
-    if let Some(s) = ext.get::<Slot>() {
-        s.med(|a| a.entity = Some(entity.to_owned()));
+impl Slot {
+    /// The request is for the service `entity` (before its token is checked).
+    pub fn tjeneste(&self, entity: &str) {
+        self.med(|a| a.entity = Some(entity.to_owned()));
     }
-}
 
-/// The request's caller was accepted.
-pub fn saet_kalder(ext: &axum::http::Extensions, c: &crate::sts::guard::Caller) {
-    if let Some(s) = ext.get::<Slot>() {
-        s.med(|a| {
+    /// The request's caller was accepted.
+    pub fn kalder(&self, c: &crate::sts::guard::Caller) {
+        self.med(|a| {
             a.entity = Some(c.service.clone());
             a.system = Some(c.system);
             a.cvr = Some(c.cvr.clone());
@@ -85,6 +85,20 @@ pub fn saet_kalder(ext: &axum::http::Extensions, c: &crate::sts::guard::Caller) 
                 a.reference = c.transaktions_id.clone();
             }
         });
+    }
+}
+
+/// [`Slot::tjeneste`] on the request's slot, if it has one (a recorded route).
+pub fn saet_tjeneste(ext: &axum::http::Extensions, entity: &str) {
+    if let Some(s) = ext.get::<Slot>() {
+        s.tjeneste(entity);
+    }
+}
+
+/// [`Slot::kalder`] on the request's slot, if it has one.
+pub fn saet_kalder(ext: &axum::http::Extensions, c: &crate::sts::guard::Caller) {
+    if let Some(s) = ext.get::<Slot>() {
+        s.kalder(c);
     }
 }
 
@@ -169,6 +183,16 @@ impl Optager {
 async fn skriver(store: Arc<dyn AdgangStore>, mut rx: mpsc::Receiver<AuditEntry>, o: Arc<Optager>) {
     let mut buf = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut buf, BATCH).await > 0 {
+        // Under load, gather for a moment: few, large transactions cost the store least.
+        if buf.len() < BATCH {
+            tokio::time::sleep(SAMLE).await;
+            while buf.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(e) => buf.push(e),
+                    Err(_) => break,
+                }
+            }
+        }
         let n = buf.len() as u64;
         match store.audit_mange(&buf).await {
             Ok(()) => {

@@ -114,8 +114,10 @@ impl<S: SecuredService + Send> FromRequest<AppState> for WsSecured<S> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let sts = &state.sts;
-        let ext = req.extensions().clone();
-        crate::optagelse::saet_tjeneste(&ext, S::ENTITY_ID);
+        let slot = req.extensions().get::<crate::optagelse::Slot>().cloned();
+        if let Some(s) = &slot {
+            s.tjeneste(S::ENTITY_ID);
+        }
         let body = axum::body::to_bytes(req.into_body(), STS_BODY_LIMIT)
             .await
             .map_err(|_| {
@@ -128,7 +130,9 @@ impl<S: SecuredService + Send> FromRequest<AppState> for WsSecured<S> {
         let guessed = guess_version(&body);
         match verify(sts, S::ENTITY_ID, &body).await {
             Ok((v, caller)) => {
-                crate::optagelse::saet_kalder(&ext, &caller);
+                if let Some(s) = &slot {
+                    s.kalder(&caller);
+                }
                 Ok(WsSecured {
                     soap_version: v.soap_version,
                     body,
