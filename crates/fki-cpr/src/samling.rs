@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 use crate::nummer::{Cpr, Koen};
-use crate::personlookup::{Udsnit, adresseringsnavn, standardadresse};
+use crate::personlookup::{Udsnit, adresseringsnavn};
 use crate::population::{Adresse, Civilstand, Person, Status};
 use crate::register::Register;
 
@@ -103,19 +103,11 @@ fn d(x: NaiveDate) -> String {
     x.format("%Y-%m-%d").to_string()
 }
 
+/// The Query service's address with the day the person moved in.
 fn adresse_json(a: &Adresse) -> Value {
-    json!({
-        "kommunekode": a.kommunekode,
-        "vejkode": a.vejkode,
-        "vejnavn": a.vejnavn,
-        "husnummer": a.husnummer,
-        "etage": a.etage,
-        "sidedoer": a.sidedoer,
-        "postnummer": a.postnummer,
-        "postdistrikt": a.postdistrikt,
-        "standardadresse": standardadresse(a),
-        "tilflytningsdato": d(a.tilflytningsdato),
-    })
+    let mut v = crate::soeg::adresse_json(a);
+    v["tilflytningsdato"] = json!(d(a.tilflytningsdato));
+    v
 }
 
 fn civilstand_tekst(c: Civilstand) -> &'static str {

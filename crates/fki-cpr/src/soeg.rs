@@ -98,20 +98,24 @@ pub fn person_json(p: &Person, u: Udsnit) -> Value {
         v["personnummer"] = json!(p.cpr.as_digits());
     }
     if u.adresse && p.status == Status::Aktiv && (!p.adressebeskyttelse || u.beskyttet_adresse) {
-        let a = &p.adresse;
-        v["adresse"] = json!({
-            "kommunekode": a.kommunekode,
-            "vejkode": a.vejkode,
-            "vejnavn": a.vejnavn,
-            "husnummer": a.husnummer,
-            "etage": a.etage,
-            "sidedoer": a.sidedoer,
-            "postnummer": a.postnummer,
-            "postdistrikt": a.postdistrikt,
-            "standardadresse": standardadresse(a),
-        });
+        v["adresse"] = adresse_json(&p.adresse);
     }
     v
+}
+
+/// An address as the JSON services show it.
+pub fn adresse_json(a: &crate::population::Adresse) -> Value {
+    json!({
+        "kommunekode": a.kommunekode,
+        "vejkode": a.vejkode,
+        "vejnavn": a.vejnavn,
+        "husnummer": a.husnummer,
+        "etage": a.etage,
+        "sidedoer": a.sidedoer,
+        "postnummer": a.postnummer,
+        "postdistrikt": a.postdistrikt,
+        "standardadresse": standardadresse(a),
+    })
 }
 
 /// Search `reg`: the first `maks` matches in CPR-number order, and whether there were more.

@@ -154,20 +154,7 @@ async fn person_lookup(st: &AppState, secured: &WsSecured<PersonBaseDataExtended
         );
     };
     let svar = personlookup::svar(person, &reg, personlookup::idag(), udsnit);
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{}\"><soap:Body>{svar}</soap:Body></soap:Envelope>",
-        secured.soap_version.namespace()
-    );
-    let ct = match secured.soap_version {
-        SoapVersion::Soap11 => "text/xml; charset=utf-8",
-        SoapVersion::Soap12 => "application/soap+xml; charset=utf-8",
-    };
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(ct))],
-        xml,
-    )
-        .into_response()
+    crate::sts::soap::envelope(secured.soap_version, None, &svar)
 }
 
 /// The AuthorityContext and InvocationContext checks (see the module docs), and what the

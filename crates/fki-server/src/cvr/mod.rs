@@ -155,20 +155,7 @@ async fn online(st: &AppState, headers: &HeaderMap, secured: &WsSecured<CvrOnlin
         Ok(s) => s,
         Err(e) => return sp_fault(v, true, e.kode, &e.tekst),
     };
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{}\"><soap:Body>{svar}</soap:Body></soap:Envelope>",
-        v.namespace()
-    );
-    let ct = match v {
-        SoapVersion::Soap11 => "text/xml; charset=utf-8",
-        SoapVersion::Soap12 => "application/soap+xml; charset=utf-8",
-    };
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(ct))],
-        xml,
-    )
-        .into_response()
+    crate::sts::soap::envelope(v, None, &svar)
 }
 
 /// The InvocationContext check (see the module docs); no context, nothing to check.

@@ -19,7 +19,7 @@ pub mod graphql;
 
 use axum::Router;
 use axum::extract::{Extension, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fki_oio::json::{Mode, parse_write};
@@ -279,7 +279,7 @@ async fn soap(
             r.unwrap_or_else(|f| system::fejl(sys, output, &f))
         }
     };
-    envelope(version, request_header.as_deref(), &svar)
+    crate::sts::soap::envelope(version, request_header.as_deref(), &svar)
 }
 
 fn oio(e: OioError) -> Fejl {
@@ -611,23 +611,4 @@ async fn udfoer_system(
 /// The SOAP type of an engine class of the Organisation service.
 fn typ(klasse: &str) -> &'static Objekttype {
     typer::ved_sti("organisation", klasse).expect("an Organisation SOAP type")
-}
-
-/// The answer envelope: SOAP `version`, the RequestHeader back, `body` in the Body.
-fn envelope(version: SoapVersion, request_header: Option<&str>, body: &str) -> Response {
-    let env = version.namespace();
-    let header_xml = request_header
-        .map(|h| format!("<soap:Header>{h}</soap:Header>"))
-        .unwrap_or_default();
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{env}\">{header_xml}<soap:Body>{body}</soap:Body></soap:Envelope>"
-    );
-    let ct = match version {
-        SoapVersion::Soap12 => "application/soap+xml; charset=utf-8",
-        SoapVersion::Soap11 => "text/xml; charset=utf-8",
-    };
-    let mut r = (StatusCode::OK, xml).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    r
 }

@@ -159,3 +159,25 @@ impl<S: SecuredService + Send> FromRequest<AppState> for WsSecured<S> {
         }
     }
 }
+
+/// An answer envelope (200): SOAP `version`, a header's content (e.g. the RequestHeader back),
+/// `body` in the Body, with the version's content type.
+pub fn envelope(version: SoapVersion, request_header: Option<&str>, body: &str) -> Response {
+    let env = version.namespace();
+    let header_xml = request_header
+        .map(|h| format!("<soap:Header>{h}</soap:Header>"))
+        .unwrap_or_default();
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{env}\">{header_xml}<soap:Body>{body}</soap:Body></soap:Envelope>"
+    );
+    let ct = match version {
+        SoapVersion::Soap12 => "application/soap+xml; charset=utf-8",
+        SoapVersion::Soap11 => "text/xml; charset=utf-8",
+    };
+    let mut r = axum::response::IntoResponse::into_response((axum::http::StatusCode::OK, xml));
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(ct),
+    );
+    r
+}
