@@ -9,7 +9,7 @@
 //! state.
 
 use std::collections::HashMap;
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 
 use serde::Deserialize;
 
@@ -24,6 +24,27 @@ pub struct Register {
     /// people from.
     orden: Vec<Cpr>,
     virksomheder: HashMap<String, Virksomhed>,
+}
+
+/// Write `pop` in the form [`Register::laes_jsonl`] reads (the population file): a
+/// `{"person": …}` line per person, then a `{"virksomhed": …}` line per company; `linje` is
+/// called after each line (progress).
+pub fn skriv_jsonl(
+    pop: &Population,
+    mut w: impl Write,
+    mut linje: impl FnMut(),
+) -> std::io::Result<()> {
+    for x in &pop.personer {
+        serde_json::to_writer(&mut w, &serde_json::json!({ "person": x }))?;
+        w.write_all(b"\n")?;
+        linje();
+    }
+    for v in &pop.virksomheder {
+        serde_json::to_writer(&mut w, &serde_json::json!({ "virksomhed": v }))?;
+        w.write_all(b"\n")?;
+        linje();
+    }
+    w.flush()
 }
 
 #[derive(Deserialize)]

@@ -223,20 +223,7 @@ async fn beskaer(store: Arc<dyn AdgangStore>, dage: u32) {
 /// The operation of a request: the SOAP action's last segment (`SOAPAction` header, or SOAP
 /// 1.2's `action` parameter), else `METHOD /route`.
 fn operation(req: &Request) -> String {
-    let h = req.headers();
-    let action = h
-        .get("soapaction")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().trim_matches('"').to_owned())
-        .or_else(|| {
-            let ct = h.get("content-type")?.to_str().ok()?;
-            ct.split(';')
-                .filter_map(|p| p.trim().strip_prefix("action="))
-                .map(|a| a.trim_matches('"').to_owned())
-                .next()
-        })
-        .filter(|a| !a.is_empty());
-    if let Some(a) = action {
+    if let Some(a) = crate::sts::soap::soap_action(req.headers()) {
         return a
             .trim_end_matches('/')
             .rsplit(['/', '#'])

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::io::Write;
-
 use chrono::{NaiveDate, Utc};
 use fki_cpr::personlookup::{NS, NS_AUTCTX, NS_FAULT, NS_INVCTX, NS_PNR, STI};
 use fki_cpr::population::{Parametre, Population, Status, generate};
@@ -79,11 +77,8 @@ impl Env {
         // The population file, as `fki population generate --municipality 0751` writes it.
         let pop = generate(&Parametre::new("0751", 300, 5), |_| {});
         std::fs::create_dir_all(dir.path().join("cpr")).unwrap();
-        let mut f = std::fs::File::create(dir.path().join("cpr/0751.jsonl")).unwrap();
-        for p in &pop.personer {
-            serde_json::to_writer(&mut f, &serde_json::json!({ "person": p })).unwrap();
-            f.write_all(b"\n").unwrap();
-        }
+        let f = std::fs::File::create(dir.path().join("cpr/0751.jsonl")).unwrap();
+        fki_cpr::register::skriv_jsonl(&pop, f, || {}).unwrap();
         let handle = fki_server::start(Config::for_test_secure(dir.path().to_path_buf(), None))
             .await
             .unwrap();

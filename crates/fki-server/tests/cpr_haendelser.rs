@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -38,11 +37,8 @@ struct System {
 
 fn skriv_population(dir: &Path, pop: &Population) {
     std::fs::create_dir_all(dir.join("cpr")).unwrap();
-    let mut f = std::fs::File::create(dir.join("cpr/0751.jsonl")).unwrap();
-    for p in &pop.personer {
-        serde_json::to_writer(&mut f, &json!({ "person": p })).unwrap();
-        f.write_all(b"\n").unwrap();
-    }
+    let f = std::fs::File::create(dir.join("cpr/0751.jsonl")).unwrap();
+    fki_cpr::register::skriv_jsonl(pop, f, || {}).unwrap();
 }
 
 async fn start(dir: &Path) -> ServerHandle {

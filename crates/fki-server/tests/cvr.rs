@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::io::Write;
-
 use chrono::Utc;
 use fki_cpr::cvr::{
     KOMBIT_SERVICE_UUID, NS_CVR, NS_DKCC2005, NS_MSG, NS_WSDL, STI, reklamebeskyttet, startdato,
@@ -101,15 +99,8 @@ impl Env {
         p.virksomheder = 120;
         let pop = generate(&p, |_| {});
         std::fs::create_dir_all(dir.path().join("cpr")).unwrap();
-        let mut f = std::fs::File::create(dir.path().join("cpr/0751.jsonl")).unwrap();
-        for p in &pop.personer {
-            serde_json::to_writer(&mut f, &serde_json::json!({ "person": p })).unwrap();
-            f.write_all(b"\n").unwrap();
-        }
-        for v in &pop.virksomheder {
-            serde_json::to_writer(&mut f, &serde_json::json!({ "virksomhed": v })).unwrap();
-            f.write_all(b"\n").unwrap();
-        }
+        let f = std::fs::File::create(dir.path().join("cpr/0751.jsonl")).unwrap();
+        fki_cpr::register::skriv_jsonl(&pop, f, || {}).unwrap();
         let handle = fki_server::start(Config::for_test_secure(dir.path().to_path_buf(), None))
             .await
             .unwrap();

@@ -6,7 +6,6 @@
 //! services (SF1520/SF1525) keep it in the store; generating is deterministic, so the same
 //! parameters reproduce the file byte for byte.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -99,17 +98,7 @@ pub fn write(pop: &Population, out: &Path, show: bool) -> anyhow::Result<()> {
         "writing",
         show,
     );
-    for x in &pop.personer {
-        serde_json::to_writer(&mut w, &json!({ "person": x }))?;
-        w.write_all(b"\n")?;
-        pb.inc(1);
-    }
-    for v in &pop.virksomheder {
-        serde_json::to_writer(&mut w, &json!({ "virksomhed": v }))?;
-        w.write_all(b"\n")?;
-        pb.inc(1);
-    }
-    w.flush()?;
+    fki_cpr::register::skriv_jsonl(pop, &mut w, || pb.inc(1))?;
     pb.finish_and_clear();
     Ok(())
 }

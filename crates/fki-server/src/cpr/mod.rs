@@ -26,7 +26,7 @@ use fki_cpr::nummer::Cpr;
 use fki_cpr::personlookup::{self, Forespoergsel, Udsnit};
 use fki_cpr::register::Register;
 use fki_sts::wssec::SoapVersion;
-use fki_sts::xml::{self, Limits};
+use fki_sts::xml;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -117,24 +117,11 @@ fn sp_fault(sender: bool, code: &str, tekst: &str) -> Response {
 
 async fn person_lookup(st: &AppState, secured: &WsSecured<PersonBaseDataExtended>) -> Response {
     let ugyldig = |t: &str| sp_fault(true, fejlkode::UGYLDIG_FORESPOERGSEL, t);
-    let text = match xml::as_text(&secured.body, Limits::default()) {
-        Ok(t) => t,
-        Err(e) => return ugyldig(&e.to_string()),
-    };
-    let doc = match xml::parse(text, Limits::default()) {
-        Ok(d) => d,
-        Err(e) => return ugyldig(&e.to_string()),
-    };
-    let env = secured.soap_version.namespace();
-    let Some(op) = doc
-        .root_element()
-        .children()
-        .find(|n| n.is_element() && xml::is(*n, env, "Body"))
-        .and_then(|b| b.children().find(|n| n.is_element()))
-    else {
-        return ugyldig("the envelope has no Body element");
-    };
-    let f = match personlookup::laes(op) {
+    let f = match crate::sts::soap::laes_operation(
+        &secured.body,
+        secured.soap_version,
+        personlookup::laes,
+    ) {
         Ok(f) => f,
         Err(e) => return ugyldig(&e),
     };

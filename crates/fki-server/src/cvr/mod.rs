@@ -27,7 +27,7 @@ use axum::routing::post;
 use fki_cpr::cvr::{self, Forespoergsel};
 use fki_cpr::personlookup::InvocationContext;
 use fki_sts::wssec::SoapVersion;
-use fki_sts::xml::{self, Limits};
+use fki_sts::xml;
 
 use crate::AppState;
 use crate::sts::soap::{SecuredService, WsSecured};
@@ -95,49 +95,15 @@ fn sp_fault(v: SoapVersion, sender: bool, code: &str, tekst: &str) -> Response {
         .into_response()
 }
 
-/// The action the request names: `SOAPAction` (SOAP 1.1) or the `action` parameter of the
-/// content type (SOAP 1.2), unquoted; `None` when absent or empty.
-fn soap_action(headers: &HeaderMap) -> Option<String> {
-    let unquote = |s: &str| s.trim().trim_matches('"').trim().to_owned();
-    let a = headers
-        .get("soapaction")
-        .and_then(|v| v.to_str().ok())
-        .map(unquote)
-        .or_else(|| {
-            let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-            ct.split(';').skip(1).find_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                k.trim().eq_ignore_ascii_case("action").then(|| unquote(v))
-            })
-        })?;
-    (!a.is_empty()).then_some(a)
-}
-
 async fn online(st: &AppState, headers: &HeaderMap, secured: &WsSecured<CvrOnline>) -> Response {
     let v = secured.soap_version;
     let ugyldig = |t: &str| sp_fault(v, true, cvr::fejlkode::UGYLDIG_FORESPOERGSEL, t);
-    let text = match xml::as_text(&secured.body, Limits::default()) {
-        Ok(t) => t,
-        Err(e) => return ugyldig(&e.to_string()),
-    };
-    let doc = match xml::parse(text, Limits::default()) {
-        Ok(d) => d,
-        Err(e) => return ugyldig(&e.to_string()),
-    };
-    let Some(op) = doc
-        .root_element()
-        .children()
-        .find(|n| n.is_element() && xml::is(*n, v.namespace(), "Body"))
-        .and_then(|b| b.children().find(|n| n.is_element()))
-    else {
-        return ugyldig("the envelope has no Body element");
-    };
-    let f = match cvr::laes(op) {
+    let f = match crate::sts::soap::laes_operation(&secured.body, v, cvr::laes) {
         Ok(f) => f,
         Err(e) => return ugyldig(&e),
     };
     let operation = f.operation();
-    if let Some(a) = soap_action(headers)
+    if let Some(a) = crate::sts::soap::soap_action(headers)
         && a != operation.soap_action()
     {
         return ugyldig(&format!(
@@ -213,15 +179,15 @@ mod tests {
     #[test]
     fn the_action_comes_from_the_header_or_the_content_type() {
         let mut h = HeaderMap::new();
-        assert_eq!(soap_action(&h), None);
+        assert_eq!(crate::sts::soap::soap_action(&h), None);
         h.insert("soapaction", HeaderValue::from_static("\"\""));
-        assert_eq!(soap_action(&h), None);
+        assert_eq!(crate::sts::soap::soap_action(&h), None);
         h.insert(
             "soapaction",
             HeaderValue::from_static("\"http://rep.oio.dk/eogs/xml.wsdl/2/getLegalUnit\""),
         );
         assert_eq!(
-            soap_action(&h).as_deref(),
+            crate::sts::soap::soap_action(&h).as_deref(),
             Some("http://rep.oio.dk/eogs/xml.wsdl/2/getLegalUnit")
         );
         let mut h = HeaderMap::new();
@@ -232,7 +198,7 @@ mod tests {
             ),
         );
         assert_eq!(
-            soap_action(&h).as_deref(),
+            crate::sts::soap::soap_action(&h).as_deref(),
             Some("http://rep.oio.dk/eogs/xml.wsdl/2/searchLegalUnit")
         );
     }

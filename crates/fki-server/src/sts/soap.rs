@@ -181,3 +181,45 @@ pub fn envelope(version: SoapVersion, request_header: Option<&str>, body: &str) 
     );
     r
 }
+
+/// The action the request names: `SOAPAction` (SOAP 1.1) or the `action` parameter of the
+/// content type (SOAP 1.2), unquoted; `None` when absent or empty.
+pub fn soap_action(headers: &axum::http::HeaderMap) -> Option<String> {
+    let unquote = |s: &str| s.trim().trim_matches('"').trim().to_owned();
+    let a = headers
+        .get("soapaction")
+        .and_then(|v| v.to_str().ok())
+        .map(unquote)
+        .or_else(|| {
+            let ct = headers
+                .get(axum::http::header::CONTENT_TYPE)?
+                .to_str()
+                .ok()?;
+            ct.split(';').skip(1).find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim().eq_ignore_ascii_case("action").then(|| unquote(v))
+            })
+        })?;
+    (!a.is_empty()).then_some(a)
+}
+
+/// Read the operation element of a SOAP `version` envelope (`body`, bytes as received, with
+/// the safe parser's limits) with `laes`; an error text for a body that is not XML, not such an
+/// envelope, or has no element in its Body.
+pub fn laes_operation<T>(
+    body: &[u8],
+    version: SoapVersion,
+    laes: impl FnOnce(roxmltree::Node<'_, '_>) -> Result<T, String>,
+) -> Result<T, String> {
+    use fki_sts::xml::{self, Limits};
+    let text = xml::as_text(body, Limits::default()).map_err(|e| e.to_string())?;
+    let doc = xml::parse(text, Limits::default()).map_err(|e| e.to_string())?;
+    let env = version.namespace();
+    let op = doc
+        .root_element()
+        .children()
+        .find(|n| n.is_element() && xml::is(*n, env, "Body"))
+        .and_then(|b| b.children().find(|n| n.is_element()))
+        .ok_or("the envelope has no Body element")?;
+    laes(op)
+}
