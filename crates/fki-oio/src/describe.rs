@@ -69,7 +69,7 @@ pub fn fields(spec: &ClassSpec) -> Value {
         .iter()
         // LoRa's /fields knows no dynamic relations: they are listed like plain ones.
         .filter(|r| {
-            !matches!(r.kind, RelKind::Plain | RelKind::Dynamisk)
+            !matches!(r.kind, RelKind::Plain | RelKind::Dynamisk | RelKind::Indeks)
                 || (spec.indexed && r.card == Cardinality::ZeroToMany)
         })
         .map(|r| (r.name.to_owned(), rel_metadata(spec, r)))
@@ -117,7 +117,7 @@ fn rel_metadata(spec: &ClassSpec, r: &RelSpec) -> Value {
                 json!({"type": "tilstandsvaerdiattr"}),
             );
         }
-        RelKind::Plain | RelKind::Dynamisk => {}
+        RelKind::Plain | RelKind::Dynamisk | RelKind::Indeks => {}
     }
     Value::Object(m)
 }
@@ -213,7 +213,10 @@ fn rel_entry_schema(spec_indexed: bool, r: &RelSpec) -> Value {
                 "required": ["forventet", "nominelvaerdi"]}));
             return json!({"type": "object", "properties": props, "required": ["virkning"], "additionalProperties": false});
         }
-        RelKind::Dynamisk => {
+        RelKind::Dynamisk | RelKind::Indeks => {
+            if r.kind == RelKind::Indeks {
+                props.insert("detaljer".into(), json!({"type": "object"}));
+            }
             let uuid_label = json!({
                 "type": "object", "additionalProperties": false,
                 "properties": {"uuid": {"type": "string", "format": "uuid"}, "urn": {"type": "string"},

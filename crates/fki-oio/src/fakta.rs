@@ -145,7 +145,15 @@ fn rel_facts(rel: &str, entries: &[RelEntry], sti: Option<&str>, out: &mut Vec<F
             out.push(Fakt {
                 navn: format!("r:{rel}"),
                 vaerdi: key,
-                objekttype: e.objekttype.clone(),
+                // A dynamic or index relation's `rolle` qualifies it where LoRa's `objekttype`
+                // would (`sagsklasse:<rolle>=<klasse>` searches by role).
+                objekttype: e.objekttype.clone().or_else(|| {
+                    e.ekstra
+                        .get("rolle")
+                        .and_then(|r| r.get("uuid").or_else(|| r.get("urn")))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                }),
                 sti: sti.map(str::to_owned),
                 fra: e.virkning.from,
                 til: e.virkning.to,

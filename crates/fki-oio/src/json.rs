@@ -671,8 +671,15 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
                 ekstra.insert("aktoerattr".into(), a.clone());
             }
         }
-        RelKind::Dynamisk => {
+        RelKind::Dynamisk | RelKind::Indeks => {
             allowed.extend(["rolle", "type", "indeks"]);
+            if rel.kind == RelKind::Indeks {
+                allowed.push("detaljer");
+                if let Some(d) = eo.get("detaljer") {
+                    as_object(d, &join(p, "detaljer"))?;
+                    ekstra.insert("detaljer".into(), d.clone());
+                }
+            }
             only_keys(eo, &allowed, p)?;
             for k in ["rolle", "type"] {
                 if let Some(v) = eo.get(k) {
@@ -693,7 +700,7 @@ fn parse_rel_entry(rel: &RelSpec, indexed: bool, e: &Value, p: &str) -> OioResul
         .transpose()?;
     let indeks = match eo.get("indeks") {
         // A dynamic relation's indeks is text, kept with `rolle` and `type` above.
-        _ if rel.kind == RelKind::Dynamisk => None,
+        _ if matches!(rel.kind, RelKind::Dynamisk | RelKind::Indeks) => None,
         None => None,
         Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
         Some(x) => {

@@ -112,6 +112,12 @@ pub enum RelKind {
     /// `opgaver`): optional `rolle` and `type` ({`uuid`|`urn`, `label`}) and a text `indeks`
     /// (`../shared/specs/sf1500-organisation/v6/xsd/common/SagDokObjekt.xsd`).
     Dynamisk,
+    /// The index relations of SF1470/SF1490 v6 (`gd:RelationType` of
+    /// `../shared/specs/sf1470-sagdokumentindeks/wsdl/xsd/6.0.STS-0/GenerelleDefinitioner.xsd`):
+    /// optional `rolle` and `type` (`{uuid|urn}`), a text `indeks`, and `detaljer`, an object
+    /// holding what the wire form adds to the relation (its `LokalUdvidelseListe`, Journalpost
+    /// `JournalpostEgenskaber`, an IT-system's `SystemNavn`), kept as given and not searched.
+    Indeks,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +134,9 @@ pub enum Origin {
     LoRa,
     /// A type of the SF1500 v6 XSDs that LoRa lacks.
     V6,
+    /// An index type of SF1470/SF1490 (declared in `fki-indeks`, not in [`CLASSES`]): written
+    /// only through its SOAP service, where the index rules apply, never through the REST API.
+    Indeks,
 }
 
 /// One object type.
