@@ -82,7 +82,7 @@ pub fn output_element(input: &str) -> Option<&'static str> {
     })
 }
 
-pub(crate) fn ugyldig(t: impl Into<String>) -> Fejl {
+pub fn ugyldig(t: impl Into<String>) -> Fejl {
     Fejl::new(StatusKode::UgyldigInput, t)
 }
 
@@ -298,14 +298,15 @@ fn med_note(mut data: Map<String, Value>, note: Option<String>) -> Value {
 // Children in schema order.
 
 /// The element children of a node, consumed in order.
-pub(crate) struct Boern<'a, 'i> {
+#[derive(Clone)]
+pub struct Boern<'a, 'i> {
     navn: String,
     items: Vec<Node<'a, 'i>>,
     pos: usize,
 }
 
 impl<'a, 'i> Boern<'a, 'i> {
-    pub(crate) fn new(node: Node<'a, 'i>, navn: &str) -> Result<Self, Fejl> {
+    pub fn new(node: Node<'a, 'i>, navn: &str) -> Result<Self, Fejl> {
         let mut items = Vec::new();
         for c in node.children() {
             if c.is_element() {
@@ -327,7 +328,7 @@ impl<'a, 'i> Boern<'a, 'i> {
             .is_some_and(|n| n.tag_name().namespace() == Some(ns) && n.tag_name().name() == local)
     }
 
-    pub(crate) fn opt(&mut self, ns: &str, local: &str) -> Option<Node<'a, 'i>> {
+    pub fn opt(&mut self, ns: &str, local: &str) -> Option<Node<'a, 'i>> {
         if self.peek_is(ns, local) {
             self.pos += 1;
             Some(self.items[self.pos - 1])
@@ -336,7 +337,7 @@ impl<'a, 'i> Boern<'a, 'i> {
         }
     }
 
-    pub(crate) fn many(&mut self, ns: &str, local: &str) -> Vec<Node<'a, 'i>> {
+    pub fn many(&mut self, ns: &str, local: &str) -> Vec<Node<'a, 'i>> {
         let mut out = Vec::new();
         while let Some(n) = self.opt(ns, local) {
             out.push(n);
@@ -344,7 +345,7 @@ impl<'a, 'i> Boern<'a, 'i> {
         out
     }
 
-    pub(crate) fn one(&mut self, ns: &str, local: &str) -> Result<Node<'a, 'i>, Fejl> {
+    pub fn one(&mut self, ns: &str, local: &str) -> Result<Node<'a, 'i>, Fejl> {
         self.opt(ns, local)
             .ok_or_else(|| match self.items.get(self.pos) {
                 Some(n) => ugyldig(format!(
@@ -357,12 +358,21 @@ impl<'a, 'i> Boern<'a, 'i> {
             })
     }
 
-    fn opt_tekst(&mut self, ns: &str, local: &str) -> Result<Option<String>, Fejl> {
+    pub fn opt_tekst(&mut self, ns: &str, local: &str) -> Result<Option<String>, Fejl> {
         self.opt(ns, local).map(tekst).transpose()
     }
 
+    /// The next element, whatever it is.
+    pub fn next_any(&mut self) -> Option<Node<'a, 'i>> {
+        let n = self.items.get(self.pos).copied();
+        if n.is_some() {
+            self.pos += 1;
+        }
+        n
+    }
+
     /// Refuse whatever is left.
-    pub(crate) fn slut(&self) -> Result<(), Fejl> {
+    pub fn slut(&self) -> Result<(), Fejl> {
         match self.items.get(self.pos) {
             None => Ok(()),
             Some(n) => Err(ugyldig(format!(
@@ -376,7 +386,7 @@ impl<'a, 'i> Boern<'a, 'i> {
 }
 
 /// The text of an element without element children.
-pub(crate) fn tekst(n: Node<'_, '_>) -> Result<String, Fejl> {
+pub fn tekst(n: Node<'_, '_>) -> Result<String, Fejl> {
     if let Some(c) = n.children().find(|c| c.is_element()) {
         return Err(ugyldig(format!(
             "{}: expected text, found element {}",
@@ -390,14 +400,14 @@ pub(crate) fn tekst(n: Node<'_, '_>) -> Result<String, Fejl> {
         .collect())
 }
 
-pub(crate) fn uuid_element(n: Node<'_, '_>) -> Result<Uuid, Fejl> {
+pub fn uuid_element(n: Node<'_, '_>) -> Result<Uuid, Fejl> {
     let t = tekst(n)?;
     Uuid::parse_str(t.trim())
         .map_err(|_| ugyldig(format!("{}: '{t}' is not a UUID", n.tag_name().name())))
 }
 
 /// A `UnikIdType`: `{"uuid": …}` or `{"urn": …}`.
-fn unik_id(n: Node<'_, '_>) -> Result<Map<String, Value>, Fejl> {
+pub fn unik_id(n: Node<'_, '_>) -> Result<Map<String, Value>, Fejl> {
     let navn = n.tag_name().name().to_owned();
     let mut b = Boern::new(n, &navn)?;
     let mut m = Map::new();
@@ -421,7 +431,7 @@ fn unik_id(n: Node<'_, '_>) -> Result<Map<String, Value>, Fejl> {
 }
 
 /// A `TidsstempelDatoTid`, checked.
-fn tidsstempel(n: Node<'_, '_>) -> Result<String, Fejl> {
+pub fn tidsstempel(n: Node<'_, '_>) -> Result<String, Fejl> {
     let t = tekst(n)?.trim().to_owned();
     time::parse(&t).map_err(|e| ugyldig(format!("{}: {e}", n.tag_name().name())))?;
     Ok(t)
@@ -429,7 +439,7 @@ fn tidsstempel(n: Node<'_, '_>) -> Result<String, Fejl> {
 
 /// A `TidspunktType` as a LoRa time literal: a timestamp, or `GraenseIndikator` (true) which
 /// is `-infinity` in a from-position and `infinity` in a to-position.
-fn tidspunkt(n: Node<'_, '_>, til: bool) -> Result<String, Fejl> {
+pub fn tidspunkt(n: Node<'_, '_>, til: bool) -> Result<String, Fejl> {
     let navn = n.tag_name().name().to_owned();
     let mut b = Boern::new(n, &navn)?;
     let v = if let Some(t) = b.opt(NS_SD, "TidsstempelDatoTid") {
@@ -452,7 +462,7 @@ fn tidspunkt(n: Node<'_, '_>, til: bool) -> Result<String, Fejl> {
 }
 
 /// A `Virkning` as the engine's JSON virkning.
-fn virkning(n: Node<'_, '_>, sti: &str) -> Result<Value, Fejl> {
+pub fn virkning(n: Node<'_, '_>, sti: &str) -> Result<Value, Fejl> {
     let mut b = Boern::new(n, &format!("{sti}Virkning"))?;
     let mut m = Map::new();
     let fra = b

@@ -118,7 +118,7 @@ impl Svar {
     }
 }
 
-pub(crate) fn tekst_element(s: &mut String, prefix: &str, element: &str, t: &str) {
+pub fn tekst_element(s: &mut String, prefix: &str, element: &str, t: &str) {
     s.push('<');
     s.push_str(prefix);
     s.push(':');
@@ -132,7 +132,8 @@ pub(crate) fn tekst_element(s: &mut String, prefix: &str, element: &str, t: &str
     s.push('>');
 }
 
-fn tidspunkt(s: &mut String, element: &str, ts: Ts) {
+/// An `sd:TidspunktType` element `sd:{element}`: a timestamp or `GraenseIndikator` for ∓infinity.
+pub fn tidspunkt(s: &mut String, element: &str, ts: Ts) {
     s.push_str(&format!("<sd:{element}>"));
     if ts == NEG_INF || ts == POS_INF {
         s.push_str("<sd:GraenseIndikator>true</sd:GraenseIndikator>");
@@ -143,7 +144,13 @@ fn tidspunkt(s: &mut String, element: &str, ts: Ts) {
 }
 
 fn virkning(s: &mut String, v: &Virkning) {
-    s.push_str("<sd:Virkning>");
+    virkning_i(s, "sd", v);
+}
+
+/// A `Virkning` element with the prefix `prefix` (the indexes declare it in their own
+/// namespaces), its `sd:VirkningType` children in `sd`.
+pub fn virkning_i(s: &mut String, prefix: &str, v: &Virkning) {
+    s.push_str(&format!("<{prefix}:Virkning>"));
     tidspunkt(s, "FraTidspunkt", v.from);
     tidspunkt(s, "TilTidspunkt", v.to);
     if let Some(a) = v.aktoerref {
@@ -157,7 +164,7 @@ fn virkning(s: &mut String, v: &Virkning) {
     if let Some(n) = &v.notetekst {
         tekst_element(s, "sd", "NoteTekst", n);
     }
-    s.push_str("</sd:Virkning>");
+    s.push_str(&format!("</{prefix}:Virkning>"));
 }
 
 /// One `<t:Registrering>` (prefix `t` bound to `typ`'s namespace by the caller), showing the

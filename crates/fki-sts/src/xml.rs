@@ -332,6 +332,55 @@ pub fn standalone_fragment(input: &str, node: Node<'_, '_>) -> Result<String, Xm
     Ok(out)
 }
 
+/// As [`standalone_fragment`], declaring only the inherited namespaces the element and its
+/// descendants use in their names (of elements and attributes): a copy to store and write back
+/// inside another document, without the envelope's unrelated declarations.
+pub fn used_ns_fragment(input: &str, node: Node<'_, '_>) -> Result<String, XmlError> {
+    let range = node.range();
+    let raw = input
+        .get(range)
+        .ok_or_else(|| XmlError::invalid("element range", "outside the input"))?;
+    let mut used: Vec<&str> = Vec::new();
+    for n in node.descendants().filter(|n| n.is_element()) {
+        let uris = n
+            .tag_name()
+            .namespace()
+            .into_iter()
+            .chain(n.attributes().filter_map(|a| a.namespace()));
+        for u in uris {
+            if !used.contains(&u) {
+                used.push(u);
+            }
+        }
+    }
+    let own = declared_prefixes(raw);
+    let mut extra = String::new();
+    for n in node.namespaces() {
+        if own.contains(&n.name().map(str::to_owned))
+            || n.name() == Some("xml")
+            || !used.contains(&n.uri())
+        {
+            continue;
+        }
+        match n.name() {
+            Some(p) => extra.push_str(&format!(" xmlns:{p}=\"{}\"", escape_attr(n.uri()))),
+            None => extra.push_str(&format!(" xmlns=\"{}\"", escape_attr(n.uri()))),
+        }
+    }
+    let name_end = raw[1..]
+        .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+        .map(|i| i + 1)
+        .ok_or_else(|| XmlError::invalid("element", "unterminated start tag"))?;
+    let out = format!("{}{extra}{}", &raw[..name_end], &raw[name_end..]);
+    // A prefix the element uses only in a value (xsi:type) would be missing: fall back.
+    if parse(&out, Limits::default()).is_ok_and(|d| d.root_element().tag_name() == node.tag_name())
+    {
+        Ok(out)
+    } else {
+        standalone_fragment(input, node)
+    }
+}
+
 /// The prefixes declared (`xmlns:p=…`, or `None` for `xmlns=…`) in the start tag at the
 /// beginning of `raw`. A small tokenizer that skips quoted attribute values.
 fn declared_prefixes(raw: &str) -> std::collections::HashSet<Option<String>> {

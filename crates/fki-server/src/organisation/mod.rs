@@ -237,23 +237,11 @@ async fn soap(
         ));
     };
     // The RequestHeader (its TransactionUUID) is answered back unchanged.
-    let transaction = root
-        .children()
-        .find(|n| n.is_element() && xml::is(*n, env, "Header"))
-        .and_then(|h| {
-            h.children()
-                .find(|n| n.is_element() && xml::is(*n, NS_REQUEST_HEADER, "RequestHeader"))
-        })
-        .and_then(|n| {
-            n.children()
-                .find(|c| c.is_element() && xml::is(*c, NS_REQUEST_HEADER, "TransactionUUID"))
-        })
-        .map(xml::text);
-    let request_header = transaction.as_ref().map(|t| {
-        format!(
-            "<rh:RequestHeader xmlns:rh=\"{NS_REQUEST_HEADER}\"><rh:TransactionUUID>{}</rh:TransactionUUID></rh:RequestHeader>",
-            xml::escape_text(t)
-        )
+    let request_header = crate::sts::soap::request_header(root, env);
+    let transaction = request_header.as_ref().and_then(|_| {
+        root.descendants()
+            .find(|c| c.is_element() && xml::is(*c, NS_REQUEST_HEADER, "TransactionUUID"))
+            .map(xml::text)
     });
 
     let ctx = kontekst(&st, &headers, caller.as_ref());

@@ -203,6 +203,26 @@ pub fn soap_action(headers: &axum::http::HeaderMap) -> Option<String> {
     (!a.is_empty()).then_some(a)
 }
 
+/// The `RequestHeader` of an envelope (`root`, SOAP namespace `env`) as the answer echoes it:
+/// `<rh:RequestHeader>` with the request's `TransactionUUID`; `None` without one
+/// (`../shared/specs/sf1500-organisation/v6/xsd/common/RequestHeader.xsd`).
+pub fn request_header(root: roxmltree::Node<'_, '_>, env: &str) -> Option<String> {
+    use fki_organisation::typer::NS_REQUEST_HEADER;
+    use fki_sts::xml;
+    let t = root
+        .children()
+        .find(|n| n.is_element() && xml::is(*n, env, "Header"))?
+        .children()
+        .find(|n| n.is_element() && xml::is(*n, NS_REQUEST_HEADER, "RequestHeader"))?
+        .children()
+        .find(|c| c.is_element() && xml::is(*c, NS_REQUEST_HEADER, "TransactionUUID"))
+        .map(xml::text)?;
+    Some(format!(
+        "<rh:RequestHeader xmlns:rh=\"{NS_REQUEST_HEADER}\"><rh:TransactionUUID>{}</rh:TransactionUUID></rh:RequestHeader>",
+        xml::escape_text(&t)
+    ))
+}
+
 /// Read the operation element of a SOAP `version` envelope (`body`, bytes as received, with
 /// the safe parser's limits) with `laes`; an error text for a body that is not XML, not such an
 /// envelope, or has no element in its Body.
