@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod optagelse;
 pub mod organisation;
 pub mod rest;
+pub mod sagdokumentindeks;
 pub mod sts;
 pub mod tjenester;
 pub mod tls;

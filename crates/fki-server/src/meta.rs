@@ -252,6 +252,7 @@ pub fn openapi() -> Value {
     crate::admin::openapi_paths(&mut paths, &mut schemas);
     crate::beskedfordeler::openapi::openapi_paths(&mut paths, &mut schemas);
     crate::cpr::openapi_paths(&mut paths, &mut schemas);
+    paths.extend(crate::sagdokumentindeks::openapi_paths());
     schemas.insert("UuidAnswer".into(), json!({"type": "object", "properties": {"uuid": {"type": "string", "format": "uuid"}}, "required": ["uuid"]}));
     json!({
         "openapi": "3.1.0",

@@ -6,7 +6,7 @@
 
 use axum::Router;
 
-use crate::{AppState, beskedfordeler, cpr, cvr, organisation, sts};
+use crate::{AppState, beskedfordeler, cpr, cvr, organisation, sagdokumentindeks, sts};
 
 /// One mounted service.
 pub struct Tjeneste {
@@ -61,6 +61,19 @@ pub static TJENESTER: &[Tjeneste] = &[
         // a malformed number: 400 (or 401 without a token), never 404
         proeve: ("GET", "/cpr/personer/ugyldigt/samling"),
         routes: cpr::samling::routes,
+    },
+    Tjeneste {
+        navn: "Sags- og dokumentindeks v6 (importer, opdater, fremsoeg, fjern; SagIndeks and DokumentIndeks passiver, slet, kasser) with the index rules and their validation",
+        sf: &["SF1470"],
+        proeve: ("POST", "/sagdokumentindeks/6/"),
+        routes: sagdokumentindeks::routes,
+    },
+    Tjeneste {
+        navn: "Indeks overview (REST/JSON): a citizen's or company's sager and documents, as registered now or at T",
+        sf: &["SF1470"],
+        // a malformed number: 400 (or 401 without a token), never 404
+        proeve: ("GET", "/indeks/overblik/ugyldig"),
+        routes: sagdokumentindeks::overblik::routes,
     },
     Tjeneste {
         navn: "CPR-hændelser: the register's changes as events in the Beskedfordeler (simulated)",

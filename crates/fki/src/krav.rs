@@ -170,7 +170,17 @@ mod tests {
             .iter()
             .find(|x| x["sf"] == "SF1470")
             .unwrap();
-        assert_eq!(sf1470["implementeret"], false, "not yet (issue 6)");
+        assert_eq!(sf1470["implementeret"], true);
+        let i05 = d.packages.iter().find(|p| p.id == "I-05").unwrap();
+        let v05 = pakke_json(i05);
+        let sf1490 = v05["forretningssnitflader"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(v05["forudsaetninger"].as_array().unwrap())
+            .find(|x| x["sf"] == "SF1490")
+            .unwrap();
+        assert_eq!(sf1490["implementeret"], false, "not yet (issue 6)");
         assert_eq!(v["forudsaetninger"][0]["sf"], "SF1514");
         assert_eq!(v["forudsaetninger"][0]["implementeret"], true);
     }

@@ -8,6 +8,7 @@ mod import;
 mod krav;
 mod population;
 mod seed;
+mod validate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -120,6 +121,10 @@ enum Command {
     /// SKI 02.19's integration packages I-01..I-15, and which of their interfaces fki
     /// implements.
     Krav(krav::KravArgs),
+    /// Check an index request against the index rules of a running server, storing nothing
+    /// (what a vendor does before KOMBIT's compliance test); exit status 1 if a rule is broken.
+    #[command(subcommand)]
+    Validate(validate::ValidateCommand),
 }
 
 #[derive(Args, Clone)]
@@ -251,6 +256,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Besked { store, cmd } => beskedfordeler::besked(store, cmd).await,
         Command::Population(p) => population::run(p).await,
         Command::Krav(a) => krav::run(a),
+        Command::Validate(v) => {
+            if validate::run(v).await? {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
         Command::Import { store, cmd } => import::import(store, cmd).await,
         Command::Export { store, cmd } => import::export(store, cmd).await,
         Command::Demo(a) => {

@@ -1,0 +1,159 @@
+//! The index types as engine classes (`fki_oio::spec::ClassSpec`), declared here rather than in
+//! the engine's table: they are written only through their SOAP services, where the index
+//! rules apply ([`Origin::Indeks`]), so the REST API does not serve them.
+//!
+//! Sources: `../shared/specs/sf1470-sagdokumentindeks/wsdl/xsd/6.0.STS-0/Sag.xsd`
+//! (`EgenskaberType`, `FremdriftStatusKodeType`, `RelationListeType`), `SagIndeks.xsd`
+//! (`si:SagIndeksEgenskaber`, `Sikkerhedsprofil`, `SagsitsystemRelation`), `DokumentIndeks.xsd`.
+//!
+//! Besides the wire's fields each type has the group `ejer` with the field `system`: the
+//! anvendersystem that wrote the entry (issue 6: only the owner may change or remove it). The
+//! server sets it; the wire never carries it.
+
+use fki_oio::spec::{
+    AttrGroup, Cardinality, ClassSpec, Field, FieldType, Origin, RelKind, RelSpec, StateSpec,
+};
+
+const fn t(name: &'static str) -> Field {
+    Field {
+        name,
+        typ: FieldType::Text,
+        mandatory: false,
+    }
+}
+const fn f(name: &'static str, typ: FieldType) -> Field {
+    Field {
+        name,
+        typ,
+        mandatory: false,
+    }
+}
+const fn rel(name: &'static str) -> RelSpec {
+    RelSpec {
+        name,
+        card: Cardinality::ZeroToMany,
+        kind: RelKind::Indeks,
+    }
+}
+
+/// The owner group: which anvendersystem wrote the entry.
+pub const EJER: AttrGroup = AttrGroup {
+    name: "ejer",
+    fields: &[t("system")],
+};
+
+/// The service segment of the index classes (facts, events: `urn:oio:objekttype:sagindeks`).
+pub const SERVICE: &str = "sagdokumentindeks";
+
+/// A Sag in the index (`sag:SagType`).
+pub static SAGINDEKS: ClassSpec = ClassSpec {
+    service: SERVICE,
+    name: "sagindeks",
+    attributes: &[
+        AttrGroup {
+            name: "egenskaber",
+            fields: &[
+                t("brugervendtnoegle"),
+                f("afleveret", FieldType::Bool),
+                t("beskrivelse"),
+                t("hjemmel"),
+                t("kassationskode"),
+                f("offentlighedundtaget", FieldType::OffentlighedUndtaget),
+                f("principiel", FieldType::Bool),
+                t("sagsnummer"),
+                t("titel"),
+            ],
+        },
+        // si:SagIndeksEgenskaber, carried in the AttributListe's LokalUdvidelseListe.
+        AttrGroup {
+            name: "indeksegenskaber",
+            fields: &[
+                t("sagsstatus"),
+                t("sagskategori"),
+                t("foelsomhed"),
+                t("lokation"),
+                f("oprettettidspunkt", FieldType::Timestamp),
+            ],
+        },
+        EJER,
+    ],
+    states: &[StateSpec {
+        name: "fremdrift",
+        values: &["Opstaaet", "Oplyst", "Afgjort", "Afsluttet"],
+    }],
+    relations: &[
+        rel("sagsaktoer"),
+        rel("sagsklasse"),
+        rel("sagspart"),
+        rel("sagsrelation"),
+        rel("sagsgenstande"),
+        rel("journalpost"),
+        rel("sikkerhedsprofil"),
+        rel("sagsitsystem"),
+    ],
+    indexed: false,
+    varianter: false,
+    enforce_mandatory: false,
+    states_as_pairs: false,
+    origin: Origin::Indeks,
+};
+
+/// A Dokument in the index (`di:DokumentIndeksType`).
+pub static DOKUMENTINDEKS: ClassSpec = ClassSpec {
+    service: SERVICE,
+    name: "dokumentindeks",
+    attributes: &[
+        AttrGroup {
+            name: "egenskaber",
+            fields: &[
+                t("brugervendtnoegle"),
+                t("titel"),
+                t("beskrivelse"),
+                f("brevdato", FieldType::Date),
+                f("offentlighedundtaget", FieldType::OffentlighedUndtaget),
+                f("major", FieldType::Int),
+                f("minor", FieldType::Int),
+                t("kassationskode"),
+                t("dokumentnummer"),
+                t("foelsomhed"),
+                t("type"),
+            ],
+        },
+        EJER,
+    ],
+    states: &[StateSpec {
+        name: "fremdrift",
+        values: &[
+            "Modtaget",
+            "Fordelt",
+            "Underudarbejdelse",
+            "Underreview",
+            "Publiceret",
+            "Endeligt",
+            "Afleveret",
+        ],
+    }],
+    relations: &[
+        rel("dokumentrelation"),
+        rel("dokumentaktoer"),
+        rel("dokumentpart"),
+        rel("dokumentklasse"),
+        rel("sikkerhedsprofil"),
+        rel("dokumentitsystem"),
+    ],
+    indexed: false,
+    varianter: false,
+    enforce_mandatory: false,
+    states_as_pairs: false,
+    origin: Origin::Indeks,
+};
+
+/// Every index class.
+pub fn alle() -> [&'static ClassSpec; 2] {
+    [&SAGINDEKS, &DOKUMENTINDEKS]
+}
+
+/// The index class named `navn`.
+pub fn ved_navn(navn: &str) -> Option<&'static ClassSpec> {
+    alle().into_iter().find(|c| c.name == navn)
+}
