@@ -23,6 +23,7 @@ mod beskedfordeler;
 mod cpr;
 mod cpu;
 mod http;
+mod indeks;
 mod sample;
 mod server;
 mod soap;
@@ -59,6 +60,9 @@ pub enum BenchCommand {
     /// Benchmark SF1520 PersonLookup (signed SOAP 1.1, token, agreement and context checks)
     /// on a generated population.
     Cpr(cpr::CprArgs),
+    /// Benchmark the Sags- og dokumentindeks (SF1470): direct load, SOAP import with the
+    /// index rules, fremsoeg per CPR; on SQLite and PostgreSQL.
+    Indeks(indeks::IndeksArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -132,6 +136,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Oio(a) => oio(a).await,
         BenchCommand::Beskedfordeler(a) => beskedfordeler::run(a).await,
         BenchCommand::Cpr(a) => cpr::run(a).await,
+        BenchCommand::Indeks(a) => indeks::run(a).await,
     }
 }
 
