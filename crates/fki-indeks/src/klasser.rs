@@ -4,7 +4,9 @@
 //!
 //! Sources: `../shared/specs/sf1470-sagdokumentindeks/wsdl/xsd/6.0.STS-0/Sag.xsd`
 //! (`EgenskaberType`, `FremdriftStatusKodeType`, `RelationListeType`), `SagIndeks.xsd`
-//! (`si:SagIndeksEgenskaber`, `Sikkerhedsprofil`, `SagsitsystemRelation`), `DokumentIndeks.xsd`.
+//! (`si:SagIndeksEgenskaber`, `Sikkerhedsprofil`, `SagsitsystemRelation`), `DokumentIndeks.xsd`;
+//! for SF1490 `../shared/specs/sf1490-ydelsesindeks/xsd/6.0.STS-0/BevillingIndeks.xsd` and
+//! `OekonomiskEffektueringIndeks.xsd` (the wire side: [`crate::ydelse`]).
 //!
 //! Besides the wire's fields each type has the group `ejer` with the field `system`: the
 //! anvendersystem that wrote the entry (issue 6: only the owner may change or remove it). The
@@ -148,9 +150,104 @@ pub static DOKUMENTINDEKS: ClassSpec = ClassSpec {
     origin: Origin::Indeks,
 };
 
+/// The service segment of the Ydelsesindeks classes (facts, events:
+/// `urn:oio:objekttype:bevillingindeks`).
+pub const SERVICE_YDELSE: &str = "ydelsesindeks";
+
+/// A Bevilling in the Ydelsesindeks (`bi:BevillingIndeksType`). Neither it nor the
+/// effektuering has a tilstand (their TilstandListe holds only a LokalUdvidelseListe).
+///
+/// A Bevilling's `BevilgetYdelse`s (`bi:BevilgetYdelseType`) are not an attribute group: several
+/// are granted at once, in the same period, and an attribute group's entries may not overlap in
+/// time. Each is one entry of the relation `bevilgetydelse` (its own Virkning, `indeks` = its
+/// `Id`, the target `urn:sts:bevilling:<uuid>:Ydelse:<Id>` after the schema's comment on
+/// `BevilgetYdelseRef`), the element kept whole in `detaljer`; its references are the
+/// index-only relations `ydelsesitsystem`, `ydelse`, `ydelsesklasse` (searchable, checked by
+/// the rules, never written on the wire).
+pub static BEVILLINGINDEKS: ClassSpec = ClassSpec {
+    service: SERVICE_YDELSE,
+    name: "bevillingindeks",
+    attributes: &[
+        AttrGroup {
+            name: "egenskaber",
+            fields: &[
+                t("brugervendtnoegle"),
+                // xs:string in the schema (BevillingIndeks.xsd:137-138), not dates.
+                t("startdato"),
+                t("slutdato"),
+                t("begrundelse"),
+                t("foelsomhed"),
+            ],
+        },
+        EJER,
+    ],
+    states: &[],
+    relations: &[
+        rel("bevillingssag"),
+        rel("bevillingspart"),
+        rel("bevillingsaktoer"),
+        rel("sikkerhedsprofil"),
+        rel("bevilgetydelse"),
+        rel("ydelsesitsystem"),
+        rel("ydelse"),
+        rel("ydelsesklasse"),
+    ],
+    indexed: false,
+    varianter: false,
+    enforce_mandatory: false,
+    states_as_pairs: false,
+    origin: Origin::Indeks,
+};
+
+/// An OekonomiskEffektuering (a payment) in the Ydelsesindeks
+/// (`oef:OekonomiskEffektueringIndeksType`). Its `bevilling` relation is index-only: derived
+/// from each OekonomiskYdelseEffektueringRelation's `BevilgetYdelseRef` (target the Bevilling,
+/// `indeks` the BevilgetYdelse's Id).
+pub static OEKONOMISKEFFEKTUERINGINDEKS: ClassSpec = ClassSpec {
+    service: SERVICE_YDELSE,
+    name: "oekonomiskeffektueringindeks",
+    attributes: &[
+        AttrGroup {
+            name: "egenskaber",
+            fields: &[
+                t("brugervendtnoegle"),
+                f("startdato", FieldType::Timestamp),
+                f("slutdato", FieldType::Timestamp),
+                t("samletbruttobeloeb"),
+                f("dispositionsdato", FieldType::Timestamp),
+                t("beloebefterskatatp"),
+                t("beloebsendttiludbetaling"),
+                t("beloebudbetalt"),
+                t("udbetalingsafdeling"),
+                t("sendttiludbetalingtekst"),
+                t("udbetalttekst"),
+            ],
+        },
+        EJER,
+    ],
+    states: &[],
+    relations: &[
+        rel("oekonomiskydelseeffektuering"),
+        rel("aktoer"),
+        rel("itsystem"),
+        rel("oekonomiskeffektueringpart"),
+        rel("bevilling"),
+    ],
+    indexed: false,
+    varianter: false,
+    enforce_mandatory: false,
+    states_as_pairs: false,
+    origin: Origin::Indeks,
+};
+
 /// Every index class.
-pub fn alle() -> [&'static ClassSpec; 2] {
-    [&SAGINDEKS, &DOKUMENTINDEKS]
+pub fn alle() -> [&'static ClassSpec; 4] {
+    [
+        &SAGINDEKS,
+        &DOKUMENTINDEKS,
+        &BEVILLINGINDEKS,
+        &OEKONOMISKEFFEKTUERINGINDEKS,
+    ]
 }
 
 /// The index class named `navn`.

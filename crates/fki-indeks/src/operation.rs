@@ -5,6 +5,11 @@
 //! fjern. SagIndeks and DokumentIndeks (`SagOperationer.xsd`, `SagIndeksOperationer.xsd`,
 //! `DokumentIndeksOperationer.xsd`; KOMBIT publishes no WSDL for them): passiver, slet, kasser.
 //!
+//! YdelseIndeks (SF1490, `../shared/specs/sf1490-ydelsesindeks/wsdl/YdelseIndeks.wsdl`, messages
+//! in `xsd/6.0.STS-0/YdelseIndeksOperationer.xsd`): importer, opdater, fremsoeg; BevillingIndeks
+//! and OekonomiskEffektueringIndeks (`BevillingIndeks.wsdl`, `OekonomiskEffektueringIndeks.wsdl`):
+//! fjern, the only operation their WSDLs bind. See [`laes_ydelse`].
+//!
 //! Reading is strict, as for Organisation: schema order and namespaces, nothing unknown, every
 //! refusal names the element path.
 
@@ -16,9 +21,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::sagdok::{
-    DOKUMENT, Indekstype, NS_DI, NS_GD, NS_GO, NS_SAG, NS_SDI, NS_SI, SAG, Vis, boolsk,
-    importobjekt, lister,
+    DOKUMENT, Efterfilter, Indekstype, Laesning, NS_DI, NS_GD, NS_GO, NS_SAG, NS_SDI, NS_SI, SAG,
+    Vis, boolsk, importobjekt, lister, lister_i,
 };
+use crate::ydelse::{self, BEVILLING, EFFEKTUERING, NS_BI, NS_OEF, NS_YI};
 
 /// One object of an import.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +61,11 @@ pub enum Udtryk {
     Dokument(Blad),
     /// `SoegSagsloeseDokumenter`: documents no Sag journalises.
     SagsloeseDokumenter(Blad),
+    /// SF1490 `SoegBevillingIndeks` (a kind like the Sag: [`crate::soeg::Fundet::sager`]).
+    Bevilling(Blad),
+    /// SF1490 `SoegOekonomiskEffektueringIndeks` (a kind like the Dokument:
+    /// [`crate::soeg::Fundet::dokumenter`]).
+    Effektuering(Blad),
 }
 
 /// One search of an expression: LoRa search parameters and its paging.
@@ -63,6 +74,9 @@ pub struct Blad {
     pub parametre: Vec<(String, String)>,
     pub foerste: Option<usize>,
     pub maks: Option<usize>,
+    /// What the engine's facts cannot answer, checked on the entries the parameters find
+    /// (SF1490's intervals and the values of a BevilgetYdelse).
+    pub efterfiltre: Vec<Efterfilter>,
 }
 
 impl Udtryk {
@@ -253,26 +267,7 @@ pub fn laes(tjeneste: Tjeneste, op: Node<'_, '_>) -> Result<Operation, Fejl> {
                     }
                 };
                 let sti = format!("{navn}/{}[{i}]", n.tag_name().name());
-                let mut ob = Boern::new(n, &sti)?;
-                let uuid = uuid_element(ob.one(NS_SD, "UUIDIdentifikator")?)?;
-                let note = ob.opt_tekst(NS_SD, "NoteTekst")?;
-                let mut data = lister(typ, &mut ob, false, &sti)?;
-                let tidspunkt = tidsstempel(ob.one(NS_SDI, "Tidspunkt")?)?;
-                let uden_notifikation = match ob.opt(NS_SDI, "UdenNotifikation") {
-                    Some(n) => boolsk(n, &format!("{sti}/UdenNotifikation"))?,
-                    None => false,
-                };
-                ob.slut()?;
-                if let Some(n) = note {
-                    data.insert("note".into(), Value::String(n));
-                }
-                v.push(Opdatering {
-                    typ,
-                    uuid,
-                    data: Value::Object(data),
-                    tidspunkt,
-                    uden_notifikation,
-                });
+                v.push(opdatering(typ, n, NS_SDI, true, &sti)?);
             }
             if v.is_empty() {
                 return Err(ugyldig(format!("{navn}: nothing to change")));
@@ -293,7 +288,7 @@ pub fn laes(tjeneste: Tjeneste, op: Node<'_, '_>) -> Result<Operation, Fejl> {
             }
             let udtryk = b
                 .opt(NS_SDI, "SoegUdtryk")
-                .map(|n| udtryk(n, &format!("{navn}/SoegUdtryk")))
+                .map(|n| udtryk(n, &format!("{navn}/SoegUdtryk"), &SDI))
                 .transpose()?;
             let efterlad = match b.opt(NS_SDI, "EfterladSagsloeseDokumenter") {
                 Some(n) => boolsk(n, "EfterladSagsloeseDokumenter")?,
@@ -331,60 +326,22 @@ pub fn laes(tjeneste: Tjeneste, op: Node<'_, '_>) -> Result<Operation, Fejl> {
             }
             f.udtryk = b
                 .opt(NS_SDI, "SoegUdtryk")
-                .map(|n| udtryk(n, &format!("{navn}/SoegUdtryk")))
+                .map(|n| udtryk(n, &format!("{navn}/SoegUdtryk"), &SDI))
                 .transpose()?;
             if let Some(n) = b.opt(NS_SDI, "Filter") {
                 f.filter = filter(n, &format!("{navn}/Filter"))?;
             }
             if let Some(n) = b.opt(NS_SDI, "Sortering") {
-                let sti = format!("{navn}/Sortering");
-                let mut sb = Boern::new(n, &sti)?;
-                while let Some(s) = sb.next_any() {
-                    let (liste, navn) = match (s.tag_name().namespace(), s.tag_name().name()) {
-                        (Some(NS_SDI), "SagSortering") => (&mut f.sag_sortering, "SagSortering"),
-                        (Some(NS_SDI), "DokumentSortering") => {
-                            (&mut f.dokument_sortering, "DokumentSortering")
-                        }
-                        (_, x) => return Err(ugyldig(format!("{sti}: unexpected element {x}"))),
-                    };
-                    let p = format!("{sti}/{navn}");
-                    let mut eb = Boern::new(s, &p)?;
-                    let element = tekst(eb.one(NS_SDI, "Element")?)?.trim().to_owned();
-                    let tilladte = if navn == "SagSortering" {
-                        SAG_SORTERING
-                    } else {
-                        DOKUMENT_SORTERING
-                    };
-                    if !tilladte.contains(&element.as_str()) {
-                        return Err(ugyldig(format!(
-                            "{p}/Element: '{element}' is not one of {}",
-                            tilladte.join(", ")
-                        )));
-                    }
-                    let retning = tekst(eb.one(NS_SDI, "Retning")?)?;
-                    let faldende = match retning.trim() {
-                        "Stigende" => false,
-                        "Faldende" => true,
-                        x => {
-                            return Err(ugyldig(format!(
-                                "{p}/Retning: '{x}' is not Stigende or Faldende"
-                            )));
-                        }
-                    };
-                    let pt = tekst(eb.one(NS_SDI, "Prioritet")?)?;
-                    let prioritet = pt
-                        .trim()
-                        .parse::<i64>()
-                        .map_err(|_| ugyldig(format!("{p}/Prioritet: '{pt}' is not an integer")))?;
-                    eb.slut()?;
-                    liste.push(Sortering {
-                        element,
-                        faldende,
-                        prioritet,
-                    });
-                }
-                f.sag_sortering.sort_by_key(|s| s.prioritet);
-                f.dokument_sortering.sort_by_key(|s| s.prioritet);
+                (f.sag_sortering, f.dokument_sortering) = sortering(
+                    n,
+                    &format!("{navn}/Sortering"),
+                    NS_SDI,
+                    [
+                        ("SagSortering", SAG_SORTERING),
+                        ("DokumentSortering", DOKUMENT_SORTERING),
+                    ],
+                    "Prioritet",
+                )?;
             }
             Operation::Fremsoeg(f)
         }
@@ -545,10 +502,52 @@ fn filter(n: Node<'_, '_>, sti: &str) -> Result<Filter, Fejl> {
     Ok(f)
 }
 
+/// A leaf of a search expression: its element, the type it searches, its [`Udtryk`].
+type Bladtype = (&'static str, &'static Indekstype, fn(Blad) -> Udtryk);
+
+/// The search expression of one service: its namespace and its leaves.
+struct Sprog {
+    ns: &'static str,
+    blade: &'static [Bladtype],
+    /// Whether an expression may be empty (SF1490's schema accepts `<yi:SoegUdtryk/>`: it then
+    /// says nothing).
+    tom: bool,
+}
+
+/// SF1470's `sdi:SoegUdtrykType`.
+const SDI: Sprog = Sprog {
+    ns: NS_SDI,
+    blade: &[
+        ("SoegSag", &SAG, Udtryk::Sag),
+        ("SoegDokument", &DOKUMENT, Udtryk::Dokument),
+        (
+            "SoegSagsloeseDokumenter",
+            &DOKUMENT,
+            Udtryk::SagsloeseDokumenter,
+        ),
+    ],
+    tom: false,
+};
+
+/// SF1490's `yi:SoegUdtrykType` (`YdelseIndeksOperationer.xsd:100`).
+const YI: Sprog = Sprog {
+    ns: NS_YI,
+    blade: &[
+        ("SoegBevillingIndeks", &BEVILLING, Udtryk::Bevilling),
+        (
+            "SoegOekonomiskEffektueringIndeks",
+            &EFFEKTUERING,
+            Udtryk::Effektuering,
+        ),
+    ],
+    tom: true,
+};
+
 /// A `SoegUdtryk` (or `NOT`) element.
-fn udtryk(n: Node<'_, '_>, sti: &str) -> Result<Udtryk, Fejl> {
+fn udtryk(n: Node<'_, '_>, sti: &str, sprog: &Sprog) -> Result<Udtryk, Fejl> {
+    let ns = sprog.ns;
     let mut b = Boern::new(n, sti)?;
-    let eller = match b.opt_tekst(NS_SDI, "operation")? {
+    let eller = match b.opt_tekst(ns, "operation")? {
         None => false,
         Some(t) => match t.trim() {
             "AND" => false,
@@ -562,25 +561,114 @@ fn udtryk(n: Node<'_, '_>, sti: &str) -> Result<Udtryk, Fejl> {
         i += 1;
         let navn = c.tag_name().name();
         let p = format!("{sti}/{navn}[{i}]");
-        if c.tag_name().namespace() != Some(NS_SDI) {
+        if c.tag_name().namespace() != Some(ns) {
             return Err(ugyldig(format!("{p}: unexpected element (namespace)")));
         }
         led.push(match navn {
-            "SoegSag" => Udtryk::Sag(blad(&SAG, c, &p)?),
-            "SoegDokument" => Udtryk::Dokument(blad(&DOKUMENT, c, &p)?),
-            "SoegSagsloeseDokumenter" => Udtryk::SagsloeseDokumenter(blad(&DOKUMENT, c, &p)?),
-            "NOT" => Udtryk::Ikke(Box::new(udtryk(c, &p)?)),
-            "SoegUdtryk" => udtryk(c, &p)?,
-            _ => return Err(ugyldig(format!("{p}: unexpected element"))),
+            "NOT" => Udtryk::Ikke(Box::new(udtryk(c, &p, sprog)?)),
+            "SoegUdtryk" => udtryk(c, &p, sprog)?,
+            _ => match sprog.blade.iter().find(|(e, _, _)| *e == navn) {
+                Some((_, typ, lav)) => lav(blad(typ, c, &p)?),
+                None => return Err(ugyldig(format!("{p}: unexpected element"))),
+            },
         });
     }
-    if led.is_empty() {
+    if led.is_empty() && !sprog.tom {
         return Err(ugyldig(format!("{sti}: give at least one search")));
     }
     Ok(if eller {
         Udtryk::Eller(led)
     } else {
         Udtryk::Og(led)
+    })
+}
+
+/// A `Sortering` of two kinds (SF1470's `SagSortering`/`DokumentSortering` with `Prioritet`,
+/// SF1490's `BevillingSortering`/`OekonomiskEffektueringSortering` with `Sekvens`): each kind's
+/// keys, in rank order.
+fn sortering(
+    n: Node<'_, '_>,
+    sti: &str,
+    ns: &str,
+    arter: [(&str, &[&str]); 2],
+    rang: &str,
+) -> Result<(Vec<Sortering>, Vec<Sortering>), Fejl> {
+    let mut lister: [Vec<Sortering>; 2] = [Vec::new(), Vec::new()];
+    let mut sb = Boern::new(n, sti)?;
+    while let Some(s) = sb.next_any() {
+        let navn = s.tag_name().name();
+        let Some(k) = arter
+            .iter()
+            .position(|(a, _)| s.tag_name().namespace() == Some(ns) && *a == navn)
+        else {
+            return Err(ugyldig(format!("{sti}: unexpected element {navn}")));
+        };
+        let p = format!("{sti}/{navn}");
+        let mut eb = Boern::new(s, &p)?;
+        let element = tekst(eb.one(ns, "Element")?)?.trim().to_owned();
+        let tilladte = arter[k].1;
+        if !tilladte.contains(&element.as_str()) {
+            return Err(ugyldig(format!(
+                "{p}/Element: '{element}' is not one of {}",
+                tilladte.join(", ")
+            )));
+        }
+        let retning = tekst(eb.one(ns, "Retning")?)?;
+        let faldende = match retning.trim() {
+            "Stigende" => false,
+            "Faldende" => true,
+            x => {
+                return Err(ugyldig(format!(
+                    "{p}/Retning: '{x}' is not Stigende or Faldende"
+                )));
+            }
+        };
+        let pt = tekst(eb.one(ns, rang)?)?;
+        let prioritet = pt
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| ugyldig(format!("{p}/{rang}: '{pt}' is not an integer")))?;
+        eb.slut()?;
+        lister[k].push(Sortering {
+            element,
+            faldende,
+            prioritet,
+        });
+    }
+    let [mut a, mut b] = lister;
+    a.sort_by_key(|s| s.prioritet);
+    b.sort_by_key(|s| s.prioritet);
+    Ok((a, b))
+}
+
+/// One change of an opdater: `sd:UUIDIdentifikator`, `sd:NoteTekst`, the optional lists, then
+/// the operation namespace's `Tidspunkt` and (if `uden`) `UdenNotifikation`.
+fn opdatering(
+    typ: &'static Indekstype,
+    n: Node<'_, '_>,
+    ns: &str,
+    uden: bool,
+    sti: &str,
+) -> Result<Opdatering, Fejl> {
+    let mut ob = Boern::new(n, sti)?;
+    let uuid = uuid_element(ob.one(NS_SD, "UUIDIdentifikator")?)?;
+    let note = ob.opt_tekst(NS_SD, "NoteTekst")?;
+    let (mut data, _) = lister_i(typ, &mut ob, Laesning::Opdater(uuid), sti)?;
+    let tidspunkt = tidsstempel(ob.one(ns, "Tidspunkt")?)?;
+    let uden_notifikation = match uden.then(|| ob.opt(ns, "UdenNotifikation")).flatten() {
+        Some(n) => boolsk(n, &format!("{sti}/UdenNotifikation"))?,
+        None => false,
+    };
+    ob.slut()?;
+    if let Some(n) = note {
+        data.insert("note".into(), Value::String(n));
+    }
+    Ok(Opdatering {
+        typ,
+        uuid,
+        data: Value::Object(data),
+        tidspunkt,
+        uden_notifikation,
     })
 }
 
@@ -614,8 +702,9 @@ fn blad(typ: &'static Indekstype, n: Node<'_, '_>, sti: &str) -> Result<Blad, Fe
             )));
         }
     }
-    let data = lister(typ, &mut b, true, sti)?;
+    let (data, efterfiltre) = lister_i(typ, &mut b, Laesning::Soeg, sti)?;
     b.slut()?;
+    blad.efterfiltre = efterfiltre;
     let q = &mut blad.parametre;
     let spec = typ.klasse;
     if let Some(Value::Object(a)) = data.get("attributter") {
@@ -662,6 +751,10 @@ fn blad(typ: &'static Indekstype, n: Node<'_, '_>, sti: &str) -> Result<Blad, Fe
                     .or_else(|| e.get("urn"))
                     .and_then(Value::as_str)
                     .unwrap_or_default();
+                if maal.is_empty() {
+                    // A relation that carries only a search extension (SF1490).
+                    continue;
+                }
                 // A Rolle qualifies the relation (the engine's facts carry it).
                 let rolle = e
                     .get("rolle")
@@ -677,4 +770,287 @@ fn blad(typ: &'static Indekstype, n: Node<'_, '_>, sti: &str) -> Result<Blad, Fe
     }
     let _ = spec;
     Ok(blad)
+}
+
+// ---------------------------------------------------------------------------------------------
+// SF1490 Ydelsesindeks.
+
+/// Which SF1490 service a request addresses (`OPERATIONS.md` of
+/// `crates/fki-server/tests/fixtures/sf1490/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ydelsestjeneste {
+    /// `YdelseIndeks.wsdl`: importer, opdater, fremsoeg.
+    YdelseIndeks,
+    /// `BevillingIndeks.wsdl`: fjern.
+    BevillingIndeks,
+    /// `OekonomiskEffektueringIndeks.wsdl`: fjern.
+    OekonomiskEffektueringIndeks,
+}
+
+/// What a fremsoeg answer includes (`yi:FremsoegFilterYdelseIndeksInputType`,
+/// `YdelseIndeksOperationer.xsd:212`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct YdelseFilter {
+    /// `None`: no Filter given, everything is shown.
+    pub bevilling: Option<Vis>,
+    pub effektuering: Option<Vis>,
+    /// `BevillingInkluder bevilgetydelse`: also the effektueringer paying the found
+    /// Bevillinger's BevilgetYdelser.
+    pub effektueringer: bool,
+    /// `OekonomiskEffektueringInkluder oekonomiskeydelseeffektueringer`: also the Bevillinger
+    /// the found effektueringer pay.
+    pub bevillinger: bool,
+}
+
+/// A YdelseIndeks fremsoeg (`yi:FremsoegYdelseIndeksInputType`, `YdelseIndeksOperationer.xsd:71`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct YdelseFremsoeg {
+    pub bevillinger: Vec<Uuid>,
+    pub effektueringer: Vec<Uuid>,
+    /// `None` for an empty `SoegUdtryk` (the schema accepts one): only the UUIDs given.
+    pub udtryk: Option<Udtryk>,
+    pub filter: YdelseFilter,
+    pub bevilling_sortering: Vec<Sortering>,
+    pub effektuering_sortering: Vec<Sortering>,
+}
+
+/// An operation of the SF1490 services.
+#[derive(Debug, Clone, PartialEq)]
+pub enum YdelseOperation {
+    Importer(Vec<Importobjekt>),
+    Opdater(Vec<Opdatering>),
+    Fremsoeg(Box<YdelseFremsoeg>),
+    /// BevillingIndeks / OekonomiskEffektueringIndeks fjern: remove the entry for good.
+    Fjern {
+        typ: &'static Indekstype,
+        uuid: Uuid,
+        note: Option<String>,
+    },
+}
+
+impl YdelseOperation {
+    /// The operation's name in the soapAction and the audit log.
+    pub fn navn(&self) -> &'static str {
+        match self {
+            YdelseOperation::Importer(_) => "importer",
+            YdelseOperation::Opdater(_) => "opdater",
+            YdelseOperation::Fremsoeg(_) => "fremsoeg",
+            YdelseOperation::Fjern { .. } => "fjern",
+        }
+    }
+}
+
+/// The sort elements of `yi:BevillingSorteringFilterType` (`YdelseIndeksOperationer.xsd:156`).
+pub const BEVILLING_SORTERING: &[&str] = &["FuldtNavn", "Ydelsesnavn"];
+/// The sort elements of `yi:OekonomiskEffektueringSorteringFilterType` (`:192`).
+pub const EFFEKTUERING_SORTERING: &[&str] = &["Dispositionsdato"];
+
+/// The output element answering `input` at `tjeneste`, with its namespace; `None` if `input`
+/// is no operation there.
+pub fn ydelse_output_element(
+    tjeneste: Ydelsestjeneste,
+    ns: &str,
+    input: &str,
+) -> Option<(&'static str, &'static str)> {
+    match (tjeneste, ns, input) {
+        (Ydelsestjeneste::YdelseIndeks, NS_YI, "ImporterYdelseIndeksInput") => {
+            Some((NS_YI, "ImporterYdelseIndeksOutput"))
+        }
+        (Ydelsestjeneste::YdelseIndeks, NS_YI, "OpdaterYdelseIndeksInput") => {
+            Some((NS_YI, "OpdaterYdelseIndeksOutput"))
+        }
+        (Ydelsestjeneste::YdelseIndeks, NS_YI, "FremsoegYdelseIndeksInput") => {
+            Some((NS_YI, "FremsoegYdelseIndeksOutput"))
+        }
+        (Ydelsestjeneste::BevillingIndeks, NS_BI, "FjernInput") => Some((NS_BI, "FjernOutput")),
+        (Ydelsestjeneste::OekonomiskEffektueringIndeks, NS_OEF, "FjernInput") => {
+            Some((NS_OEF, "FjernOutput"))
+        }
+        _ => None,
+    }
+}
+
+/// Read the operation element `op` addressed to an SF1490 service.
+pub fn laes_ydelse(tjeneste: Ydelsestjeneste, op: Node<'_, '_>) -> Result<YdelseOperation, Fejl> {
+    let navn = op.tag_name().name();
+    let ns = op.tag_name().namespace().unwrap_or("no namespace");
+    if ydelse_output_element(tjeneste, ns, navn).is_none() {
+        return Err(ugyldig(format!(
+            "{{{ns}}}{navn} is not an operation of this service"
+        )));
+    }
+    let mut b = Boern::new(op, navn)?;
+    let operation = match (tjeneste, navn) {
+        (Ydelsestjeneste::YdelseIndeks, "ImporterYdelseIndeksInput") => {
+            let mut objekter = Vec::new();
+            let mut i = 0;
+            while let Some(n) = b.next_any() {
+                i += 1;
+                let typ = match (n.tag_name().namespace(), n.tag_name().name()) {
+                    (Some(NS_YI), "BevillingIndeks") => &BEVILLING,
+                    (Some(NS_YI), "OekonomiskEffektueringIndeks") => &EFFEKTUERING,
+                    (ns, x) => {
+                        return Err(ugyldig(format!(
+                            "{navn}: expected BevillingIndeks or OekonomiskEffektueringIndeks ({NS_YI}), found {x} ({})",
+                            ns.unwrap_or("no namespace")
+                        )));
+                    }
+                };
+                // yi:BevillingIndeks (bi:ImportInputType) holds bi:BevillingIndeks, the object.
+                let element = n.tag_name().name();
+                let sti = format!("{navn}/{element}[{i}]");
+                let mut ib = Boern::new(n, &sti)?;
+                let objekt = ib.one(typ.ns, element)?;
+                ib.slut()?;
+                let (uuid, data, uden_notifikation) =
+                    importobjekt(typ, objekt, &format!("{sti}/{element}"))?;
+                objekter.push(Importobjekt {
+                    typ,
+                    uuid,
+                    data,
+                    uden_notifikation,
+                });
+            }
+            if objekter.is_empty() {
+                return Err(ugyldig(format!("{navn}: nothing to import")));
+            }
+            YdelseOperation::Importer(objekter)
+        }
+        (Ydelsestjeneste::YdelseIndeks, "OpdaterYdelseIndeksInput") => {
+            let mut v = Vec::new();
+            let mut i = 0;
+            while let Some(n) = b.next_any() {
+                i += 1;
+                let (typ, uden) = match (n.tag_name().namespace(), n.tag_name().name()) {
+                    (Some(NS_YI), "OpdaterBevillingIndeks") => (&BEVILLING, true),
+                    (Some(NS_YI), "OpdaterOekonomiskEffektueringIndeks") => (&EFFEKTUERING, false),
+                    (ns, x) => {
+                        return Err(ugyldig(format!(
+                            "{navn}: expected OpdaterBevillingIndeks or OpdaterOekonomiskEffektueringIndeks ({NS_YI}), found {x} ({})",
+                            ns.unwrap_or("no namespace")
+                        )));
+                    }
+                };
+                let sti = format!("{navn}/{}[{i}]", n.tag_name().name());
+                v.push(opdatering(typ, n, NS_YI, uden, &sti)?);
+            }
+            if v.is_empty() {
+                return Err(ugyldig(format!("{navn}: nothing to change")));
+            }
+            YdelseOperation::Opdater(v)
+        }
+        (Ydelsestjeneste::YdelseIndeks, "FremsoegYdelseIndeksInput") => {
+            let mut f = YdelseFremsoeg::default();
+            for (liste, el) in [
+                (&mut f.bevillinger, "BevillingUuid"),
+                (&mut f.effektueringer, "OekonomiskEffektueringUuid"),
+            ] {
+                for (i, n) in b.many(NS_YI, el).into_iter().enumerate() {
+                    let t = tekst(n)?;
+                    liste.push(Uuid::parse_str(t.trim()).map_err(|_| {
+                        ugyldig(format!("{navn}/{el}[{}]: '{t}' is not a UUID", i + 1))
+                    })?);
+                }
+            }
+            let u = udtryk(
+                b.one(NS_YI, "SoegUdtryk")?,
+                &format!("{navn}/SoegUdtryk"),
+                &YI,
+            )?;
+            f.udtryk = (!u.blade().is_empty()).then_some(u);
+            if let Some(n) = b.opt(NS_YI, "Filter") {
+                f.filter = ydelse_filter(n, &format!("{navn}/Filter"))?;
+            }
+            if let Some(n) = b.opt(NS_YI, "Sortering") {
+                (f.bevilling_sortering, f.effektuering_sortering) = sortering(
+                    n,
+                    &format!("{navn}/Sortering"),
+                    NS_YI,
+                    [
+                        ("BevillingSortering", BEVILLING_SORTERING),
+                        ("OekonomiskEffektueringSortering", EFFEKTUERING_SORTERING),
+                    ],
+                    "Sekvens",
+                )?;
+            }
+            YdelseOperation::Fremsoeg(Box::new(f))
+        }
+        (
+            Ydelsestjeneste::BevillingIndeks | Ydelsestjeneste::OekonomiskEffektueringIndeks,
+            "FjernInput",
+        ) => {
+            let typ = if tjeneste == Ydelsestjeneste::BevillingIndeks {
+                &BEVILLING
+            } else {
+                &EFFEKTUERING
+            };
+            let uuid = uuid_element(b.one(NS_SD, "UUIDIdentifikator")?)?;
+            let note = b.opt_tekst(NS_SD, "NoteTekst")?;
+            YdelseOperation::Fjern { typ, uuid, note }
+        }
+        (_, other) => {
+            return Err(ugyldig(format!(
+                "{other} is not an operation of this service"
+            )));
+        }
+    };
+    b.slut()?;
+    Ok(operation)
+}
+
+/// A YdelseIndeks `Filter`. Given, it shows only what it names ("An empty filter means that no
+/// data will be returned", `YdelseIndeksOperationer.xsd:211`). `yi:OekonomiskEffektueringVis`
+/// has no value for the OekonomiskEffektueringPart, the relation a search by CPR matches on:
+/// fki shows it with anything an OekonomiskEffektueringVis names.
+fn ydelse_filter(n: Node<'_, '_>, sti: &str) -> Result<YdelseFilter, Fejl> {
+    let mut f = YdelseFilter {
+        bevilling: Some(Vis::default()),
+        effektuering: Some(Vis::default()),
+        ..YdelseFilter::default()
+    };
+    let mut b = Boern::new(n, sti)?;
+    while let Some(c) = b.next_any() {
+        let navn = c.tag_name().name();
+        if c.tag_name().namespace() != Some(NS_YI) {
+            return Err(ugyldig(format!("{sti}: unexpected element {navn}")));
+        }
+        let p = format!("{sti}/{navn}");
+        let vaerdi = if navn.ends_with("Vis") {
+            let mut vb = Boern::new(c, &p)?;
+            let t = tekst(vb.one(NS_YI, "Vis")?)?;
+            vb.slut()?;
+            t
+        } else {
+            tekst(c)?
+        };
+        let v = vaerdi.trim();
+        let ukendt = || ugyldig(format!("{p}: '{v}' is not a value of {navn}"));
+        match navn {
+            "BevillingVis" => {
+                let vis = f.bevilling.get_or_insert_default();
+                match ydelse::bevilling_vis(v).ok_or_else(ukendt)? {
+                    Ok(del) => vis.dele.push(del),
+                    Err(rolle) => vis.roller.push(rolle),
+                }
+            }
+            "OekonomiskEffektueringVis" => {
+                let vis = f.effektuering.get_or_insert_default();
+                vis.dele
+                    .push(ydelse::effektuering_vis(v).ok_or_else(ukendt)?);
+                if !vis.dele.contains(&"oekonomiskeffektueringpart") {
+                    vis.dele.push("oekonomiskeffektueringpart");
+                }
+            }
+            "BevillingInkluder" => match v {
+                "bevilgetydelse" => f.effektueringer = true,
+                _ => return Err(ukendt()),
+            },
+            "OekonomiskEffektueringInkluder" => match v {
+                "oekonomiskeydelseeffektueringer" => f.bevillinger = true,
+                _ => return Err(ukendt()),
+            },
+            _ => return Err(ugyldig(format!("{sti}: unexpected element {navn}"))),
+        }
+    }
+    Ok(f)
 }

@@ -9,6 +9,8 @@
 //!
 //! The role UUIDs are those of KOMBIT's examples
 //! (`../shared/specs/sf1470-sagdokumentindeks/client.properties.example`).
+//!
+//! SF1470's rules are `SDI-*`, SF1490's (Ydelsesindeks) `YI-*`; [`tjek`] applies each type's.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,6 +19,7 @@ use uuid::Uuid;
 
 use crate::operation::{Importobjekt, Opdatering};
 use crate::sagdok::{DOKUMENT, Indekstype, SAG};
+use crate::ydelse::{self, BEVILLING, EFFEKTUERING};
 
 /// Rolle "Primær klasse" of a Sagsklasse / Dokumentklasse.
 pub const ROLLE_PRIMAER_KLASSE: Uuid = Uuid::from_u128(0xa86c6581_ec85_412d_a655_31a1f1d5b14f);
@@ -92,6 +95,54 @@ pub const REGLER: &[(&str, &str)] = &[
         "SDI-EJER",
         "Only the anvendersystem that wrote an entry changes or removes it.",
     ),
+    (
+        "YI-SKEMA",
+        "The request follows the WSDL/XSD of SF1490: element names, namespaces, order, value forms (dates, amounts, booleans, lengths, enumerations).",
+    ),
+    (
+        "YI-EGENSKABER",
+        "A Bevilling has Egenskaber with BrugervendtNoegle and Foelsomhed (KOMBIT's sample client: mandatory); an OekonomiskEffektuering has Egenskaber with Dispositionsdato (the interface's only sort key for payments).",
+    ),
+    (
+        "YI-FOELSOMHED",
+        "A Bevilling's Foelsomhed is one of IKKE_FORTROLIGE_DATA, FORTROLIGE_PERSONOPLYSNINGER, FOELSOMME_PERSONOPLYSNINGER, VIP_SAGER.",
+    ),
+    (
+        "YI-MODTAGER",
+        "A Bevilling has a Bevillingspart and an OekonomiskEffektuering an OekonomiskEffektueringPart: whom the grant or payment is for.",
+    ),
+    (
+        "YI-BEVILGETYDELSE",
+        "Every BevilgetYdelse has an Id, unique within its Bevilling (an effektuering's BevilgetYdelseRef names it by Id).",
+    ),
+    (
+        "YI-ROLLE",
+        "Every Bevillingspart, Bevillingsaktoer, Ydelse, Klassifikation, OekonomiskYdelseEffektueringRelation, Aktoer and OekonomiskEffektueringPart names its Rolle and Type.",
+    ),
+    (
+        "YI-REF-ORG",
+        "A Bevillingsaktoer or an effektuering's Aktoer given by UUID exists in fki's Organisation (SF1500) for the caller's myndighed or as fælleskommunal.",
+    ),
+    (
+        "YI-REF-KLASSE",
+        "A BevilgetYdelse's Ydelse and Klassifikation and an OekonomiskYdelseEffektueringRelation point, by UUID, at a Klasse in fki's Klassifikation (SF1510).",
+    ),
+    (
+        "YI-REF-ITSYSTEM",
+        "A BevilgetYdelse's ItSystem and an effektuering's ItSystem given by UUID exist as ItSystem in fki's Organisation.",
+    ),
+    (
+        "YI-PART",
+        "A Bevillingspart or OekonomiskEffektueringPart is a CPR number (urn:oio:cpr-nr:<10 digits>), a CVR number (urn:oio:cvr-nr:<8 digits>) or a UUID.",
+    ),
+    (
+        "YI-BEVILLING",
+        "An OekonomiskEffektuering names its Bevilling (a BevilgetYdelseRef in an OekonomiskYdelseEffektueringRelation); each BevilgetYdelseRef names a Bevilling in the index or in the same request, and one of that Bevilling's BevilgetYdelse Ids.",
+    ),
+    (
+        "YI-EJER",
+        "Only the anvendersystem that wrote a Bevilling or OekonomiskEffektuering changes or removes it.",
+    ),
 ];
 
 /// The Foelsomhed values (`si:FoelsomhedType`, `di:FoelsomhedType`).
@@ -110,6 +161,8 @@ pub struct Opslag {
     pub klasser: HashMap<Uuid, String>,
     /// Existing index entries by UUID: the anvendersystem that owns them.
     pub ejere: HashMap<Uuid, Option<String>>,
+    /// Visible Bevillinger in the index by UUID: the Ids of their BevilgetYdelser.
+    pub bevilgede: HashMap<Uuid, Vec<String>>,
 }
 
 /// The organisation classes an aktør may be.
@@ -176,8 +229,16 @@ impl Skrivning<'_> {
     }
 }
 
-/// Check the writes of one request, by the anvendersystem `system`. Returns every broken rule.
+/// Check the writes of one request, by the anvendersystem `system`. Returns every broken rule:
+/// SF1470's for sager and documents, SF1490's ([`tjek_ydelse`]) for Bevillinger and
+/// effektueringer.
 pub fn tjek(skrivninger: &[Skrivning<'_>], opslag: &Opslag, system: Option<&str>) -> Vec<Brud> {
+    let mut brud = tjek_sagdok(skrivninger, opslag, system);
+    brud.extend(tjek_ydelse(skrivninger, opslag, system));
+    brud
+}
+
+fn tjek_sagdok(skrivninger: &[Skrivning<'_>], opslag: &Opslag, system: Option<&str>) -> Vec<Brud> {
     let mut brud = Vec::new();
     // Documents the request itself brings.
     let nye_dokumenter: HashSet<Uuid> = skrivninger
@@ -187,6 +248,9 @@ pub fn tjek(skrivninger: &[Skrivning<'_>], opslag: &Opslag, system: Option<&str>
         .collect();
     for s in skrivninger {
         let typ = s.typ();
+        if typ != &SAG && typ != &DOKUMENT {
+            continue;
+        }
         let uuid = s.uuid();
         let sti = format!("{} {uuid}", typ.navn);
         let data = s.data();
@@ -438,4 +502,295 @@ pub fn gyldig_part(urn: &str) -> bool {
         || urn
             .strip_prefix("urn:oio:cvr-nr:")
             .is_some_and(|s| cifre(s, 8))
+}
+
+/// The SF1490 rules (`YI-*` in [`REGLER`]) for the Bevillinger and effektueringer of a request.
+pub fn tjek_ydelse(
+    skrivninger: &[Skrivning<'_>],
+    opslag: &Opslag,
+    system: Option<&str>,
+) -> Vec<Brud> {
+    let mut brud = Vec::new();
+    // The Bevillinger the request itself brings, with their BevilgetYdelse Ids (`None`: an
+    // opdater that leaves them as they are).
+    let nye_bevillinger: HashMap<Uuid, Option<Vec<String>>> = skrivninger
+        .iter()
+        .filter(|s| s.typ() == &BEVILLING)
+        .map(|s| (s.uuid(), ydelse::bevilgede_ider_json(s.data())))
+        .collect();
+    for s in skrivninger {
+        let typ = s.typ();
+        if typ != &BEVILLING && typ != &EFFEKTUERING {
+            continue;
+        }
+        let bevilling = typ == &BEVILLING;
+        let uuid = s.uuid();
+        let sti = format!("{} {uuid}", typ.navn);
+        let data = s.data();
+        let import = matches!(s, Skrivning::Import(_));
+        let mut b = |regel: &'static str, hvor: &str, tekst: String| {
+            let sti = if hvor.is_empty() {
+                sti.clone()
+            } else {
+                format!("{sti} {hvor}")
+            };
+            brud.push(Brud { regel, sti, tekst });
+        };
+        if let Some(Some(ejer)) = opslag.ejere.get(&uuid)
+            && system.is_some_and(|s| s != ejer)
+        {
+            b(
+                "YI-EJER",
+                "",
+                format!("the entry belongs to anvendersystem {ejer}; only it may change the entry"),
+            );
+        }
+        let egenskaber: Vec<&serde_json::Map<String, Value>> = data
+            .get("attributter")
+            .and_then(|a| a.get(typ.klasse.key("egenskaber")))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+            .collect();
+        let har_felt = |felt: &str| {
+            egenskaber.iter().any(|e| {
+                e.get(felt)
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| !t.trim().is_empty())
+            })
+        };
+        if import {
+            let kraevet: &[(&str, &str)] = if bevilling {
+                &[
+                    ("brugervendtnoegle", "BrugervendtNoegle"),
+                    ("foelsomhed", "Foelsomhed"),
+                ]
+            } else {
+                &[("dispositionsdato", "Dispositionsdato")]
+            };
+            for (felt, navn) in kraevet {
+                if !har_felt(felt) {
+                    b(
+                        "YI-EGENSKABER",
+                        "AttributListe/Egenskaber",
+                        format!("{navn} is missing"),
+                    );
+                }
+            }
+        }
+        for e in &egenskaber {
+            if let Some(f) = e.get("foelsomhed").and_then(Value::as_str)
+                && !FOELSOMHED.contains(&f)
+            {
+                b(
+                    "YI-FOELSOMHED",
+                    "AttributListe/Egenskaber/Foelsomhed",
+                    format!("'{f}' is not one of {}", FOELSOMHED.join(", ")),
+                );
+            }
+        }
+        let Some(rel) = data.get("relationer").and_then(Value::as_object) else {
+            continue;
+        };
+        let entries = |navn: &str| -> Vec<&Value> {
+            rel.get(navn)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .collect()
+        };
+        // Where an entry is on the wire: a RelationListe element, or where a derived entry
+        // came from.
+        let hvor = |navn: &str, i: usize, e: &Value| -> String {
+            if let Some(s) = e.pointer("/detaljer/sti").and_then(Value::as_str) {
+                return s.to_owned();
+            }
+            let element = typ
+                .relationer
+                .iter()
+                .find(|d| d.relation == navn)
+                .map_or(navn, |d| d.element);
+            format!("RelationListe/{element}[{}]", i + 1)
+        };
+        let maal_uuid = |e: &Value| -> Option<Uuid> {
+            e.get("uuid")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+        };
+        let (roller, org, klasser, itsystemer, parter): (&[&str], &[&str], &[&str], &[&str], &str) =
+            if bevilling {
+                (
+                    &[
+                        "bevillingspart",
+                        "bevillingsaktoer",
+                        "ydelse",
+                        "ydelsesklasse",
+                    ],
+                    &["bevillingsaktoer"],
+                    &["ydelse", "ydelsesklasse"],
+                    &["ydelsesitsystem"],
+                    "bevillingspart",
+                )
+            } else {
+                (
+                    &[
+                        "oekonomiskydelseeffektuering",
+                        "aktoer",
+                        "oekonomiskeffektueringpart",
+                    ],
+                    &["aktoer"],
+                    &["oekonomiskydelseeffektuering"],
+                    &["itsystem"],
+                    "oekonomiskeffektueringpart",
+                )
+            };
+        for navn in roller {
+            for (i, e) in entries(navn).iter().enumerate() {
+                if e.get("rolle").is_none() || e.get("type").is_none() {
+                    b("YI-ROLLE", &hvor(navn, i, e), "give Rolle and Type".into());
+                }
+            }
+        }
+        for navn in org {
+            for (i, e) in entries(navn).iter().enumerate() {
+                if let Some(u) = maal_uuid(e) {
+                    match opslag.klasser.get(&u) {
+                        Some(k) if AKTOER_KLASSER.contains(&k.as_str()) => {}
+                        Some(k) => b(
+                            "YI-REF-ORG",
+                            &hvor(navn, i, e),
+                            format!("{u} is a {k}, not an organisation object"),
+                        ),
+                        None => b(
+                            "YI-REF-ORG",
+                            &hvor(navn, i, e),
+                            format!(
+                                "{u} does not exist in Organisation (or is not visible to the caller's myndighed)"
+                            ),
+                        ),
+                    }
+                }
+            }
+        }
+        for navn in klasser {
+            for (i, e) in entries(navn).iter().enumerate() {
+                let h = hvor(navn, i, e);
+                match maal_uuid(e) {
+                    Some(u) => match opslag.klasser.get(&u).map(String::as_str) {
+                        Some("klasse") => {}
+                        Some(k) => b("YI-REF-KLASSE", &h, format!("{u} is a {k}, not a Klasse")),
+                        None => b(
+                            "YI-REF-KLASSE",
+                            &h,
+                            format!("Klasse {u} does not exist in Klassifikation"),
+                        ),
+                    },
+                    None => b(
+                        "YI-REF-KLASSE",
+                        &h,
+                        "refer to the Klasse by its UUID".into(),
+                    ),
+                }
+            }
+        }
+        for navn in itsystemer {
+            for (i, e) in entries(navn).iter().enumerate() {
+                if let Some(u) = maal_uuid(e)
+                    && opslag.klasser.get(&u).map(String::as_str) != Some("itsystem")
+                {
+                    b(
+                        "YI-REF-ITSYSTEM",
+                        &hvor(navn, i, e),
+                        format!("ItSystem {u} does not exist in Organisation"),
+                    );
+                }
+            }
+        }
+        let part = entries(parter);
+        for (i, e) in part.iter().enumerate() {
+            let ok = match e.get("urn").and_then(Value::as_str) {
+                Some(urn) => gyldig_part(urn),
+                None => maal_uuid(e).is_some(),
+            };
+            if !ok {
+                b(
+                    "YI-PART",
+                    &hvor(parter, i, e),
+                    format!(
+                        "'{}' is not urn:oio:cpr-nr:<10 digits>, urn:oio:cvr-nr:<8 digits> or a UUID",
+                        e.get("urn").and_then(Value::as_str).unwrap_or("")
+                    ),
+                );
+            }
+        }
+        if import && part.is_empty() {
+            let element = if bevilling {
+                "Bevillingspart"
+            } else {
+                "OekonomiskEffektueringPart"
+            };
+            b(
+                "YI-MODTAGER",
+                &format!("RelationListe/{element}"),
+                format!("no {element}: whom is it for?"),
+            );
+        }
+        if bevilling {
+            let mut set = HashSet::new();
+            for (i, e) in entries(ydelse::BEVILGETYDELSE).iter().enumerate() {
+                let h = format!("AttributListe/BevilgetYdelse[{}]", i + 1);
+                match e.get("indeks").and_then(Value::as_str) {
+                    None => b("YI-BEVILGETYDELSE", &h, "Id is missing".into()),
+                    Some(id) if !set.insert(id) => b(
+                        "YI-BEVILGETYDELSE",
+                        &h,
+                        format!("Id '{id}' is given to more than one BevilgetYdelse"),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        } else {
+            let refs = entries("bevilling");
+            if import && refs.is_empty() {
+                b(
+                    "YI-BEVILLING",
+                    "RelationListe/OekonomiskYdelseEffektueringRelation",
+                    "no BevilgetYdelseRef: name the Bevilling and the BevilgetYdelse the payment is for".into(),
+                );
+            }
+            for (i, e) in refs.iter().enumerate() {
+                let h = hvor("bevilling", i, e);
+                let Some(u) = maal_uuid(e) else { continue };
+                let id = e.get("indeks").and_then(Value::as_str).unwrap_or("");
+                let ider: Option<&Vec<String>> = match nye_bevillinger.get(&u) {
+                    Some(Some(ider)) => Some(ider),
+                    Some(None) | None
+                        if opslag.klasser.get(&u).map(String::as_str)
+                            == Some(BEVILLING.klasse.name) =>
+                    {
+                        opslag.bevilgede.get(&u)
+                    }
+                    _ => {
+                        b(
+                            "YI-BEVILLING",
+                            &h,
+                            format!(
+                                "Bevilling {u} is not in the index; import it first or in the same request"
+                            ),
+                        );
+                        continue;
+                    }
+                };
+                if !ider.is_some_and(|v| v.iter().any(|x| x == id)) {
+                    b(
+                        "YI-BEVILLING",
+                        &h,
+                        format!("Bevilling {u} has no BevilgetYdelse with Id '{id}'"),
+                    );
+                }
+            }
+        }
+    }
+    brud
 }

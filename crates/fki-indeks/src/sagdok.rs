@@ -1,5 +1,8 @@
 //! The Sag and Dokument of the Sags- og dokumentindeks on the wire, declared as data, and the
-//! generic reading and writing of their registreringer.
+//! generic reading and writing of their registreringer. SF1490's Bevilling and
+//! OekonomiskEffektuering ([`crate::ydelse`]) are declared the same way; what they need beyond
+//! SF1470's shapes is data of [`Indekstype`] too (an AttributListe element kept as relations,
+//! derived relations, search extensions checked as [`Efterfilter`]s).
 //!
 //! Source: `../shared/specs/sf1470-sagdokumentindeks/wsdl/xsd/6.0.STS-0/Sag.xsd`,
 //! `SagIndeks.xsd`, `DokumentIndeks.xsd` and `GenerelleDefinitioner.xsd`. The namespaces follow
@@ -19,7 +22,7 @@ use fki_oio::model::{AttrEntry, Livscyklus, Maal, Registrering, RelEntry, StateE
 use fki_oio::spec::ClassSpec;
 use fki_oio::time::{self, NEG_INF, POS_INF, Ts};
 use fki_organisation::forespoergsel::{
-    Boern, tekst, tidsstempel, ugyldig, unik_id, uuid_element, virkning,
+    Boern, tekst, tidspunkt, tidsstempel, ugyldig, unik_id, uuid_element, virkning,
 };
 use fki_organisation::svar::{tekst_element, virkning_i};
 use fki_organisation::typer::NS_SD;
@@ -67,6 +70,11 @@ pub enum Form {
     Dato,
     /// `sd:OffentlighedUndtagetType`: `sd:TitelAlternativTekst`, `sd:OffentlighedUndtagetHjemmelTekst`.
     OffentlighedUndtaget,
+    /// `xs:dateTime`: checked, kept as given (SF1490's dates).
+    Tidsstempel,
+    /// `gd:BeloebType` (`-?[0-9]+(\.[0-9]+)?`, `../shared/specs/sf1490-ydelsesindeks/xsd/6.0.STS-0/GenerelleDefinitioner.xsd`):
+    /// checked, kept as given.
+    Beloeb,
 }
 
 /// An attribute element and the engine field it carries.
@@ -77,14 +85,14 @@ pub struct Felt {
     pub form: Form,
 }
 
-const fn tf(element: &'static str, felt: &'static str) -> Felt {
+pub(crate) const fn tf(element: &'static str, felt: &'static str) -> Felt {
     Felt {
         element,
         felt,
         form: Form::Tekst,
     }
 }
-const fn ff(element: &'static str, felt: &'static str, form: Form) -> Felt {
+pub(crate) const fn ff(element: &'static str, felt: &'static str, form: Form) -> Felt {
     Felt {
         element,
         felt,
@@ -102,7 +110,7 @@ pub struct Rel {
     pub udvidelse: bool,
 }
 
-const fn r(element: &'static str, relation: &'static str) -> Rel {
+pub(crate) const fn r(element: &'static str, relation: &'static str) -> Rel {
     Rel {
         element,
         relation,
@@ -136,6 +144,90 @@ pub struct Indekstype {
     /// fields (engine group `indeksegenskaber`).
     pub udvidelse: Option<(&'static str, &'static [Felt])>,
     pub relationer: &'static [Rel],
+    /// The rule a schema error is reported under (`SDI-SKEMA`, `YI-SKEMA`) and the owner rule
+    /// (`SDI-EJER`, `YI-EJER`).
+    pub regel_skema: &'static str,
+    pub regel_ejer: &'static str,
+    /// Whether the imported object ends with `UdenNotifikation` (not SF1490's effektuering).
+    pub uden_notifikation: bool,
+    /// An element of the AttributListe after `Egenskaber` that the engine keeps as relations
+    /// (SF1490's `bi:BevilgetYdelse`, whose entries may overlap in time as an attribute
+    /// group's may not).
+    pub attributelement: Option<Attributelement>,
+    /// Relations derived from what the wire relations carry, after the RelationListe is read
+    /// (SF1490: an effektuering's `bevilling`, from its `BevilgetYdelseRef`): index-only, for
+    /// the rules and the searches, never written on the wire.
+    pub afled: Option<Afledning>,
+    /// The search extensions a Soeg's lists may carry (SF1490's date and amount intervals).
+    pub soegeudvidelser: &'static [Soegeudvidelse],
+}
+
+/// An AttributListe element kept as relations (see [`Indekstype::attributelement`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Attributelement {
+    /// The element (in the type's namespace), after the `Egenskaber`.
+    pub element: &'static str,
+    /// The engine relation holding one entry per element, the element itself kept whole as
+    /// a self-contained fragment in its `detaljer.xml` and written back as given.
+    pub relation: &'static str,
+    /// The index-only relations derived from each element (its references), replaced with it.
+    pub afledte: &'static [&'static str],
+    /// Read one element: the entries of [`Attributelement::relation`] and of the
+    /// [`Attributelement::afledte`]. For a write the owning object's UUID is given; in a search
+    /// (`None`) only the derived entries (criteria) and the post-filters of its values.
+    pub laes: fn(Node<'_, '_>, Option<uuid::Uuid>, &str) -> Result<Attributdel, Fejl>,
+}
+
+/// What an [`Attributelement`] reads into: relation entries (engine relation, entry) and the
+/// post-filters of a search.
+pub type Attributdel = (Vec<(&'static str, Value)>, Vec<Efterfilter>);
+
+/// See [`Indekstype::afled`]: completes the relations read from a RelationListe.
+pub type Afledning = fn(&mut Map<String, Value>) -> Result<(), Fejl>;
+
+/// Where a value of an entry is, for the post-filters of a search (what the engine's facts do
+/// not index: values inside kept XML, intervals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vaerdisti {
+    /// An attribute field: engine group and field.
+    Felt(&'static str, &'static str),
+    /// Inside the XML a relation keeps (`detaljer.xml`, `detaljer.tillaeg`): the relation
+    /// and the element path below it, local names separated by `/`.
+    Relation(&'static str, &'static str),
+}
+
+/// The kind of an interval's bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intervaltype {
+    /// `go:SoegTidIntervalType`: `go:FraTidspunkt`, `go:TilTidspunkt`.
+    Tid,
+    /// `go:SoegBeloebIntervalType`: `go:FraBeloeb`, `go:TilBeloeb`.
+    Beloeb,
+}
+
+/// A search extension element and the intervals it may hold, each the value it bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct Soegeudvidelse {
+    /// `None`: in the AttributListe's `gd:LokalUdvidelseListe`; `Some(relation)`: in that
+    /// engine relation's (its wire relation's) `gd:LokalUdvidelseListe`.
+    pub relation: Option<&'static str>,
+    /// The element (in the type's namespace).
+    pub element: &'static str,
+    pub intervaller: &'static [(&'static str, Intervaltype, Vaerdisti)],
+}
+
+/// A criterion the engine's facts cannot answer, checked on the entries found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Efterfilter {
+    /// Some value at the path matches the text (case-insensitive, `%` as wildcard, as LoRa).
+    Tekst(Vaerdisti, String),
+    /// Some value at the path lies in the interval (bounds included; `None`: unbounded).
+    Interval {
+        sti: Vaerdisti,
+        typ: Intervaltype,
+        fra: Option<String>,
+        til: Option<String>,
+    },
 }
 
 impl PartialEq for Indekstype {
@@ -188,6 +280,12 @@ pub static SAG: Indekstype = Indekstype {
         ru("Sikkerhedsprofil", "sikkerhedsprofil"),
         ru("SagsitsystemRelation", "sagsitsystem"),
     ],
+    regel_skema: "SDI-SKEMA",
+    regel_ejer: "SDI-EJER",
+    uden_notifikation: true,
+    attributelement: None,
+    afled: None,
+    soegeudvidelser: &[],
 };
 
 /// The Dokument (`di:DokumentIndeksType`).
@@ -224,11 +322,22 @@ pub static DOKUMENT: Indekstype = Indekstype {
         ru("Sikkerhedsprofil", "sikkerhedsprofil"),
         ru("DokumentitsystemRelation", "dokumentitsystem"),
     ],
+    regel_skema: "SDI-SKEMA",
+    regel_ejer: "SDI-EJER",
+    uden_notifikation: true,
+    attributelement: None,
+    afled: None,
+    soegeudvidelser: &[],
 };
 
-/// The two types.
-pub fn typer() -> [&'static Indekstype; 2] {
-    [&SAG, &DOKUMENT]
+/// The index types: SF1470's Sag and Dokument, SF1490's Bevilling and OekonomiskEffektuering.
+pub fn typer() -> [&'static Indekstype; 4] {
+    [
+        &SAG,
+        &DOKUMENT,
+        &crate::ydelse::BEVILLING,
+        &crate::ydelse::EFFEKTUERING,
+    ]
 }
 
 /// The wire type of an engine class name.
@@ -251,7 +360,8 @@ fn virkning_eller_altid(b: &mut Boern<'_, '_>, ns: &str, sti: &str) -> Result<Va
     }
 }
 
-/// One object to write: `sdi:SagIndeks` / `sdi:DokumentIndeks` of an import.
+/// One object to write: `sdi:SagIndeks` / `sdi:DokumentIndeks` of an import (`bi:BevillingIndeks`
+/// / `oef:OekonomiskEffektueringIndeks` of an SF1490 import).
 pub fn importobjekt(
     typ: &'static Indekstype,
     objekt: Node<'_, '_>,
@@ -260,7 +370,11 @@ pub fn importobjekt(
     let mut o = Boern::new(objekt, sti)?;
     let uuid = uuid_element(o.one(NS_SD, "UUIDIdentifikator")?)?;
     let regs = o.many(typ.ns, "Registrering");
-    let uden = match o.opt(typ.ns, "UdenNotifikation") {
+    let uden = match typ
+        .uden_notifikation
+        .then(|| o.opt(typ.ns, "UdenNotifikation"))
+        .flatten()
+    {
         Some(n) => boolsk(n, &format!("{sti}/UdenNotifikation"))?,
         None => false,
     };
@@ -288,7 +402,7 @@ pub fn importobjekt(
     if let Some(t) = b.opt(NS_GD, "StsTidspunkt") {
         tidsstempel(t)?;
     }
-    let mut data = lister(typ, &mut b, true, &sti)?;
+    let (mut data, _) = lister_i(typ, &mut b, Laesning::Import(uuid), &sti)?;
     b.slut()?;
     if let Some(n) = note {
         data.insert("note".into(), json!(n));
@@ -305,6 +419,17 @@ pub fn boolsk(n: Node<'_, '_>, sti: &str) -> Result<bool, Fejl> {
     }
 }
 
+/// What the lists are read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Laesning {
+    /// The whole object of an import (the lists are required), with its UUID.
+    Import(uuid::Uuid),
+    /// The changes of an opdater (each list optional) of the entry with this UUID.
+    Opdater(uuid::Uuid),
+    /// The criteria of a search (the lists are required): search extensions allowed.
+    Soeg,
+}
+
 /// The three lists of a write as engine JSON. On import they are required; on opdater each is
 /// optional and an absent one (or an absent group inside one) is left as it is.
 pub fn lister(
@@ -313,8 +438,33 @@ pub fn lister(
     paakraevet: bool,
     sti: &str,
 ) -> Result<Map<String, Value>, Fejl> {
+    let l = if paakraevet {
+        Laesning::Import(uuid::Uuid::nil())
+    } else {
+        Laesning::Opdater(uuid::Uuid::nil())
+    };
+    lister_i(typ, b, l, sti).map(|(m, _)| m)
+}
+
+/// The three lists as engine JSON, and in a search the post-filters they ask for (see
+/// [`Efterfilter`]).
+pub fn lister_i(
+    typ: &Indekstype,
+    b: &mut Boern<'_, '_>,
+    laesning: Laesning,
+    sti: &str,
+) -> Result<(Map<String, Value>, Vec<Efterfilter>), Fejl> {
     let spec = typ.klasse;
+    let paakraevet = !matches!(laesning, Laesning::Opdater(_));
+    let soeg = laesning == Laesning::Soeg;
+    let ejer = match laesning {
+        Laesning::Import(u) | Laesning::Opdater(u) => Some(u),
+        Laesning::Soeg => None,
+    };
     let mut out = Map::new();
+    let mut filtre = Vec::new();
+    // Relations an AttributListe element brings (SF1490's BevilgetYdelse).
+    let mut attr_rel: Option<Map<String, Value>> = None;
     fn hent<'a, 'i>(
         b: &mut Boern<'a, 'i>,
         ns: &str,
@@ -348,6 +498,26 @@ pub fn lister(
         if paakraevet || !egenskaber.is_empty() {
             attr.insert(spec.key("egenskaber"), Value::Array(egenskaber));
         }
+        if let Some(ae) = &typ.attributelement {
+            let elementer = lb.many(typ.ns, ae.element);
+            if paakraevet || !elementer.is_empty() {
+                let mut m = Map::new();
+                if !soeg {
+                    for navn in std::iter::once(&ae.relation).chain(ae.afledte) {
+                        m.insert((*navn).into(), Value::Array(Vec::new()));
+                    }
+                }
+                for (i, e) in elementer.into_iter().enumerate() {
+                    let (entries, f) =
+                        (ae.laes)(e, ejer, &format!("{p}/{}[{}]", ae.element, i + 1))?;
+                    for (navn, v) in entries {
+                        push(&mut m, navn, v);
+                    }
+                    filtre.extend(f);
+                }
+                attr_rel = Some(m);
+            }
+        }
         if let Some(l) = lb.opt(NS_GD, "LokalUdvidelseListe") {
             let lp = format!("{p}/LokalUdvidelseListe");
             let mut ub = Boern::new(l, &lp)?;
@@ -361,6 +531,17 @@ pub fn lister(
                         felter,
                         &format!("{lp}/{element}[{}]", i + 1),
                     )?);
+                }
+            }
+            if soeg {
+                for u in typ.soegeudvidelser.iter().filter(|u| u.relation.is_none()) {
+                    for (i, e) in ub.many(typ.ns, u.element).into_iter().enumerate() {
+                        filtre.extend(soegeudvidelse(
+                            e,
+                            u,
+                            &format!("{lp}/{}[{}]", u.element, i + 1),
+                        )?);
+                    }
                 }
             }
             senest_aendret(&mut ub)?;
@@ -387,7 +568,8 @@ pub fn lister(
         tom_udvidelse(&mut tb, &p)?;
         tb.slut()?;
         let mut tilstande = Map::new();
-        if paakraevet || !list.is_empty() {
+        // A type without Fremdrift (SF1490's) has an empty TilstandListe and no states.
+        if (paakraevet || !list.is_empty()) && spec.state("fremdrift").is_some() {
             tilstande.insert(spec.key("fremdrift"), Value::Array(list));
         }
         out.insert("tilstande".into(), Value::Object(tilstande));
@@ -398,7 +580,10 @@ pub fn lister(
         let mut rel: Map<String, Value> = Map::new();
         for def in typ.relationer.iter().filter(|d| !d.udvidelse) {
             for (i, e) in rb.many(typ.ns, def.element).into_iter().enumerate() {
-                let v = relation(e, &format!("{p}/{}[{}]", def.element, i + 1))?;
+                let p = format!("{p}/{}[{}]", def.element, i + 1);
+                // A search's relation may carry only a search extension (SF1490's intervals).
+                let kraev = !soeg || typ.soegeudvidelser.is_empty();
+                let v = relation_i(e, NS_GD, true, kraev, &p)?;
                 push(&mut rel, def.relation, v);
             }
         }
@@ -420,10 +605,139 @@ pub fn lister(
             ub.slut()?;
         }
         rb.slut()?;
+        if soeg {
+            filtre.extend(relationsudvidelser(typ, &rel, &p)?);
+        }
+        if let Some(afled) = typ.afled {
+            afled(&mut rel)?;
+        }
+        if attr_rel.is_some() && !soeg {
+            // The RelationListe replaces the wire relations even when the AttributListe's
+            // element brings relations of its own (an empty RelationListe clears them).
+            for def in typ.relationer {
+                rel.entry(def.relation)
+                    .or_insert_with(|| Value::Array(Vec::new()));
+            }
+        }
         // On opdater, a RelationListe replaces the relations: an empty one clears them.
         out.insert("relationer".into(), Value::Object(rel));
     }
+    if let Some(m) = attr_rel {
+        let rel = out
+            .entry("relationer")
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .expect("relationer is an object");
+        rel.extend(m);
+    }
+    Ok((out, filtre))
+}
+
+/// The intervals of one search extension element (`bi:SoegEgenskaberLokalUdvidelse` …): each
+/// declared interval child, in order, optional.
+fn soegeudvidelse(
+    e: Node<'_, '_>,
+    u: &Soegeudvidelse,
+    sti: &str,
+) -> Result<Vec<Efterfilter>, Fejl> {
+    let ns = e.tag_name().namespace().unwrap_or_default().to_owned();
+    let mut b = Boern::new(e, sti)?;
+    let mut out = Vec::new();
+    for (element, typ, vaerdi) in u.intervaller {
+        let Some(i) = b.opt(&ns, element) else {
+            continue;
+        };
+        let p = format!("{sti}/{element}");
+        let mut ib = Boern::new(i, &p)?;
+        let (fra, til) = match typ {
+            Intervaltype::Tid => {
+                let graense = |n: Node<'_, '_>, til: bool| -> Result<Option<String>, Fejl> {
+                    let t = tidspunkt(n, til)?;
+                    Ok((t != "infinity" && t != "-infinity").then_some(t))
+                };
+                let fra = graense(ib.one(NS_GO, "FraTidspunkt")?, false)?;
+                let til = graense(ib.one(NS_GO, "TilTidspunkt")?, true)?;
+                (fra, til)
+            }
+            Intervaltype::Beloeb => {
+                let mut beloeb = |navn: &str| -> Result<Option<String>, Fejl> {
+                    let t = tekst(ib.one(NS_GO, navn)?)?.trim().to_owned();
+                    if !er_beloeb(&t) {
+                        return Err(ugyldig(format!("{p}/{navn}: '{t}' is not an amount")));
+                    }
+                    Ok(Some(t))
+                };
+                (beloeb("FraBeloeb")?, beloeb("TilBeloeb")?)
+            }
+        };
+        ib.slut()?;
+        out.push(Efterfilter::Interval {
+            sti: *vaerdi,
+            typ: *typ,
+            fra,
+            til,
+        });
+    }
+    b.slut()?;
     Ok(out)
+}
+
+/// The search extensions in the relations' `LokalUdvidelseListe` (read as kept fragments by
+/// [`relation`]): their intervals, and refused if unknown.
+fn relationsudvidelser(
+    typ: &Indekstype,
+    rel: &Map<String, Value>,
+    sti: &str,
+) -> Result<Vec<Efterfilter>, Fejl> {
+    let mut out = Vec::new();
+    for (navn, entries) in rel {
+        for e in entries.as_array().into_iter().flatten() {
+            let fragmenter = e
+                .pointer("/detaljer/lokaludvidelse")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str);
+            for f in fragmenter {
+                let doc = roxmltree::Document::parse(f)
+                    .map_err(|e| ugyldig(format!("{sti}/{navn}: {e}")))?;
+                let root = doc.root_element();
+                let u = typ.soegeudvidelser.iter().find(|u| {
+                    u.relation == Some(navn.as_str())
+                        && root.tag_name().namespace() == Some(typ.ns)
+                        && root.tag_name().name() == u.element
+                });
+                let Some(u) = u else {
+                    // SF1470 keeps a relation's local extension in a search as it does in a
+                    // write: it is not a criterion.
+                    if typ.soegeudvidelser.is_empty() {
+                        continue;
+                    }
+                    return Err(ugyldig(format!(
+                        "{sti}/{navn}/LokalUdvidelseListe: {} is not a search extension of this relation",
+                        root.tag_name().name()
+                    )));
+                };
+                out.extend(soegeudvidelse(
+                    root,
+                    u,
+                    &format!("{sti}/{navn}/LokalUdvidelseListe/{}", u.element),
+                )?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `gd:BeloebType`: `-?[0-9]+(\.[0-9]+)?`.
+pub fn er_beloeb(t: &str) -> bool {
+    let t = t.strip_prefix('-').unwrap_or(t);
+    let (heltal, decimaler) = match t.split_once('.') {
+        Some((h, d)) => (h, Some(d)),
+        None => (t, None),
+    };
+    let cifre = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    cifre(heltal) && decimaler.is_none_or(cifre)
 }
 
 fn push(m: &mut Map<String, Value>, key: &str, v: Value) {
@@ -496,6 +810,18 @@ fn egenskab(
                 }
                 json!(d)
             }
+            Form::Tidsstempel => {
+                json!(tidsstempel(n).map_err(|e| ugyldig(format!("{fs}: {}", e.tekst)))?)
+            }
+            Form::Beloeb => {
+                let t = tekst(n)?.trim().to_owned();
+                if !er_beloeb(&t) {
+                    return Err(ugyldig(format!(
+                        "{fs}: '{t}' is not an amount (digits, optionally a decimal point and decimals)"
+                    )));
+                }
+                json!(t)
+            }
             Form::OffentlighedUndtaget => {
                 let mut ob = Boern::new(n, &fs)?;
                 let alt = tekst(ob.one(NS_SD, "TitelAlternativTekst")?)?;
@@ -514,19 +840,41 @@ fn egenskab(
 /// One relation entry (`gd:RelationType`, possibly extended): engine JSON with `rolle`,
 /// `type`, `indeks`, and `detaljer` for what the engine does not model.
 fn relation(e: Node<'_, '_>, sti: &str) -> Result<Value, Fejl> {
+    relation_i(e, NS_GD, true, true, sti)
+}
+
+/// One relation entry whose base children (`Rolle`, `Type`, `Indeks`, `ReferenceID`,
+/// `LokalUdvidelseListe`, after an optional `Virkning` if `med_virkning`) are in `base_ns`:
+/// `gd:RelationType`, or SF1490's `bi:RelationUdenVirkningType` (in `bi`, no Virkning;
+/// `../shared/specs/sf1490-ydelsesindeks/xsd/6.0.STS-0/BevillingIndeks.xsd`). What follows the
+/// base children (the extending type's elements) is kept as `detaljer.tillaeg`. A
+/// `ReferenceID` is required if `kraev_reference` (not for a search's relation that carries
+/// only a search extension).
+pub fn relation_i(
+    e: Node<'_, '_>,
+    base_ns: &str,
+    med_virkning: bool,
+    kraev_reference: bool,
+    sti: &str,
+) -> Result<Value, Fejl> {
     let mut b = Boern::new(e, sti)?;
     let mut m = Map::new();
-    let v = virkning_eller_altid(&mut b, NS_GD, sti)?;
+    let v = if med_virkning {
+        virkning_eller_altid(&mut b, base_ns, sti)?
+    } else {
+        altid()
+    };
     for (element, key) in [("Rolle", "rolle"), ("Type", "type")] {
-        if let Some(n) = b.opt(NS_GD, element) {
+        if let Some(n) = b.opt(base_ns, element) {
             m.insert(key.into(), Value::Object(unik_id(n)?));
         }
     }
-    if let Some(i) = b.opt_tekst(NS_GD, "Indeks")? {
+    if let Some(i) = b.opt_tekst(base_ns, "Indeks")? {
         m.insert("indeks".into(), json!(i));
     }
-    match b.opt(NS_GD, "ReferenceID") {
+    match b.opt(base_ns, "ReferenceID") {
         Some(n) => m.extend(unik_id(n)?),
+        None if !kraev_reference => {}
         None => {
             return Err(ugyldig(format!(
                 "{sti}: ReferenceID is missing (an index relation must point at something)"
@@ -534,7 +882,7 @@ fn relation(e: Node<'_, '_>, sti: &str) -> Result<Value, Fejl> {
         }
     }
     let mut detaljer = Map::new();
-    if let Some(l) = b.opt(NS_GD, "LokalUdvidelseListe") {
+    if let Some(l) = b.opt(base_ns, "LokalUdvidelseListe") {
         let mut fragmenter = Vec::new();
         for c in l.children().filter(|c| c.is_element()) {
             if c.tag_name().namespace() == Some(NS_GD) {
@@ -553,9 +901,21 @@ fn relation(e: Node<'_, '_>, sti: &str) -> Result<Value, Fejl> {
         }
     }
     // What an extending type adds (JournalpostEgenskaber, SystemNavn, SystemURI).
+    const BASIS: &[&str] = &[
+        "Virkning",
+        "Rolle",
+        "Type",
+        "Indeks",
+        "ReferenceID",
+        "LokalUdvidelseListe",
+    ];
     let mut tillaeg = Vec::new();
     while let Some(n) = b.next_any() {
-        if n.tag_name().namespace() == Some(NS_GD) || n.tag_name().namespace() == Some(NS_SD) {
+        let ns = n.tag_name().namespace();
+        if ns == Some(NS_GD)
+            || ns == Some(NS_SD)
+            || (ns == Some(base_ns) && BASIS.contains(&n.tag_name().name()))
+        {
             return Err(ugyldig(format!(
                 "{sti}: unexpected element {} here (wrong name, namespace or order)",
                 n.tag_name().name()
@@ -574,7 +934,7 @@ fn relation(e: Node<'_, '_>, sti: &str) -> Result<Value, Fejl> {
 }
 
 /// A self-contained copy of an element (the inherited namespace declarations it uses added).
-fn fragment(n: Node<'_, '_>) -> Result<String, Fejl> {
+pub fn fragment(n: Node<'_, '_>) -> Result<String, Fejl> {
     used_ns_fragment(n.document().input_text(), n)
         .map_err(|e| ugyldig(format!("{}: {e}", n.tag_name().name())))
 }
@@ -621,21 +981,44 @@ pub fn registrering(
         {
             skriv_egenskab(s, p, p, "Egenskaber", typ.egenskaber, e);
         }
-        if let Some((element, felter)) = typ.udvidelse {
-            let liste: Vec<&AttrEntry> = d
-                .attributter
-                .get("indeksegenskaber")
-                .into_iter()
-                .flatten()
-                .filter(|e| overlapper(&e.virkning))
-                .collect();
-            if !liste.is_empty() {
-                s.push_str("<gd:LokalUdvidelseListe>");
-                for e in liste {
-                    skriv_egenskab(s, "gd", typ.udv_prefix, element, felter, e);
-                }
-                s.push_str("</gd:LokalUdvidelseListe>");
+    }
+    // An AttributListe element kept whole (SF1490's BevilgetYdelse), written back as given.
+    if let Some(ae) = &typ.attributelement
+        && viser(ae.relation)
+    {
+        for e in d
+            .relationer
+            .get(ae.relation)
+            .into_iter()
+            .flatten()
+            .filter(|e| overlapper(&e.virkning))
+        {
+            if let Some(x) = e
+                .ekstra
+                .get("detaljer")
+                .and_then(|d| d.get("xml"))
+                .and_then(Value::as_str)
+            {
+                s.push_str(x);
             }
+        }
+    }
+    if viser("egenskaber")
+        && let Some((element, felter)) = typ.udvidelse
+    {
+        let liste: Vec<&AttrEntry> = d
+            .attributter
+            .get("indeksegenskaber")
+            .into_iter()
+            .flatten()
+            .filter(|e| overlapper(&e.virkning))
+            .collect();
+        if !liste.is_empty() {
+            s.push_str("<gd:LokalUdvidelseListe>");
+            for e in liste {
+                skriv_egenskab(s, "gd", typ.udv_prefix, element, felter, e);
+            }
+            s.push_str("</gd:LokalUdvidelseListe>");
         }
     }
     s.push_str(&format!("</{p}:AttributListe>"));
@@ -659,7 +1042,18 @@ pub fn registrering(
 
     s.push_str(&format!("<{p}:RelationListe>"));
     let entries = |def: &Rel| -> Vec<&RelEntry> {
-        if !viser(def.relation) {
+        let hel = viser(def.relation);
+        // A Vis may name a relation's entries of one Rolle only (SF1490's `aktoer-ejer`).
+        let roller: Vec<&str> = vis
+            .map(|v| {
+                v.roller
+                    .iter()
+                    .filter(|(r, _)| *r == def.relation)
+                    .map(|(_, u)| *u)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !hel && roller.is_empty() {
             return Vec::new();
         }
         d.relationer
@@ -667,6 +1061,14 @@ pub fn registrering(
             .into_iter()
             .flatten()
             .filter(|e| overlapper(&e.virkning))
+            .filter(|e| {
+                hel || e
+                    .ekstra
+                    .get("rolle")
+                    .and_then(|r| r.get("uuid"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|r| roller.iter().any(|x| x.eq_ignore_ascii_case(r)))
+            })
             .collect()
     };
     for def in typ.relationer.iter().filter(|d| !d.udvidelse) {
@@ -775,6 +1177,9 @@ fn skriv_relation(s: &mut String, prefix: &str, element: &str, e: &RelEntry) {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Vis {
     pub dele: Vec<&'static str>,
+    /// A relation's entries of one Rolle (UUID), shown even if the relation is not in
+    /// [`Vis::dele`] (SF1490's `aktoer-ejer`, `aktoer-ansvarlig`).
+    pub roller: Vec<(&'static str, &'static str)>,
 }
 
 /// The registreringer of an object as a `FiltreretOejebliksbillede` of element `element`
@@ -817,3 +1222,156 @@ pub fn standard_retur_indhold(s: &mut String, kode: StatusKode, tekst: Option<&s
 
 /// Whole history, all periods.
 pub const ALTID: (Ts, Ts) = (NEG_INF, POS_INF);
+
+// ---------------------------------------------------------------------------------------------
+// Post-filters.
+
+/// The values at `sti` of the entries of `r` in effect at `nu` (text; an element's text).
+pub fn vaerdier(r: &Registrering, sti: &Vaerdisti, nu: Ts) -> Vec<String> {
+    let gaelder = |v: &fki_oio::model::Virkning| v.from <= nu && nu < v.to;
+    let mut out = Vec::new();
+    match sti {
+        Vaerdisti::Felt(gruppe, felt) => {
+            for e in r
+                .data
+                .attributter
+                .get(*gruppe)
+                .into_iter()
+                .flatten()
+                .filter(|e| gaelder(&e.virkning))
+            {
+                match e.felter.get(*felt) {
+                    Some(Value::String(s)) => out.push(s.clone()),
+                    Some(Value::Number(n)) => out.push(n.to_string()),
+                    Some(Value::Bool(b)) => out.push(b.to_string()),
+                    _ => {}
+                }
+            }
+        }
+        Vaerdisti::Relation(relation, sti) => {
+            let segmenter: Vec<&str> = sti.split('/').collect();
+            for e in r
+                .data
+                .relationer
+                .get(*relation)
+                .into_iter()
+                .flatten()
+                .filter(|e| gaelder(&e.virkning))
+            {
+                let Some(d) = e.ekstra.get("detaljer") else {
+                    continue;
+                };
+                // The whole element (`xml`): the path starts below it.
+                if let Some(x) = d.get("xml").and_then(Value::as_str)
+                    && let Ok(doc) = roxmltree::Document::parse(x)
+                {
+                    find(doc.root_element().children(), &segmenter, &mut out);
+                }
+                // What a relation type adds (`tillaeg`): the path starts with the element.
+                for t in d
+                    .get("tillaeg")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    if let Ok(doc) = roxmltree::Document::parse(t) {
+                        find(std::iter::once(doc.root_element()), &segmenter, &mut out);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn find<'a, 'i: 'a>(
+    noder: impl Iterator<Item = Node<'a, 'i>>,
+    segmenter: &[&str],
+    out: &mut Vec<String>,
+) {
+    let Some((foerste, rest)) = segmenter.split_first() else {
+        return;
+    };
+    for n in noder.filter(|n| n.is_element() && n.tag_name().name() == *foerste) {
+        if rest.is_empty() {
+            out.push(
+                n.children()
+                    .filter(|c| c.is_text())
+                    .filter_map(|c| c.text())
+                    .collect::<String>()
+                    .trim()
+                    .to_owned(),
+            );
+        } else {
+            find(n.children(), rest, out);
+        }
+    }
+}
+
+/// Whether `r` (its entries in effect at `nu`) passes the post-filter.
+pub fn opfylder(r: &Registrering, f: &Efterfilter, nu: Ts) -> bool {
+    match f {
+        Efterfilter::Tekst(sti, moenster) => {
+            vaerdier(r, sti, nu).iter().any(|v| ligner(v, moenster))
+        }
+        Efterfilter::Interval { sti, typ, fra, til } => vaerdier(r, sti, nu)
+            .iter()
+            .any(|v| i_interval(v, *typ, fra.as_deref(), til.as_deref())),
+    }
+}
+
+/// LoRa's text match: case-insensitive, `%` matches any run of characters.
+pub fn ligner(vaerdi: &str, moenster: &str) -> bool {
+    let v = vaerdi.to_lowercase();
+    let m = moenster.to_lowercase();
+    let dele: Vec<&str> = m.split('%').collect();
+    if dele.len() == 1 {
+        return v == m;
+    }
+    let (foerste, sidste) = (dele[0], dele[dele.len() - 1]);
+    if !v.starts_with(foerste) || v.len() < foerste.len() + sidste.len() || !v.ends_with(sidste) {
+        return false;
+    }
+    let mut rest = &v[foerste.len()..v.len() - sidste.len()];
+    for d in &dele[1..dele.len() - 1] {
+        match rest.find(d) {
+            Some(i) => rest = &rest[i + d.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Whether `v` lies in `[fra, til]` (`None`: unbounded): times as timestamps, amounts as
+/// numbers. A value that is not of the interval's kind is not in it.
+pub fn i_interval(v: &str, typ: Intervaltype, fra: Option<&str>, til: Option<&str>) -> bool {
+    fn inden<T: PartialOrd>(x: Option<T>, fra: Option<Option<T>>, til: Option<Option<T>>) -> bool {
+        let Some(x) = x else { return false };
+        let fra_ok = match fra {
+            None => true,
+            Some(Some(f)) => f <= x,
+            Some(None) => false,
+        };
+        let til_ok = match til {
+            None => true,
+            Some(Some(t)) => x <= t,
+            Some(None) => false,
+        };
+        fra_ok && til_ok
+    }
+    match typ {
+        Intervaltype::Tid => {
+            let t = |s: &str| time::parse(s).ok();
+            inden(t(v), fra.map(t), til.map(t))
+        }
+        Intervaltype::Beloeb => {
+            let b = |s: &str| {
+                er_beloeb(s.trim())
+                    .then(|| s.trim().parse::<f64>().ok())
+                    .flatten()
+            };
+            inden(b(v), fra.map(b), til.map(b))
+        }
+    }
+}

@@ -5,6 +5,9 @@
 //! of nothing is nothing). `(SoegSag part=X) OR (SoegDokument part=X)` thus finds the sager and
 //! the documents of X; `(SoegSag klasse=K) AND NOT (SoegSag fremdrift=Afsluttet)` the open
 //! sager of K and no documents. A kind no leaf speaks of is not searched (empty result).
+//!
+//! SF1490's expression is the same with two other kinds: Bevillinger take the sager's place,
+//! OekonomiskEffektueringer the documents'.
 
 use std::collections::BTreeSet;
 
@@ -15,7 +18,9 @@ use crate::operation::Udtryk;
 /// The UUIDs found for each kind; `None`: the expression says nothing about that kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fundet {
+    /// Sager (SF1490: Bevillinger).
     pub sager: Option<BTreeSet<Uuid>>,
+    /// Documents (SF1490: OekonomiskEffektueringer).
     pub dokumenter: Option<BTreeSet<Uuid>>,
 }
 
@@ -68,11 +73,11 @@ fn gaa(
         v
     };
     match u {
-        Udtryk::Sag(_) => Fundet {
+        Udtryk::Sag(_) | Udtryk::Bevilling(_) => Fundet {
             sager: Some(blad()),
             dokumenter: None,
         },
-        Udtryk::Dokument(_) | Udtryk::SagsloeseDokumenter(_) => Fundet {
+        Udtryk::Dokument(_) | Udtryk::SagsloeseDokumenter(_) | Udtryk::Effektuering(_) => Fundet {
             sager: None,
             dokumenter: Some(blad()),
         },
@@ -156,12 +161,12 @@ mod tests {
             sag: bool,
         ) -> Option<bool> {
             match e {
-                Udtryk::Sag(_) => {
+                Udtryk::Sag(_) | Udtryk::Bevilling(_) => {
                     let b = blade[*i].contains(&x);
                     *i += 1;
                     sag.then_some(b)
                 }
-                Udtryk::Dokument(_) | Udtryk::SagsloeseDokumenter(_) => {
+                Udtryk::Dokument(_) | Udtryk::SagsloeseDokumenter(_) | Udtryk::Effektuering(_) => {
                     let b = blade[*i].contains(&x);
                     *i += 1;
                     (!sag).then_some(b)
@@ -200,6 +205,8 @@ mod tests {
         let blad = prop_oneof![
             Just(Udtryk::Sag(Blad::default())),
             Just(Udtryk::Dokument(Blad::default())),
+            Just(Udtryk::Bevilling(Blad::default())),
+            Just(Udtryk::Effektuering(Blad::default())),
         ];
         blad.prop_recursive(4, 16, 3, |inner| {
             prop_oneof![

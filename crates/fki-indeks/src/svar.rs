@@ -2,26 +2,37 @@
 //! object, or one `StandardRetur` for a refused request), `sd:BasicOutputType` (passiver,
 //! slet, kasser), and `sdi:FremsoegSagDokumentIndeksOutput`
 //! (`../shared/specs/sf1470-sagdokumentindeks/wsdl/xsd/6.0.STS-0/SagDokumentIndeksOperationer.xsd`,
-//! `../common/SagDokObjekt.xsd`).
+//! `../common/SagDokObjekt.xsd`). SF1490's answers are the same types in its namespaces
+//! (`../shared/specs/sf1490-ydelsesindeks/xsd/6.0.STS-0/YdelseIndeksOperationer.xsd`), and
+//! `yi:FremsoegYdelseIndeksOutput` ([`ydelse_fremsoeg_start`]).
 
 use fki_organisation::StatusKode;
 use fki_organisation::svar::tekst_element;
 use uuid::Uuid;
 
 use crate::sagdok::{NS_DI, NS_SAG, NS_SDI, NS_SI, XMLNS, standard_retur, standard_retur_indhold};
+use crate::ydelse::{self, NS_BI, NS_OEF, NS_YI};
 
 fn prefix(ns: &str) -> &'static str {
     match ns {
         NS_SAG => "sag",
         NS_SI => "si",
         NS_DI => "di",
+        NS_YI => "yi",
+        NS_BI => "bi",
+        NS_OEF => "oef",
         _ => "sdi",
     }
 }
 
 /// `<p:{element} xmlns…>` for an output element in namespace `ns`.
 pub fn aabn(ns: &str, element: &str) -> String {
-    format!("<{}:{element}{XMLNS}>", prefix(ns))
+    let xmlns = if [NS_YI, NS_BI, NS_OEF].contains(&ns) {
+        ydelse::XMLNS
+    } else {
+        XMLNS
+    };
+    format!("<{}:{element}{xmlns}>", prefix(ns))
 }
 
 /// `</p:{element}>`.
@@ -83,6 +94,37 @@ pub fn fremsoeg_start(antal: &[Antal]) -> String {
         tekst_element(&mut s, "sd", "MaksimalAntalKvantitet", &a.maks.to_string());
         s.push_str("</sdi:Paginering>");
         s.push_str("</sdi:Antal>");
+    }
+    s
+}
+
+/// One `yi:Antal`: element, count, paging (first, max).
+pub type Optaelling<'a> = (&'a str, usize, Option<(usize, usize)>);
+
+/// Start a `yi:FremsoegYdelseIndeksOutput`: StandardRetur 20 and one `yi:Antal` per
+/// (element, count, paging) (`bevillinger`, `ydelser`, `effektueringer`;
+/// `YdelseIndeksOperationer.xsd:113`); the caller appends the
+/// `yi:BevillingFiltreretOejebliksbillede` / `yi:OekonomiskEffektueringFiltreretOejebliksbillede`
+/// and calls [`luk`] with [`NS_YI`], `FremsoegYdelseIndeksOutput`.
+pub fn ydelse_fremsoeg_start(antal: &[Optaelling<'_>]) -> String {
+    let mut s = aabn(NS_YI, "FremsoegYdelseIndeksOutput");
+    standard_retur(&mut s, StatusKode::Ok, None);
+    for (element, n, paging) in antal {
+        s.push_str("<yi:Antal>");
+        tekst_element(&mut s, "yi", "Element", element);
+        tekst_element(&mut s, "yi", "Antal", &n.to_string());
+        if let Some((foerste, maks)) = paging {
+            s.push_str("<yi:Paginering>");
+            tekst_element(
+                &mut s,
+                "sd",
+                "FoersteResultatReference",
+                &foerste.to_string(),
+            );
+            tekst_element(&mut s, "sd", "MaksimalAntalKvantitet", &maks.to_string());
+            s.push_str("</yi:Paginering>");
+        }
+        s.push_str("</yi:Antal>");
     }
     s
 }

@@ -223,6 +223,24 @@ impl Bulk<'_> {
         Ok(u)
     }
 
+    /// As [`Bulk::write`], without telling the listeners about this change (SF1470's
+    /// `UdenNotifikation`: a source system's bulk load that subscribers must not be flooded
+    /// with). The change is stored as any other.
+    pub async fn write_uden_haendelse(
+        &mut self,
+        ctx: &Kontekst,
+        spec: &ClassSpec,
+        uuid: Uuid,
+        op: Skriv,
+    ) -> OioResult<Udfald> {
+        let (u, _) = self
+            .engine
+            .write_in_udfald(self.tx.as_mut(), ctx, spec, uuid, op, self.skip_unchanged)
+            .await?;
+        self.n += 1;
+        Ok(u)
+    }
+
     /// Commit everything written, then tell the listeners; the number of writes.
     pub async fn commit(self) -> OioResult<usize> {
         self.tx.commit().await?;

@@ -6,7 +6,9 @@
 
 use axum::Router;
 
-use crate::{AppState, beskedfordeler, cpr, cvr, organisation, sagdokumentindeks, sts};
+use crate::{
+    AppState, beskedfordeler, cpr, cvr, organisation, sagdokumentindeks, sts, ydelsesindeks,
+};
 
 /// One mounted service.
 pub struct Tjeneste {
@@ -74,6 +76,12 @@ pub static TJENESTER: &[Tjeneste] = &[
         // a malformed number: 400 (or 401 without a token), never 404
         proeve: ("GET", "/indeks/overblik/ugyldig"),
         routes: sagdokumentindeks::overblik::routes,
+    },
+    Tjeneste {
+        navn: "Ydelsesindeks v6 (YdelseIndeks importer, opdater, fremsoeg; BevillingIndeks and OekonomiskEffektueringIndeks fjern) with the index rules and their validation",
+        sf: &["SF1490"],
+        proeve: ("POST", "/ydelsesindeks/6/"),
+        routes: ydelsesindeks::routes,
     },
     Tjeneste {
         navn: "CPR-hændelser: the register's changes as events in the Beskedfordeler (simulated)",

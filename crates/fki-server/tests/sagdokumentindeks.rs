@@ -327,7 +327,28 @@ async fn import_and_fremsoeg_by_cpr_over_soap() {
     assert_eq!(statuskoder(&svar), ["20", "20"], "{svar}");
     assert_eq!(texts(&svar, SD, "Type"), ["DokumentIndeks", "SagIndeks"]);
 
-    // The sag's import is an event in the subscriber's dueslag (the document's is not).
+    // A sag imported with UdenNotifikation is stored without an event.
+    let stille = "3333bbbb-11aa-22bb-33cc-111111aaaaaa";
+    let stille_svar = env
+        .sdi(
+            &a,
+            &fixture("importer-sag.xml")
+                .replace(SAG, stille)
+                .replace("0123456789", "1212121212")
+                .replace(
+                    "</sdi:SagIndeks>",
+                    "<sag:UdenNotifikation>true</sag:UdenNotifikation></sdi:SagIndeks>",
+                ),
+        )
+        .await;
+    assert_eq!(statuskoder(&stille_svar), ["20"], "{stille_svar}");
+    assert_eq!(
+        env.overblik(&a, "1212121212", None).await["sager"][0]["id"],
+        stille
+    );
+
+    // The sag's import is an event in the subscriber's dueslag (the document's is not, nor
+    // the silent one's).
     assert!(
         env.h()
             .state
@@ -383,7 +404,8 @@ async fn import_and_fremsoeg_by_cpr_over_soap() {
         "the part's LokalUdvidelse comes back: {svar}"
     );
 
-    // AND NOT: the sag of the class that is not closed; after opdater closes it, none.
+    // AND NOT: the sager of the class that are not closed (this one and the silent one);
+    // after opdater closes this one, it is excluded.
     let svar = env.sdi(&a, &fixture("fremsoeg-not.xml")).await;
     assert_eq!(
         texts(&svar, "urn:oio:sts:sagdok:sagdokumentindeks:6", "Antal")
@@ -391,7 +413,7 @@ async fn import_and_fremsoeg_by_cpr_over_soap() {
             .filter(|t| !t.trim().is_empty())
             .cloned()
             .collect::<Vec<_>>(),
-        ["1"],
+        ["2"],
         "{svar}"
     );
     // The per-citizen overview, now and as registered before the opdater.

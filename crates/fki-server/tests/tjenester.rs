@@ -41,7 +41,6 @@ async fn every_declared_service_answers() {
     assert!(implementerede().contains(&"SF1530"));
     assert!(implementerede().contains(&"SF1525") && implementerede().contains(&"SF1320_A"));
     assert!(implementerede().contains(&"SF1470"));
-    // not yet (issue 6: Ydelsesindeks)
-    assert!(!implementerede().contains(&"SF1490"));
+    assert!(implementerede().contains(&"SF1490"));
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), h.shutdown()).await;
 }

@@ -263,6 +263,11 @@ pub const KENDTE_SERVICES: &[(&str, &str, &str)] = &[
         "SF1470",
     ),
     (
+        "http://entityid.kombit.dk/service/ydi/ydelseindeks/6",
+        "Ydelsesindeks",
+        "SF1490",
+    ),
+    (
         "http://cpr.serviceplatformen.dk/service/personbasedataextended/4",
         "CPR PersonBaseDataExtended",
         "SF1520",

@@ -1,8 +1,9 @@
-//! `fki validate sf1470 FILE`: check a Sags- og dokumentindeks request against the index
-//! rules of a running server without storing it (`POST /admin/valider/sf1470`), as a vendor
-//! does before KOMBIT's compliance test. The file is a SOAP envelope or the bare operation
-//! element (`ImporterSagDokumentIndeksInput` …). Every broken rule is printed; the exit status
-//! is 1 if there is any.
+//! `fki validate sf1470 FILE` / `fki validate sf1490 FILE`: check a Sags- og dokumentindeks or
+//! Ydelsesindeks request against the index rules of a running server without storing it
+//! (`POST /admin/valider/sf1470`, `/admin/valider/sf1490`), as a vendor does before KOMBIT's
+//! compliance test. The file is a SOAP envelope or the bare operation element
+//! (`ImporterSagDokumentIndeksInput`, `ImporterYdelseIndeksInput` …). Every broken rule is
+//! printed; the exit status is 1 if there is any.
 
 use std::path::PathBuf;
 
@@ -12,11 +13,13 @@ use clap::{Args, Subcommand};
 #[derive(Subcommand)]
 pub enum ValidateCommand {
     /// A Sags- og dokumentindeks (SF1470) request.
-    Sf1470(Sf1470Args),
+    Sf1470(IndeksArgs),
+    /// A Ydelsesindeks (SF1490) request.
+    Sf1490(IndeksArgs),
 }
 
 #[derive(Args)]
-pub struct Sf1470Args {
+pub struct IndeksArgs {
     /// The request: a SOAP envelope or the bare operation element.
     file: PathBuf,
     /// The myndighed (CVR) the request is for: references are looked up in its data.
@@ -38,7 +41,10 @@ pub struct Sf1470Args {
 
 /// Run it; `Ok(false)` when the request breaks a rule.
 pub async fn run(cmd: ValidateCommand) -> anyhow::Result<bool> {
-    let ValidateCommand::Sf1470(a) = cmd;
+    let (sf, a) = match cmd {
+        ValidateCommand::Sf1470(a) => ("sf1470", a),
+        ValidateCommand::Sf1490(a) => ("sf1490", a),
+    };
     let body = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
     let token_file = a.data_dir.join(fki_server::admin::TOKEN_FILE);
     let token = std::fs::read_to_string(&token_file).with_context(|| {
@@ -48,7 +54,7 @@ pub async fn run(cmd: ValidateCommand) -> anyhow::Result<bool> {
         )
     })?;
     let mut url = reqwest::Url::parse(&format!(
-        "{}/admin/valider/sf1470",
+        "{}/admin/valider/{sf}",
         a.url.trim_end_matches('/')
     ))
     .context("--url")?;

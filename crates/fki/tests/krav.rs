@@ -28,7 +28,7 @@ fn krav_lists_packages_and_what_fki_implements() {
         out.contains("SF1520 ✓")
             && out.contains("SF1525 ✓")
             && out.contains("SF1470 ✓")
-            && out.contains("SF1490 -"),
+            && out.contains("SF1490 ✓"),
         "{out}"
     );
 

@@ -52,7 +52,9 @@ use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
 use super::Beskedfordeler;
-use crate::sts::{ENTITY_KLASSIFIKATION, ENTITY_ORGANISATION, ENTITY_SAGDOKUMENTINDEKS};
+use crate::sts::{
+    ENTITY_KLASSIFIKATION, ENTITY_ORGANISATION, ENTITY_SAGDOKUMENTINDEKS, ENTITY_YDELSESINDEKS,
+};
 
 /// Beskedtype of fki's change events of OIO objects ("fki objektændring").
 pub const BESKEDTYPE_OBJEKTAENDRING: Uuid =
@@ -71,7 +73,12 @@ const BUNDT: usize = 1024;
 pub const FORSOEG: u32 = 3;
 
 /// The services whose objects publish change events.
-pub const SERVICES: &[&str] = &["organisation", "klassifikation", "sagdokumentindeks"];
+pub const SERVICES: &[&str] = &[
+    "organisation",
+    "klassifikation",
+    "sagdokumentindeks",
+    "ydelsesindeks",
+];
 
 /// Whether changes of objects of `service` are published.
 pub fn publiceres(service: &str) -> bool {
@@ -84,6 +91,7 @@ pub fn afsender(service: &str) -> Option<Uuid> {
         "organisation" => Some(kendt_service_uuid(ENTITY_ORGANISATION)),
         "klassifikation" => Some(kendt_service_uuid(ENTITY_KLASSIFIKATION)),
         "sagdokumentindeks" => Some(kendt_service_uuid(ENTITY_SAGDOKUMENTINDEKS)),
+        "ydelsesindeks" => Some(kendt_service_uuid(ENTITY_YDELSESINDEKS)),
         _ => None,
     }
 }

@@ -48,6 +48,7 @@ use fki_oio::store::{Historik, RegWindow, Scope};
 use fki_oio::{Kontekst, OioError, Skriv};
 use fki_organisation::{Fejl, StatusKode};
 use fki_sts::fault::FaultCode;
+use fki_sts::wssec::SoapVersion;
 use fki_sts::xml::{self, Limits};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -89,8 +90,9 @@ pub fn routes() -> Router<AppState> {
         let h = post(
             move |State(st): State<AppState>,
                   headers: HeaderMap,
+                  slot: Option<axum::Extension<crate::optagelse::Slot>>,
                   secured: WsSecured<SagDokumentIndeksService>| async move {
-                soap(st, headers, tjeneste, secured).await
+                soap(st, headers, tjeneste, slot.map(|s| s.0), secured).await
             },
         );
         r = r.route(sti, h.clone()).route(&format!("{sti}/"), h);
@@ -98,12 +100,28 @@ pub fn routes() -> Router<AppState> {
     r
 }
 
-/// Who calls: the engine context, the anvendersystem, what it may read.
-struct Kald {
-    ctx: Kontekst,
-    system: Option<String>,
-    adgang: Laeseadgang,
+/// Who calls: the engine context, the anvendersystem, what it may read, at which index service.
+pub(crate) struct Kald {
+    pub(crate) ctx: Kontekst,
+    pub(crate) system: Option<String>,
+    pub(crate) adgang: Laeseadgang,
+    pub(crate) tjeneste: &'static Indekstjeneste,
 }
+
+/// An index service, for its audit entries: its entity ID, SF number and the prefix of its
+/// audit events (`<prefix>_fjern`, `<prefix>_afvist` …).
+pub(crate) struct Indekstjeneste {
+    pub(crate) entity: &'static str,
+    pub(crate) sf: &'static str,
+    pub(crate) audit: &'static str,
+}
+
+/// The Sags- og dokumentindeks.
+pub(crate) const SDI: Indekstjeneste = Indekstjeneste {
+    entity: ENTITY_SAGDOKUMENTINDEKS,
+    sf: "SF1470",
+    audit: "sagdokumentindeks",
+};
 
 /// What the caller's agreement lets it read (see the module docs).
 #[derive(Debug, Clone)]
@@ -157,41 +175,34 @@ async fn soap(
     st: AppState,
     headers: HeaderMap,
     tjeneste: Tjeneste,
+    slot: Option<crate::optagelse::Slot>,
     secured: WsSecured<SagDokumentIndeksService>,
 ) -> Response {
     let version = secured.soap_version;
-    let sender = |t: &str| fault_response(version, FaultCode::Sender, t);
-    let text = match xml::as_text(&secured.body, Limits::default()) {
-        Ok(t) => t,
-        Err(e) => return sender(&e.to_string()),
+    let Laest {
+        out_ns,
+        output,
+        request_header,
+        operation,
+    } = match laes_kald(
+        &secured.body,
+        version,
+        |ns, navn| operation::output_element(tjeneste, ns, navn),
+        |op| operation::laes(tjeneste, op),
+    ) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
-    let doc = match xml::parse(text, Limits::default()) {
-        Ok(d) => d,
-        Err(e) => return sender(&e.to_string()),
-    };
-    let root = doc.root_element();
-    let env = version.namespace();
-    let Some(op) = root
-        .children()
-        .find(|n| n.is_element() && xml::is(*n, env, "Body"))
-        .and_then(|b| b.children().find(|n| n.is_element()))
-    else {
-        return sender("not a SOAP envelope of the request's version with an element in its Body");
-    };
-    let ns = op.tag_name().namespace().unwrap_or("");
-    let Some((out_ns, output)) = operation::output_element(tjeneste, ns, op.tag_name().name())
-    else {
-        return sender(&format!(
-            "{{{ns}}}{} is not an operation of this service",
-            op.tag_name().name()
-        ));
-    };
-    let request_header = crate::sts::soap::request_header(root, env);
     let svar = match kald(&st, &headers, secured.caller.as_ref()).await {
         Err(f) => svar::standard(out_ns, output, f.kode, Some(&f.tekst)),
-        Ok(k) => match operation::laes(tjeneste, op) {
+        Ok(k) => match operation {
             Err(f) => svar::standard(out_ns, output, f.kode, Some(&f.tekst)),
             Ok(operation) => {
+                // The Body's element names the operation in the call record (KOMBIT's
+                // clients need not send a SOAPAction).
+                if let Some(s) = &slot {
+                    s.operation(operation.navn());
+                }
                 let hvem = Hvem {
                     caller: secured.caller.as_ref(),
                 };
@@ -204,13 +215,74 @@ async fn soap(
     crate::sts::soap::envelope(version, request_header.as_deref(), &svar)
 }
 
+/// A SOAP request to an index service, read (see [`laes_kald`]).
+pub(crate) struct Laest<O> {
+    /// The answer's namespace and element.
+    pub(crate) out_ns: &'static str,
+    pub(crate) output: &'static str,
+    /// The RequestHeader to echo.
+    pub(crate) request_header: Option<String>,
+    /// The operation, or why it could not be read (answered in the output element).
+    pub(crate) operation: Result<O, Fejl>,
+}
+
+/// Read a SOAP request to an index service: `output` maps the Body element's namespace and
+/// name to the answer's, `laes` reads the operation. A body that is no SOAP envelope of its
+/// version, or whose element is no operation of the service, is a SOAP fault (the `Err`).
+/// Shared by SF1470 and SF1490 ([`crate::ydelsesindeks`]).
+pub(crate) fn laes_kald<O>(
+    body: &[u8],
+    version: SoapVersion,
+    output: impl FnOnce(&str, &str) -> Option<(&'static str, &'static str)>,
+    laes: impl FnOnce(roxmltree::Node<'_, '_>) -> Result<O, Fejl>,
+) -> Result<Laest<O>, Box<Response>> {
+    let sender = |t: &str| Box::new(fault_response(version, FaultCode::Sender, t));
+    let text = xml::as_text(body, Limits::default()).map_err(|e| sender(&e.to_string()))?;
+    let doc = xml::parse(text, Limits::default()).map_err(|e| sender(&e.to_string()))?;
+    let root = doc.root_element();
+    let env = version.namespace();
+    let Some(op) = root
+        .children()
+        .find(|n| n.is_element() && xml::is(*n, env, "Body"))
+        .and_then(|b| b.children().find(|n| n.is_element()))
+    else {
+        return Err(sender(
+            "not a SOAP envelope of the request's version with an element in its Body",
+        ));
+    };
+    let ns = op.tag_name().namespace().unwrap_or("");
+    let Some((out_ns, output)) = output(ns, op.tag_name().name()) else {
+        return Err(sender(&format!(
+            "{{{ns}}}{} is not an operation of this service",
+            op.tag_name().name()
+        )));
+    };
+    Ok(Laest {
+        out_ns,
+        output,
+        request_header: crate::sts::soap::request_header(root, env),
+        operation: laes(op),
+    })
+}
+
 /// The caller's context: from the token, or under `--dev-open` from the `X-FKI-*` headers.
 async fn kald(st: &AppState, headers: &HeaderMap, caller: Option<&Caller>) -> Result<Kald, Fejl> {
+    kald_for(st, headers, caller, &SDI).await
+}
+
+/// The caller's context at the index service `tjeneste` (whose agreements give the reader
+/// restrictions).
+pub(crate) async fn kald_for(
+    st: &AppState,
+    headers: &HeaderMap,
+    caller: Option<&Caller>,
+    tjeneste: &'static Indekstjeneste,
+) -> Result<Kald, Fejl> {
     match caller {
         Some(c) => {
             let service = st
                 .sts
-                .own_service(ENTITY_SAGDOKUMENTINDEKS)
+                .own_service(tjeneste.entity)
                 .await
                 .map_err(|r| Fejl::new(StatusKode::Fejl, r.reason))?;
             let aftaler = st
@@ -232,6 +304,7 @@ async fn kald(st: &AppState, headers: &HeaderMap, caller: Option<&Caller>) -> Re
                         .flat_map(|a| a.dataafgraensninger.iter())
                         .map(|d| (d.navn.as_str(), d.vaerdi.as_str())),
                 ),
+                tjeneste,
             })
         }
         None => Ok(Kald {
@@ -245,11 +318,12 @@ async fn kald(st: &AppState, headers: &HeaderMap, caller: Option<&Caller>) -> Re
                 foelsomhed: regler::FOELSOMHED.iter().map(|s| s.to_string()).collect(),
                 offentlighed_undtaget: true,
             },
+            tjeneste,
         }),
     }
 }
 
-fn oio(e: OioError) -> Fejl {
+pub(crate) fn oio(e: OioError) -> Fejl {
     if let OioError::Store(s) = &e {
         tracing::error!(error = %s, "Sags- og dokumentindeks: store failure");
     }
@@ -258,13 +332,17 @@ fn oio(e: OioError) -> Fejl {
 
 /// Who asks, for the audit log of removals.
 #[derive(Clone, Copy)]
-struct Hvem<'a> {
-    caller: Option<&'a Caller>,
+pub(crate) struct Hvem<'a> {
+    pub(crate) caller: Option<&'a Caller>,
 }
 
 /// The UUIDs' current state as the rules need it: visible objects' classes, index entries'
 /// owners.
-async fn opslag(st: &AppState, ctx: &Kontekst, uuids: &HashSet<Uuid>) -> Result<Opslag, Fejl> {
+pub(crate) async fn opslag(
+    st: &AppState,
+    ctx: &Kontekst,
+    uuids: &HashSet<Uuid>,
+) -> Result<Opslag, Fejl> {
     let mut o = Opslag::default();
     if uuids.is_empty() {
         return Ok(o);
@@ -287,6 +365,11 @@ async fn opslag(st: &AppState, ctx: &Kontekst, uuids: &HashSet<Uuid>) -> Result<
         }
         if !ctx.scope.permits(&h.objekt) || r.meta.livscyklus == Livscyklus::Slettet {
             continue;
+        }
+        if h.objekt.klasse == fki_indeks::klasser::BEVILLINGINDEKS.name {
+            // SF1490: what an effektuering's BevilgetYdelseRef may name.
+            o.bevilgede
+                .insert(h.objekt.uuid, fki_indeks::ydelse::bevilgede_ider(&r.data));
         }
         o.klasser.insert(h.objekt.uuid, h.objekt.klasse.clone());
     }
@@ -320,6 +403,37 @@ fn med_ejer(typ: &Indekstype, data: &Value, system: Option<&str>) -> Value {
     d
 }
 
+/// Record a write the index rules refused (`sagdokumentindeks_afvist`, the rules in `aarsag`):
+/// the ground of the compliance checks on index writes (`crate::compliance`).
+async fn afvist(st: &AppState, k: &Kald, hvem: Hvem<'_>, operation: &str, brud: &[Brud]) {
+    let regler: BTreeSet<&str> = brud.iter().map(|b| b.regel).collect();
+    st.sts
+        .audit(fki_store::adgang::AuditEntry {
+            id: 0,
+            tid: chrono::Utc::now().timestamp_micros(),
+            haendelse: format!("{}_afvist", k.tjeneste.audit),
+            system: hvem.caller.map(|c| c.system),
+            certifikat_sha256: hvem.caller.map(|c| c.certificate_sha256.to_string()),
+            service: Some(k.tjeneste.entity.to_owned()),
+            myndighed: k.ctx.myndighed.clone(),
+            resultat: "afvist".into(),
+            aarsag: Some(format!(
+                "{}: {}",
+                regler.into_iter().collect::<Vec<_>>().join(","),
+                brud.iter()
+                    .take(10)
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+            reference: hvem.caller.and_then(|c| c.transaktions_id.clone()),
+            sf: Some(k.tjeneste.sf.into()),
+            operation: Some(operation.into()),
+            status: Some(40),
+        })
+        .await;
+}
+
 /// One 40 answer naming every broken rule.
 fn brudt(brud: &[Brud]) -> Fejl {
     let tekst = brud
@@ -331,7 +445,12 @@ fn brudt(brud: &[Brud]) -> Fejl {
 }
 
 /// Only the owner changes an entry.
-fn tjek_ejer(o: &Opslag, uuid: Uuid, system: Option<&str>, typ: &Indekstype) -> Result<(), Fejl> {
+pub(crate) fn tjek_ejer(
+    o: &Opslag,
+    uuid: Uuid,
+    system: Option<&str>,
+    typ: &Indekstype,
+) -> Result<(), Fejl> {
     match (o.ejere.get(&uuid), system) {
         (None, _) => Err(Fejl::new(
             StatusKode::IkkeFundet,
@@ -340,15 +459,15 @@ fn tjek_ejer(o: &Opslag, uuid: Uuid, system: Option<&str>, typ: &Indekstype) -> 
         (Some(Some(ejer)), Some(s)) if ejer != s => Err(Fejl::new(
             StatusKode::UgyldigInput,
             format!(
-                "[SDI-EJER] {} {uuid}: the entry belongs to anvendersystem {ejer}; only it may change the entry",
-                typ.navn
+                "[{}] {} {uuid}: the entry belongs to anvendersystem {ejer}; only it may change the entry",
+                typ.regel_ejer, typ.navn
             ),
         )),
         _ => Ok(()),
     }
 }
 
-async fn udfoer(
+pub(crate) async fn udfoer(
     st: &AppState,
     k: &Kald,
     hvem: Hvem<'_>,
@@ -363,6 +482,7 @@ async fn udfoer(
             let skrivninger: Vec<Skrivning<'_>> = objekter.iter().map(Skrivning::Import).collect();
             let brud = valider_skrivninger(st, &k.ctx, system, &skrivninger).await?;
             if !brud.is_empty() {
+                afvist(st, k, hvem, "importer", &brud).await;
                 return Err(brudt(&brud));
             }
             let mut ops = Vec::with_capacity(objekter.len());
@@ -378,9 +498,14 @@ async fn udfoer(
                         format!("{} {}: {e}", o.typ.navn, o.uuid),
                     )
                 })?;
-                ops.push((o.typ.klasse, o.uuid, Skriv::Importer(a)));
+                ops.push((
+                    o.typ.klasse,
+                    o.uuid,
+                    Skriv::Importer(a),
+                    o.uden_notifikation,
+                ));
             }
-            engine.write_many(&k.ctx, ops).await.map_err(oio)?;
+            skriv_alle(engine, &k.ctx, ops).await?;
             let svar: Vec<(&str, Uuid)> = objekter.iter().map(|o| (o.typ.navn, o.uuid)).collect();
             Ok(svar::unikke(out_ns, output, &svar))
         }
@@ -388,6 +513,7 @@ async fn udfoer(
             let skrivninger: Vec<Skrivning<'_>> = v.iter().map(Skrivning::Opdater).collect();
             let brud = valider_skrivninger(st, &k.ctx, system, &skrivninger).await?;
             if !brud.is_empty() {
+                afvist(st, k, hvem, "opdater", &brud).await;
                 return Err(brudt(&brud));
             }
             let uuids: HashSet<Uuid> = v.iter().map(|o| o.uuid).collect();
@@ -401,9 +527,9 @@ async fn udfoer(
                         format!("{} {}: {e}", u.typ.navn, u.uuid),
                     )
                 })?;
-                ops.push((u.typ.klasse, u.uuid, Skriv::Ret(a)));
+                ops.push((u.typ.klasse, u.uuid, Skriv::Ret(a), u.uden_notifikation));
             }
-            engine.write_many(&k.ctx, ops).await.map_err(oio)?;
+            skriv_alle(engine, &k.ctx, ops).await?;
             let svar: Vec<(&str, Uuid)> = v.iter().map(|o| (o.typ.navn, o.uuid)).collect();
             Ok(svar::unikke(out_ns, output, &svar))
         }
@@ -475,6 +601,26 @@ async fn udfoer(
     }
 }
 
+/// The writes of one request in one transaction (all or nothing); a write marked
+/// `UdenNotifikation` publishes no change event.
+async fn skriv_alle(
+    engine: &fki_oio::Engine,
+    ctx: &Kontekst,
+    ops: Vec<(&'static fki_oio::spec::ClassSpec, Uuid, Skriv, bool)>,
+) -> Result<(), Fejl> {
+    let mut bulk = engine.bulk().await.map_err(oio)?;
+    for (spec, uuid, skriv, uden_notifikation) in ops {
+        if uden_notifikation {
+            bulk.write_uden_haendelse(ctx, spec, uuid, skriv).await
+        } else {
+            bulk.write(ctx, spec, uuid, skriv).await
+        }
+        .map_err(oio)?;
+    }
+    bulk.commit().await.map_err(oio)?;
+    Ok(())
+}
+
 /// The documents a sag journalises (its current registrering).
 fn journalposter(h: &Historik) -> Vec<Uuid> {
     h.registreringer
@@ -490,7 +636,7 @@ fn journalposter(h: &Historik) -> Vec<Uuid> {
 }
 
 /// Remove entries for good (fjern, kasser), in one transaction, each audited.
-async fn fjern_alle(
+pub(crate) async fn fjern_alle(
     st: &AppState,
     k: &Kald,
     hvem: Hvem<'_>,
@@ -515,10 +661,10 @@ async fn fjern_alle(
             .audit(fki_store::adgang::AuditEntry {
                 id: 0,
                 tid: chrono::Utc::now().timestamp_micros(),
-                haendelse: format!("sagdokumentindeks_{handling}"),
+                haendelse: format!("{}_{handling}", k.tjeneste.audit),
                 system: hvem.caller.map(|c| c.system),
                 certifikat_sha256: hvem.caller.map(|c| c.certificate_sha256.to_string()),
-                service: Some(ENTITY_SAGDOKUMENTINDEKS.to_owned()),
+                service: Some(k.tjeneste.entity.to_owned()),
                 myndighed: k.ctx.myndighed.clone(),
                 resultat: "ok".to_owned(),
                 aarsag: Some(format!("{} {uuid} removed from the index", typ.navn)),
@@ -531,7 +677,7 @@ async fn fjern_alle(
 }
 
 /// Check writes against the schema-level engine validation and the index rules.
-async fn valider_skrivninger(
+pub(crate) async fn valider_skrivninger(
     st: &AppState,
     ctx: &Kontekst,
     system: Option<&str>,
@@ -556,7 +702,7 @@ async fn valider_skrivninger(
         };
         if let Err(e) = parse_write(typ.klasse, data, mode) {
             brud.push(Brud {
-                regel: "SDI-SKEMA",
+                regel: typ.regel_skema,
                 sti: format!("{} {uuid}", typ.navn),
                 tekst: e.to_string(),
             });
@@ -565,7 +711,7 @@ async fn valider_skrivninger(
             && !o.ejere.contains_key(&uuid)
         {
             brud.push(Brud {
-                regel: "SDI-SKEMA",
+                regel: typ.regel_skema,
                 sti: format!("{} {uuid}", typ.navn),
                 tekst: "the entry is not in the index; import it first".into(),
             });
@@ -576,7 +722,7 @@ async fn valider_skrivninger(
 }
 
 /// The UUIDs of the `typ` entries matching LoRa search parameters, in the caller's scope.
-async fn soeg_uuids(
+pub(crate) async fn soeg_uuids(
     st: &AppState,
     ctx: &Kontekst,
     typ: &Indekstype,
@@ -641,7 +787,7 @@ async fn evaluer(st: &AppState, k: &Kald, u: &Udtryk) -> Result<soeg::Fundet, Fe
 }
 
 /// An entry's Foelsomhed (the highest any of its current entries states).
-fn foelsomhed(r: &Registrering) -> &str {
+pub(crate) fn foelsomhed(r: &Registrering) -> &str {
     let niveau = |s: &str| regler::FOELSOMHED.iter().position(|x| *x == s).unwrap_or(0);
     r.data
         .attributter
@@ -653,7 +799,7 @@ fn foelsomhed(r: &Registrering) -> &str {
 }
 
 /// Whether the caller may see the entry at all.
-fn maa_se(k: &Kald, r: &Registrering) -> bool {
+pub(crate) fn maa_se(k: &Kald, r: &Registrering) -> bool {
     if k.system.is_some() && ejer(r) == k.system {
         return true;
     }
@@ -662,7 +808,7 @@ fn maa_se(k: &Kald, r: &Registrering) -> bool {
 
 /// The registrering as the caller may see it: an entry exempt from access to public records
 /// shows its AlternativTitel and no Beskrivelse unless the agreement allows more.
-fn som_set(k: &Kald, mut r: Registrering) -> Registrering {
+pub(crate) fn som_set(k: &Kald, mut r: Registrering) -> Registrering {
     let egen = k.system.is_some() && ejer(&r) == k.system;
     r.data.attributter.remove("ejer");
     if k.adgang.offentlighed_undtaget || egen {
@@ -758,7 +904,7 @@ fn paging(u: Option<&Udtryk>, sag: bool) -> (usize, usize) {
 }
 
 /// Read the current registreringer of `uuids` the caller may see.
-async fn laes_synlige(
+pub(crate) async fn laes_synlige(
     st: &AppState,
     k: &Kald,
     typ: &Indekstype,
@@ -926,17 +1072,28 @@ async fn valider_http(
     Query(p): Query<ValiderParam>,
     body: Bytes,
 ) -> AdminResult<Response> {
-    if p.myndighed.len() != 8 || !p.myndighed.bytes().all(|c| c.is_ascii_digit()) {
+    tjek_myndighed(&p.myndighed)?;
+    let brud = valider(&st, &p.myndighed, p.system.as_deref(), &body).await;
+    Ok(valider_svar(&brud))
+}
+
+/// The validation endpoints' `myndighed`: a CVR number.
+pub(crate) fn tjek_myndighed(myndighed: &str) -> AdminResult<()> {
+    if myndighed.len() != 8 || !myndighed.bytes().all(|c| c.is_ascii_digit()) {
         return Err(AdminError::Invalid(
             "myndighed must be a CVR number (8 digits)".into(),
         ));
     }
-    let brud = valider(&st, &p.myndighed, p.system.as_deref(), &body).await;
-    Ok(axum::Json(json!({
+    Ok(())
+}
+
+/// The validation endpoints' answer: `{gyldig, brud: [{regel, sti, tekst}]}`.
+pub(crate) fn valider_svar(brud: &[Brud]) -> Response {
+    axum::Json(json!({
         "gyldig": brud.is_empty(),
         "brud": brud,
     }))
-    .into_response())
+    .into_response()
 }
 
 /// Validate a request for `myndighed` as written by `system`: every broken rule.
@@ -946,9 +1103,25 @@ pub async fn valider(
     system: Option<&str>,
     body: &[u8],
 ) -> Vec<Brud> {
+    valider_med(st, myndighed, system, body, "SDI-SKEMA", |op| {
+        operation::laes(Tjeneste::SagDokumentIndeks, op)
+    })
+    .await
+}
+
+/// Validate a request read by `laes` (its importer and opdater carry the rules; a schema error
+/// is reported under `regel_skema`). Shared by SF1470 and SF1490.
+pub(crate) async fn valider_med(
+    st: &AppState,
+    myndighed: &str,
+    system: Option<&str>,
+    body: &[u8],
+    regel_skema: &'static str,
+    laes: impl FnOnce(roxmltree::Node<'_, '_>) -> Result<Operation, Fejl>,
+) -> Vec<Brud> {
     let skema = |t: String| {
         vec![Brud {
-            regel: "SDI-SKEMA",
+            regel: regel_skema,
             sti: String::new(),
             tekst: t,
         }]
@@ -972,7 +1145,7 @@ pub async fn valider(
             None => return skema("the envelope has no element in its Body".into()),
         }
     }
-    let operation = match operation::laes(Tjeneste::SagDokumentIndeks, op) {
+    let operation = match laes(op) {
         Ok(o) => o,
         Err(f) => return skema(f.tekst),
     };

@@ -49,6 +49,10 @@ pub const ENTITY_KLASSIFIKATION: &str = "http://entityid.kombit.dk/service/klass
 /// Entity ID of Sags- og dokumentindeks (SF1470).
 pub const ENTITY_SAGDOKUMENTINDEKS: &str =
     "http://entityid.kombit.dk/service/sdi/sagdokumentindeks/6";
+/// Entity ID of Ydelsesindeks (SF1490): one audience for its three services (YdelseIndeks,
+/// BevillingIndeks, OekonomiskEffektueringIndeks), as KOMBIT's sample client asks the STS for
+/// (`cxf.xml` of github.com/kombit/kosdy_infrastructureSamplesYdelse-java).
+pub const ENTITY_YDELSESINDEKS: &str = "http://entityid.kombit.dk/service/ydi/ydelseindeks/6";
 
 /// The default `Issuer` of assertions: the one of KOMBIT's external test STS.
 pub const DEFAULT_ISSUER: &str = "https://saml.adgangsstyring.eksterntest-stoettesystemerne.dk";
