@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod beskedfordeler;
+pub mod compliance;
 pub mod cpr;
 pub mod cvr;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod sagdokumentindeks;
 pub mod sts;
 pub mod tjenester;
 pub mod tls;
+pub mod ydelsesindeks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -286,6 +288,7 @@ pub fn app(state: AppState) -> Router {
                 )),
         )
         .merge(admin::routes())
+        .merge(compliance::routes())
         .merge(kombit)
         .merge(metrics::routes())
         .with_state(state.clone())

@@ -253,6 +253,8 @@ pub fn openapi() -> Value {
     crate::beskedfordeler::openapi::openapi_paths(&mut paths, &mut schemas);
     crate::cpr::openapi_paths(&mut paths, &mut schemas);
     paths.extend(crate::sagdokumentindeks::openapi_paths());
+    paths.extend(crate::ydelsesindeks::openapi_paths());
+    crate::compliance::openapi_paths(&mut paths);
     schemas.insert("UuidAnswer".into(), json!({"type": "object", "properties": {"uuid": {"type": "string", "format": "uuid"}}, "required": ["uuid"]}));
     json!({
         "openapi": "3.1.0",

@@ -10,8 +10,11 @@
 //!   records: system and CVR (when authenticated), the service's entity ID and SF number (from
 //!   the entity via `KENDTE_SERVICES`, else the service table's first), the operation (the SOAP
 //!   action's last segment, else `METHOD /route`), the HTTP status, the outcome (`ok` 2xx,
-//!   `afvist` 401/403, `ugyldig` other 4xx, `fejl` 5xx: SOAP faults are 500) and the
-//!   correlation (`x-TransaktionsId`, else the Slot's reference).
+//!   `afvist` 401/403 and SOAP requests the WS-Security checks refused, with the refusal code
+//!   in `aarsag`; `ugyldig` other 4xx, `fejl` 5xx: other SOAP faults are 500), the TLS client
+//!   certificate's SHA-256 (so a call without a valid token is still attributable to the
+//!   system whose certificate made it) and the correlation (`x-TransaktionsId`, else the
+//!   Slot's reference).
 //! - **Deliveries** (`levering`): each push attempt (`beskedfordeler::push`), to the dueslag's
 //!   owner, SF1461 `ModtagBesked`, with the receiver's answer.
 //!
@@ -52,6 +55,12 @@ pub struct Anvender {
     pub cvr: Option<String>,
     /// WS-Addressing MessageID or another correlation.
     pub reference: Option<String>,
+    /// The request was refused by the security checks, with this code (`no_token`,
+    /// `expired`, `no_agreement` …): a SOAP fault is recorded as `afvist`, not `fejl`.
+    pub afvist: Option<String>,
+    /// The operation as the handler read it from the Body (SOAP services whose clients send
+    /// no SOAPAction); else it is taken from the request.
+    pub operation: Option<String>,
 }
 
 /// A request extension the authentication writes into (see the module docs).
@@ -85,6 +94,18 @@ impl Slot {
                 a.reference = c.transaktions_id.clone();
             }
         });
+    }
+}
+
+impl Slot {
+    /// The security checks refused the request (`code`).
+    pub fn afvist(&self, code: &str) {
+        self.med(|a| a.afvist = Some(code.to_owned()));
+    }
+
+    /// The handler read the request as the operation `navn`.
+    pub fn operation(&self, navn: &str) {
+        self.med(|a| a.operation = Some(navn.to_owned()));
     }
 }
 
@@ -251,9 +272,15 @@ pub async fn optag_kald(
     let start = std::time::Instant::now();
     let operation = operation(&req);
     let transaktion = crate::sts::issue::transaktions_id(req.headers());
+    // The TLS client certificate attributes a call even when it has no valid token.
+    let certifikat = req
+        .extensions()
+        .get::<crate::tls::ClientCert>()
+        .map(|c| c.sha256.to_string());
     let res = next.run(req).await;
     let a = slot.tag();
     let status = res.status().as_u16();
+    let varighed = format!("{} µs", start.elapsed().as_micros());
     let sf = a
         .entity
         .as_deref()
@@ -265,11 +292,19 @@ pub async fn optag_kald(
         system: a.system,
         service: a.entity,
         myndighed: a.cvr,
-        resultat: udfald(status).into(),
-        aarsag: Some(format!("{} µs", start.elapsed().as_micros())),
+        certifikat_sha256: certifikat,
+        resultat: if a.afvist.is_some() {
+            "afvist".into()
+        } else {
+            udfald(status).into()
+        },
+        aarsag: Some(match &a.afvist {
+            Some(kode) => format!("{kode}; {varighed}"),
+            None => varighed,
+        }),
         reference: transaktion.or(a.reference),
         sf: sf.map(str::to_owned),
-        operation: Some(operation),
+        operation: Some(a.operation.unwrap_or(operation)),
         status: Some(i64::from(status)),
         ..Default::default()
     });

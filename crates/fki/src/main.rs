@@ -4,6 +4,7 @@
 mod adgang;
 mod bench;
 mod beskedfordeler;
+mod compliance;
 mod import;
 mod krav;
 mod population;
@@ -125,6 +126,10 @@ enum Command {
     /// (what a vendor does before KOMBIT's compliance test); exit status 1 if a rule is broken.
     #[command(subcommand)]
     Validate(validate::ValidateCommand),
+    /// What an anvendersystem really did, per integration package: the observed checks of a
+    /// running server as a report (Markdown and JSON).
+    #[command(subcommand)]
+    Compliance(compliance::ComplianceCommand),
 }
 
 #[derive(Args, Clone)]
@@ -256,6 +261,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Besked { store, cmd } => beskedfordeler::besked(store, cmd).await,
         Command::Population(p) => population::run(p).await,
         Command::Krav(a) => krav::run(a),
+        Command::Compliance(c) => compliance::run(c).await,
         Command::Validate(v) => {
             if validate::run(v).await? {
                 Ok(())

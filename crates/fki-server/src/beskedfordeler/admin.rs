@@ -418,6 +418,26 @@ async fn abonnement_aktiv(
         .hent_abonnement(u)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("no abonnement {u}")))?;
+    // Stops and starts are evidence for the compliance checks ("the subscription can be
+    // started and ended"), attributed to the dueslag's owner.
+    let ejer = store.hent_dueslag(a.dueslag).await?.map(|d| d.ejer);
+    st.sts
+        .audit(fki_store::adgang::AuditEntry {
+            tid: fki_oio::time::now(),
+            haendelse: if a.aktiv {
+                "abonnement_startet"
+            } else {
+                "abonnement_stoppet"
+            }
+            .into(),
+            system: ejer,
+            resultat: "ok".into(),
+            aarsag: Some(format!("dueslag {}", a.dueslag)),
+            reference: Some(a.uuid.to_string()),
+            sf: Some("SF1461".into()),
+            ..Default::default()
+        })
+        .await;
     Ok(ok(abonnement_json(&a)))
 }
 

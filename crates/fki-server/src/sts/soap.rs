@@ -155,7 +155,12 @@ impl<S: SecuredService + Send> FromRequest<AppState> for WsSecured<S> {
                     _service: PhantomData,
                 })
             }
-            Err(r) => Err(fault_response(guessed, r.fault, &r.reason)),
+            Err(r) => {
+                if let Some(s) = &slot {
+                    s.afvist(&r.code);
+                }
+                Err(fault_response(guessed, r.fault, &r.reason))
+            }
         }
     }
 }
