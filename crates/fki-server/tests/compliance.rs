@@ -155,15 +155,6 @@ impl Env {
 }
 
 async fn referencer(h: &ServerHandle) {
-    use fki_oio::json::{Mode, parse_write};
-    use fki_oio::{Kontekst, Skriv, spec};
-    let ctx = Kontekst {
-        scope: fki_oio::store::Scope::All,
-        myndighed: Some(CVR.into()),
-        faelles: false,
-        brugerref: None,
-    };
-    let v = json!({"from": "2020-01-01", "to": "infinity"});
     for (service, klasse, uuid) in [
         (
             "organisation",
@@ -196,30 +187,12 @@ async fn referencer(h: &ServerHandle) {
             "5555aaaa-11aa-22bb-33cc-111111aaaaaa",
         ),
     ] {
-        let s = spec::class(service, klasse).unwrap();
-        let st = &s.states[0];
-        let body = json!({"attributter": {s.key("egenskaber"): [{"brugervendtnoegle": uuid, "titel": "t", "virkning": v}]},
-            "tilstande": {s.key(st.name): [{st.name: st.values[0], "virkning": v}]}});
-        let body = if klasse == "klasse" {
-            body
+        let felter = if klasse == "klasse" {
+            json!({"titel": "t"})
         } else {
-            let mut b = body;
-            b["attributter"][s.key("egenskaber")][0]
-                .as_object_mut()
-                .unwrap()
-                .remove("titel");
-            b
+            json!({})
         };
-        h.state
-            .engine
-            .write(
-                &ctx,
-                s,
-                Uuid::parse_str(uuid).unwrap(),
-                Skriv::Importer(parse_write(s, &body, Mode::Create).unwrap()),
-            )
-            .await
-            .unwrap();
+        common::oio_objekt(h, CVR, service, klasse, uuid, felter).await;
     }
 }
 

@@ -11,8 +11,6 @@
 mod common;
 
 use chrono::Utc;
-use fki_oio::json::{Mode, parse_write};
-use fki_oio::{Kontekst, Skriv, spec};
 use fki_server::beskedfordeler::BFO_MODTAG;
 use fki_server::sts::ENTITY_YDELSESINDEKS;
 use fki_server::{Config, ServerHandle};
@@ -156,14 +154,6 @@ impl Env {
 
     /// The Organisation and Klassifikation objects the fixtures reference, owned by `CVR`.
     async fn referencer(&self) {
-        let engine = &self.h().state.engine;
-        let ctx = Kontekst {
-            scope: fki_oio::store::Scope::All,
-            myndighed: Some(CVR.into()),
-            faelles: false,
-            brugerref: None,
-        };
-        let virk = json!({"from": "2020-01-01", "to": "infinity"});
         for (service, klasse, uuid, felter) in [
             (
                 "organisation",
@@ -196,25 +186,7 @@ impl Env {
                 json!({"titel": "Hjælp til medicin"}),
             ),
         ] {
-            let spec = spec::class(service, klasse).unwrap();
-            let mut e = felter;
-            e["brugervendtnoegle"] = json!(uuid);
-            e["virkning"] = virk.clone();
-            let mut body = json!({"attributter": {spec.key("egenskaber"): [e]}});
-            if let Some(s) = spec.states.first() {
-                let v = s.values[0];
-                body["tilstande"] = json!({spec.key(s.name): [{s.name: v, "virkning": virk}]});
-            }
-            let a = parse_write(spec, &body, Mode::Create).unwrap();
-            engine
-                .write(
-                    &ctx,
-                    spec,
-                    Uuid::parse_str(uuid).unwrap(),
-                    Skriv::Importer(a),
-                )
-                .await
-                .unwrap();
+            common::oio_objekt(self.h(), CVR, service, klasse, uuid, felter).await;
         }
     }
 

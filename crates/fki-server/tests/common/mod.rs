@@ -143,3 +143,45 @@ pub fn xmllint(xsd: &str, element: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Create (import) the OIO object `uuid` of `service`/`klasse` owned by `cvr`, with one
+/// `egenskaber` entry of `felter` (its `brugervendtnoegle` the UUID) and the class's first
+/// state, both in effect from 2020: the Organisation and Klassifikation objects a request
+/// refers to.
+pub async fn oio_objekt(
+    h: &fki_server::ServerHandle,
+    cvr: &str,
+    service: &str,
+    klasse: &str,
+    uuid: &str,
+    felter: serde_json::Value,
+) {
+    use fki_oio::json::{Mode, parse_write};
+    use serde_json::json;
+    let ctx = fki_oio::Kontekst {
+        scope: fki_oio::store::Scope::All,
+        myndighed: Some(cvr.into()),
+        faelles: false,
+        brugerref: None,
+    };
+    let virk = json!({"from": "2020-01-01", "to": "infinity"});
+    let spec = fki_oio::spec::class(service, klasse).expect("an engine class");
+    let mut e = felter;
+    e["brugervendtnoegle"] = json!(uuid);
+    e["virkning"] = virk.clone();
+    let mut body = json!({"attributter": {spec.key("egenskaber"): [e]}});
+    if let Some(s) = spec.states.first() {
+        body["tilstande"] = json!({spec.key(s.name): [{s.name: s.values[0], "virkning": virk}]});
+    }
+    let a = parse_write(spec, &body, Mode::Create).unwrap();
+    h.state
+        .engine
+        .write(
+            &ctx,
+            spec,
+            Uuid::parse_str(uuid).unwrap(),
+            fki_oio::Skriv::Importer(a),
+        )
+        .await
+        .unwrap();
+}
