@@ -6,7 +6,8 @@
 //! intervals, by UUID, with a Filter and an Inkluder; opdater; the rules refusing a write and
 //! naming each missing UUID, storing nothing; the validation endpoint; the owner alone changing
 //! and removing an entry (audited); readers limited to their myndighed and their agreement's
-//! Foelsomhed, an effektuering as sensitive as its Bevilling; change events.
+//! Foelsomhed, an effektuering as sensitive as its Bevilling, in fremsoeg and in the
+//! per-citizen overview; change events.
 
 mod common;
 
@@ -260,6 +261,62 @@ impl Env {
             .unwrap();
         assert_eq!(r.status().as_u16(), 200);
         r.json::<serde_json::Value>().await.unwrap()
+    }
+
+    /// `GET /indeks/overblik/{part}` as `s` (REST, holder-of-key token for the Sags- og
+    /// dokumentindeks, for which `s` gets an agreement here) → (bevillinger, effektueringer)
+    /// as their UUIDs and writing systems, `None` where the answer has `null`.
+    async fn overblik(
+        &self,
+        s: &System,
+        part: &str,
+    ) -> (Option<Vec<(String, String)>>, Option<Vec<(String, String)>>) {
+        use base64::Engine;
+        let st = &self.h().state;
+        common::active_agreement(
+            st.adgang.as_ref(),
+            s.uuid,
+            fki_server::sts::ENTITY_SAGDOKUMENTINDEKS,
+            CVR,
+            vec![],
+            vec![],
+        )
+        .await;
+        let a = saml::issue_assertion(&AssertionSpec::new(
+            &st.sts.key,
+            s.cert.cert_der(),
+            fki_server::sts::ENTITY_SAGDOKUMENTINDEKS,
+            CVR,
+            &PrivilegeList::for_cvr(CVR, &[]),
+            Utc::now(),
+        ))
+        .unwrap();
+        let token = base64::engine::general_purpose::STANDARD.encode(a.xml);
+        let https = self.h().https_addr.unwrap();
+        let r = common::tls_client(&st.ca, Some(&s.cert), https)
+            .get(format!(
+                "https://localhost:{}/indeks/overblik/{part}",
+                https.port()
+            ))
+            .header("authorization", format!("Holder-of-key {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        let liste = |k: &str| {
+            v[k].as_array().map(|a| {
+                a.iter()
+                    .map(|o| {
+                        (
+                            o["id"].as_str().unwrap().to_owned(),
+                            o["system"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        (liste("bevillinger"), liste("oekonomiskeffektueringer"))
     }
 
     async fn finish(mut self) {
@@ -605,6 +662,29 @@ async fn only_the_owner_changes_and_readers_see_their_myndighed_and_foelsomhed()
     assert_eq!(env.find_cpr(&c, ANDEN_CVR).await, (vec![], vec![]));
     assert_eq!(env.find_cpr(&almindelig, CVR).await, (vec![], vec![]));
     assert_eq!(env.find_cpr(&a, CVR).await, begge);
+
+    // The per-citizen overview holds the grant and the payment with their writer, under the
+    // same restrictions; a system without an agreement for the Ydelsesindeks gets null.
+    let skrevet = |u: &str| Some(vec![(u.to_owned(), a.uuid.to_string())]);
+    assert_eq!(
+        env.overblik(&b, "0123456789").await,
+        (skrevet(BEVILLING), skrevet(EFFEKTUERING))
+    );
+    assert_eq!(
+        env.overblik(&almindelig, "0123456789").await,
+        (Some(vec![]), Some(vec![]))
+    );
+    assert_eq!(
+        env.overblik(&b, "9876543210").await,
+        (Some(vec![]), Some(vec![]))
+    );
+    let sager = {
+        let st = &env.h().state;
+        let (uuid, cert) =
+            common::register_system(st.adgang.as_ref(), &st.ca, "Kun sager", CVR).await;
+        System { uuid, cert }
+    };
+    assert_eq!(env.overblik(&sager, "0123456789").await, (None, None));
 
     // The owner removes the payment and the Bevilling for good, audited.
     let svar = env

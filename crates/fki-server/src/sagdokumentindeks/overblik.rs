@@ -1,13 +1,18 @@
 //! The per-citizen overview (issue 6 item 6): `GET /indeks/overblik/{part}` returns, for one
 //! CPR or CVR number, every sag and document of the caller's myndighed that has it as a part,
-//! across all the systems that write there, as LoRa JSON (`docs/oio-rest.md`) with the writing
-//! anvendersystem as `system`, optionally as
+//! and every Bevilling and OekonomiskEffektuering (grants and payments, Ydelsesindeks) that has
+//! it as Bevillingspart or OekonomiskEffektueringPart, across all the systems that write there,
+//! as LoRa JSON (`docs/oio-rest.md`) with the writing anvendersystem as `system`, optionally as
 //! registered at an earlier time (`?registreringstid=T`).
 //!
 //! A REST/JSON interface of fki's own (KOMBIT's overview systems such as SAPA search the
 //! indexes with fremsoeg): a token for the Sags- og dokumentindeks (`Authorization:
 //! Holder-of-key …` or a bearer access token, as every REST interface) and an agreement for the
 //! myndighed; the same reader restrictions as fremsoeg (Foelsomhed, OffentlighedUndtaget).
+//! Grants and payments need the caller's system to hold an agreement for the Ydelsesindeks too
+//! (its Foelsomhed restriction applies; a payment is as sensitive as the Bevillinger it names,
+//! as registered at the same time); without one, `bevillinger` and
+//! `oekonomiskeffektueringer` are `null`.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -20,14 +25,28 @@ use fki_oio::store::Scope;
 use fki_oio::time::{NEG_INF, POS_INF};
 use serde_json::{Value, json};
 
-use super::{Kald, ejer, kald, maa_se, som_set};
+use fki_indeks::ydelse::{BEVILLING, EFFEKTUERING};
+use fki_oio::model::Registrering;
+use fki_oio::store::RegWindow;
+use uuid::Uuid;
+
+use super::{Kald, ejer, kald, kald_for, maa_se, som_set};
 use crate::AppState;
 use crate::sts::ENTITY_SAGDOKUMENTINDEKS;
 
-/// The relation that makes an entry a part's, per index type.
+/// The relation that makes an entry a part's, per index type, and its key in the answer.
 const PARTER: &[(&Indekstype, &str, &str)] = &[
     (&SAG, "sagspart", "sager"),
     (&DOKUMENT, "dokumentpart", "dokumenter"),
+];
+/// The same for the Ydelsesindeks.
+const YDELSESPARTER: &[(&Indekstype, &str, &str)] = &[
+    (&BEVILLING, "bevillingspart", "bevillinger"),
+    (
+        &EFFEKTUERING,
+        "oekonomiskeffektueringpart",
+        "oekonomiskeffektueringer",
+    ),
 ];
 
 pub fn routes() -> axum::Router<AppState> {
@@ -95,18 +114,133 @@ async fn overblik(
         "registreringstid".into(),
         json!(params.get("registreringstid")),
     );
+    let tid = params.get("registreringstid");
     for (typ, relation, noegle) in PARTER {
-        match indgange(&st, &k, typ, relation, &urn, params.get("registreringstid")).await {
+        match indgange(&st, &k, typ, relation, &urn, tid).await {
             Ok(v) => {
-                svar.insert((*noegle).into(), Value::Array(v));
+                svar.insert((*noegle).into(), Value::Array(gengiv(&k, typ, v)));
             }
             Err(r) => return r,
         }
     }
+    // Grants and payments: with an agreement for the Ydelsesindeks.
+    let yk = kald_for(
+        &st,
+        &parts.headers,
+        caller.as_ref(),
+        &crate::ydelsesindeks::YI,
+    )
+    .await
+    .ok();
+    for (typ, relation, noegle) in YDELSESPARTER {
+        let Some(yk) = &yk else {
+            svar.insert((*noegle).into(), Value::Null);
+            continue;
+        };
+        let mut fundne = match indgange(&st, yk, typ, relation, &urn, tid).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        if typ.klasse.name == EFFEKTUERING.klasse.name {
+            fundne = match som_bevillingerne(&st, yk, fundne, tid).await {
+                Ok(v) => v,
+                Err(r) => return r,
+            };
+        }
+        svar.insert((*noegle).into(), Value::Array(gengiv(yk, typ, fundne)));
+    }
     axum::Json(Value::Object(svar)).into_response()
 }
 
-/// The entries of `typ` with `urn` as `relation`, as registered at `tid` (default: now).
+fn fejl(e: fki_oio::OioError) -> Response {
+    crate::error::ApiError(e).into_response()
+}
+
+/// The registration window of `?registreringstid` (default: now), or why it is not a time.
+fn vindue(tid: Option<&String>) -> Result<RegWindow, String> {
+    Ok(match tid {
+        Some(t) => {
+            let t = fki_oio::time::parse(t).map_err(|e| e.to_string())?;
+            RegWindow::Range(t, t.saturating_add(1))
+        }
+        None => RegWindow::Current,
+    })
+}
+
+/// The payments among `fundne` the caller may see by their Bevillinger too: each Bevilling a
+/// payment names (as registered at `tid`) must have a Foelsomhed the caller's agreement
+/// allows, unless the caller wrote the payment.
+async fn som_bevillingerne(
+    st: &AppState,
+    k: &Kald,
+    fundne: Vec<(Uuid, Registrering)>,
+    tid: Option<&String>,
+) -> Result<Vec<(Uuid, Registrering)>, Response> {
+    let egen = |r: &Registrering| k.system.is_some() && ejer(r) == k.system;
+    let bevillinger: Vec<Uuid> = fundne
+        .iter()
+        .filter(|(_, r)| !egen(r))
+        .flat_map(|(_, r)| crate::ydelsesindeks::bevillinger_af(r))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut niveauer = std::collections::HashMap::new();
+    if !bevillinger.is_empty() {
+        for h in st
+            .engine
+            .store()
+            .read(
+                &bevillinger,
+                vindue(tid).map_err(|e| ugyldig("registreringstid", &e))?,
+            )
+            .await
+            .map_err(|e| fejl(e.into()))?
+        {
+            if let Some(r) = h.registreringer.iter().max_by_key(|r| r.meta.fra) {
+                niveauer.insert(h.objekt.uuid, super::foelsomhed(r).to_owned());
+            }
+        }
+    }
+    Ok(fundne
+        .into_iter()
+        .filter(|(_, r)| {
+            egen(r)
+                || crate::ydelsesindeks::bevillinger_af(r).iter().all(|b| {
+                    niveauer
+                        .get(b)
+                        .is_none_or(|n| k.adgang.foelsomhed.iter().any(|f| f == n))
+                })
+        })
+        .collect())
+}
+
+/// The entries as LoRa JSON, as the caller may see them, with the writing system.
+fn gengiv(k: &Kald, typ: &Indekstype, fundne: Vec<(Uuid, Registrering)>) -> Vec<Value> {
+    fundne
+        .into_iter()
+        .map(|(uuid, r)| {
+            let system = ejer(&r);
+            let r = som_set(k, r);
+            let mut o = render_objekt(
+                typ.klasse,
+                uuid,
+                std::slice::from_ref(&r),
+                RenderOpts {
+                    virk: (NEG_INF, POS_INF),
+                    konsolider: false,
+                },
+            );
+            // Which anvendersystem wrote the entry (the index's owner).
+            if let Some(m) = o.as_object_mut() {
+                m.insert("system".into(), json!(system));
+            }
+            o
+        })
+        .collect()
+}
+
+/// The entries of `typ` with `urn` as `relation` the caller may see, as registered at `tid`
+/// (default: now).
 async fn indgange(
     st: &AppState,
     k: &Kald,
@@ -114,7 +248,7 @@ async fn indgange(
     relation: &str,
     urn: &str,
     tid: Option<&String>,
-) -> Result<Vec<Value>, Response> {
+) -> Result<Vec<(Uuid, Registrering)>, Response> {
     let mut p = vec![
         (relation.to_owned(), urn.to_owned()),
         ("foersteresultat".to_owned(), "0".to_owned()),
@@ -122,7 +256,6 @@ async fn indgange(
     if let Some(t) = tid {
         p.push(("registreringstid".into(), t.clone()));
     }
-    let fejl = |e: fki_oio::OioError| crate::error::ApiError(e).into_response();
     let (query, tid) = match parse_class_query(typ.klasse, &p, Scope::All).map_err(fejl)? {
         Forespoergsel::Soeg { query, tid, .. } => (query, tid),
         Forespoergsel::List { .. } => unreachable!("foersteresultat makes it a search"),
@@ -146,23 +279,7 @@ async fn indgange(
         if r.meta.livscyklus == Livscyklus::Slettet || !maa_se(k, &r) {
             continue;
         }
-        let uuid = h.objekt.uuid;
-        let system = ejer(&r);
-        let r = som_set(k, r);
-        let mut o = render_objekt(
-            typ.klasse,
-            uuid,
-            std::slice::from_ref(&r),
-            RenderOpts {
-                virk: (NEG_INF, POS_INF),
-                konsolider: false,
-            },
-        );
-        // Which anvendersystem wrote the entry (the index's owner).
-        if let Some(m) = o.as_object_mut() {
-            m.insert("system".into(), json!(system));
-        }
-        ud.push(o);
+        ud.push((h.objekt.uuid, r));
     }
     Ok(ud)
 }
@@ -174,13 +291,13 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
         json!({"get": {
             "tags": ["indeks"],
             "operationId": "indeks_overblik",
-            "summary": "Every sag and document of the caller's myndighed with this CPR/CVR number as a part (Sags- og dokumentindeks), as LoRa JSON",
+            "summary": "Every sag, document, Bevilling and OekonomiskEffektuering of the caller's myndighed with this CPR/CVR number as a part (Sags- og dokumentindeks, Ydelsesindeks), as LoRa JSON",
             "parameters": [
                 {"name": "part", "in": "path", "required": true, "description": "CPR number (10 digits), CVR number (8 digits) or urn:oio:cpr-nr:/urn:oio:cvr-nr: URN", "schema": {"type": "string"}},
                 {"name": "registreringstid", "in": "query", "required": false, "description": "as registered at this time (default: now)", "schema": {"type": "string"}}
             ],
             "responses": {
-                "200": {"description": "{part, myndighed, registreringstid, sager: [LoRa objects], dokumenter: [LoRa objects]}"},
+                "200": {"description": "{part, myndighed, registreringstid, sager, dokumenter, bevillinger, oekonomiskeffektueringer: [LoRa objects]} (the last two null without an agreement for the Ydelsesindeks)"},
                 "400": {"description": "a malformed part or parameter"},
                 "401": {"description": "no valid token"},
                 "403": {"description": "no active agreement for the token's myndighed"}

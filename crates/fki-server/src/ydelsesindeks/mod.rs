@@ -241,7 +241,7 @@ async fn evaluer(st: &AppState, k: &Kald, u: &Udtryk) -> Result<soeg::Fundet, Fe
 }
 
 /// The Bevillinger an effektuering's BevilgetYdelseRefs name.
-fn bevillinger_af(r: &Registrering) -> Vec<Uuid> {
+pub(crate) fn bevillinger_af(r: &Registrering) -> Vec<Uuid> {
     r.data
         .relationer
         .get("bevilling")
