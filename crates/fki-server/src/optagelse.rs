@@ -201,6 +201,25 @@ impl Optager {
     }
 }
 
+impl Optager {
+    /// A levering handed to `system`'s RabbitMQ queue (the broker confirmed it; the receiver
+    /// acknowledges it to RabbitMQ, which fki does not see): operation `BeskedHent`.
+    pub fn levering_amqp(&self, system: Uuid, cvr: &str, reference: String) {
+        self.optag(AuditEntry {
+            tid: fki_oio::time::now(),
+            haendelse: "levering".into(),
+            system: Some(system),
+            service: Some(crate::beskedfordeler::BFO_MODTAG.into()),
+            myndighed: Some(cvr.to_owned()),
+            resultat: "ok".into(),
+            reference: Some(reference),
+            sf: Some("SF1461".into()),
+            operation: Some("BeskedHent (AMQP)".into()),
+            ..Default::default()
+        });
+    }
+}
+
 async fn skriver(store: Arc<dyn AdgangStore>, mut rx: mpsc::Receiver<AuditEntry>, o: Arc<Optager>) {
     let mut buf = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut buf, BATCH).await > 0 {

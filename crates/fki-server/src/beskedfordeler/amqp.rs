@@ -49,7 +49,7 @@
 //! list of amqp dueslag is read every [`RELIST_EVERY`]. One fki process per store should
 //! forward (two would both publish the same leveringer).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -354,6 +354,16 @@ struct Afsender {
     svar_ch: Channel,
 }
 
+/// Who sent a delivery, as far as the token check got (for the call record).
+#[derive(Debug, Default)]
+struct Hvem {
+    system: Option<Uuid>,
+    cvr: Option<String>,
+    certifikat: Option<String>,
+    /// The security checks refused it.
+    afvist: bool,
+}
+
 /// What became of a delivery in arrival order.
 enum Forloeb {
     /// Queued for the writer: answer when committed.
@@ -377,8 +387,8 @@ async fn afsend_loekke(
             Some(_) = igang.join_next(), if !igang.is_empty() => {}
             next = consumer.next() => match next {
                 Some(Ok(d)) => {
-                    let forloeb = modtag(&state, &d).await;
-                    igang.spawn(afslut(state.clone(), a.svar_ch.clone(), d, forloeb));
+                    let (forloeb, hvem) = modtag(&state, &d).await;
+                    igang.spawn(afslut(state.clone(), a.svar_ch.clone(), d, forloeb, hvem));
                 }
                 Some(Err(e)) => {
                     let _ = fejl.try_send(format!("afsend consumer: {e}"));
@@ -420,11 +430,20 @@ fn header_tekst(headers: Option<&FieldTable>, navn: &str) -> Option<String> {
 }
 
 /// The in-order part: who sends, is the message sound, queue it for the writer.
-async fn modtag(state: &AppState, d: &Delivery) -> Forloeb {
+async fn modtag(state: &AppState, d: &Delivery) -> (Forloeb, Hvem) {
     let kalder = match kalder(state, d).await {
         Ok(k) => k,
-        Err(r) => return Forloeb::Svar(r),
+        Err((r, hvem)) => return (Forloeb::Svar(r), hvem),
     };
+    let hvem = Hvem {
+        system: Some(kalder.system),
+        cvr: Some(kalder.cvr.clone()),
+        ..Default::default()
+    };
+    (modtag_fra(state, d, &kalder).await, hvem)
+}
+
+async fn modtag_fra(state: &AppState, d: &Delivery, kalder: &Kalder) -> Forloeb {
     if d.data.len() > kuvert::MAX_BYTES {
         return Forloeb::Svar(
             afvist(
@@ -447,7 +466,7 @@ async fn modtag(state: &AppState, d: &Delivery) -> Forloeb {
             .1,
         );
     };
-    match afsend::indsend(state, &kalder, xml).await {
+    match afsend::indsend(state, kalder, xml).await {
         Ok(i) => Forloeb::Koe(i),
         Err((_, r)) => Forloeb::Svar(r),
     }
@@ -455,7 +474,11 @@ async fn modtag(state: &AppState, d: &Delivery) -> Forloeb {
 
 /// The sender of a delivery: from its token, or under `--dev-open` from its
 /// `x-fki-myndighed` / `x-fki-system` headers.
-async fn kalder(state: &AppState, d: &Delivery) -> Result<Kalder, StandardRetur> {
+async fn kalder(state: &AppState, d: &Delivery) -> Result<Kalder, (StandardRetur, Hvem)> {
+    let afvist_hvem = || Hvem {
+        afvist: true,
+        ..Default::default()
+    };
     let headers = d.properties.headers().as_ref();
     let reference = d
         .properties
@@ -474,7 +497,8 @@ async fn kalder(state: &AppState, d: &Delivery) -> Result<Kalder, StandardRetur>
                     "under --dev-open the myndighed comes from the x-fki-myndighed header (8 digits)",
                 )
                 .1
-            })?;
+            })
+            .map_err(|r| (r, afvist_hvem()))?;
         let system = header_tekst(headers, HEADER_DEV_SYSTEM)
             .and_then(|s| s.parse().ok())
             .unwrap_or(Uuid::nil());
@@ -483,13 +507,16 @@ async fn kalder(state: &AppState, d: &Delivery) -> Result<Kalder, StandardRetur>
     }
     let Some(token) = header_tekst(headers, HEADER_TOKEN) else {
         tracing::info!(service = BFO_AFSEND, "AMQP afsend without token refused");
-        return Err(afvist(
-            state,
-            StatusCode::UNAUTHORIZED,
-            StatusKode::IkkeAutoriseret,
-            "a token is required: the SAML assertion in the message header \"token\"",
-        )
-        .1);
+        return Err((
+            afvist(
+                state,
+                StatusCode::UNAUTHORIZED,
+                StatusKode::IkkeAutoriseret,
+                "a token is required: the SAML assertion in the message header \"token\"",
+            )
+            .1,
+            afvist_hvem(),
+        ));
     };
     match crate::sts::guard::authenticate_assertion(&state.sts, &token, BFO_AFSEND).await {
         Ok(c) => Ok(Kalder {
@@ -501,16 +528,28 @@ async fn kalder(state: &AppState, d: &Delivery) -> Result<Kalder, StandardRetur>
                 .sts
                 .audit_refusal("request_refused", &r, reference)
                 .await;
+            let hvem = Hvem {
+                system: r.system,
+                cvr: r.cvr.clone(),
+                certifikat: r.certificate_sha256.clone(),
+                afvist: !r.status.is_server_error(),
+            };
             if r.status.is_server_error() {
-                Err(afvist(
-                    state,
-                    r.status,
-                    StatusKode::Fejl,
-                    "the token could not be checked; nothing was accepted, send it again",
-                )
-                .1)
+                Err((
+                    afvist(
+                        state,
+                        r.status,
+                        StatusKode::Fejl,
+                        "the token could not be checked; nothing was accepted, send it again",
+                    )
+                    .1,
+                    hvem,
+                ))
             } else {
-                Err(afvist(state, r.status, StatusKode::IkkeAutoriseret, r.reason).1)
+                Err((
+                    afvist(state, r.status, StatusKode::IkkeAutoriseret, r.reason).1,
+                    hvem,
+                ))
             }
         }
     }
@@ -524,12 +563,54 @@ pub fn svar_dokument(r: &StandardRetur) -> String {
     )
 }
 
+/// The call record of an AMQP afsend ([`crate::optagelse`]): `status` is the StatusKode
+/// answered, the operation `AfsendBesked (AMQP)`.
+fn optag(state: &AppState, d: &Delivery, hvem: Hvem, retur: &StandardRetur) {
+    let kode = retur.status_kode;
+    state.optager.optag(fki_store::adgang::AuditEntry {
+        tid: fki_oio::time::now(),
+        haendelse: "kald".into(),
+        system: hvem.system,
+        service: Some(BFO_AFSEND.into()),
+        myndighed: hvem.cvr,
+        certifikat_sha256: hvem.certifikat,
+        resultat: if hvem.afvist {
+            "afvist"
+        } else {
+            match kode {
+                20 => "ok",
+                40..=49 => "ugyldig",
+                _ => "fejl",
+            }
+        }
+        .into(),
+        aarsag: Some(match &retur.fejlbesked_tekst {
+            Some(t) => format!(
+                "StatusKode {kode}: {}",
+                t.chars().take(200).collect::<String>()
+            ),
+            None => format!("StatusKode {kode}"),
+        }),
+        reference: d
+            .properties
+            .correlation_id()
+            .as_ref()
+            .or(d.properties.message_id().as_ref())
+            .map(|s| s.as_str().chars().take(100).collect()),
+        sf: crate::optagelse::sf_for_entity(BFO_AFSEND).map(str::to_owned),
+        operation: Some("AfsendBesked (AMQP)".into()),
+        status: Some(i64::from(kode)),
+        ..Default::default()
+    });
+}
+
 /// The concurrent part: wait for the commit, answer, acknowledge (or requeue on 50).
-async fn afslut(state: AppState, svar_ch: Channel, d: Delivery, forloeb: Forloeb) {
+async fn afslut(state: AppState, svar_ch: Channel, d: Delivery, forloeb: Forloeb, hvem: Hvem) {
     let retur = match forloeb {
         Forloeb::Koe(i) => i.afslut(&state).await.1,
         Forloeb::Svar(r) => r,
     };
+    optag(&state, &d, hvem, &retur);
     let igen = retur.status_kode == StatusKode::Fejl.kode();
     match d
         .properties
@@ -593,19 +674,19 @@ async fn videresend_alle(
     'ydre: loop {
         match state.beskedfordeler.store.list_dueslag(None).await {
             Ok(alle) => {
-                let aktive: HashSet<Uuid> = alle
-                    .iter()
+                let aktive: HashMap<Uuid, (Uuid, String)> = alle
+                    .into_iter()
                     .filter(|d| d.aktiv && d.levering == Leveringsform::Amqp)
-                    .map(|d| d.uuid)
+                    .map(|d| (d.uuid, (d.ejer, d.myndighed)))
                     .collect();
                 koerende.retain(|u, h| {
-                    let behold = aktive.contains(u) && !h.is_finished();
+                    let behold = aktive.contains_key(u) && !h.is_finished();
                     if !behold {
                         h.abort();
                     }
                     behold
                 });
-                for u in aktive {
+                for (u, modtager) in aktive {
                     if koerende.contains_key(&u) {
                         continue;
                     }
@@ -613,7 +694,13 @@ async fn videresend_alle(
                         Ok(ch) => {
                             koerende.insert(
                                 u,
-                                tokio::spawn(videresend(state.clone(), ch, u, stop.clone())),
+                                tokio::spawn(videresend(
+                                    state.clone(),
+                                    ch,
+                                    u,
+                                    modtager,
+                                    stop.clone(),
+                                )),
                             );
                         }
                         Err(e) => {
@@ -644,9 +731,16 @@ async fn videresend_alle(
     }
 }
 
-async fn videresend(state: AppState, ch: Channel, dueslag: Uuid, mut stop: watch::Receiver<bool>) {
+/// Forward dueslag `dueslag` of `modtager` (its owner and myndighed, for the delivery records).
+async fn videresend(
+    state: AppState,
+    ch: Channel,
+    dueslag: Uuid,
+    modtager: (Uuid, String),
+    mut stop: watch::Receiver<bool>,
+) {
     tracing::debug!(%dueslag, "AMQP forwarder started");
-    if let Err(e) = videresend_til(&state, &ch, dueslag, &mut stop).await {
+    if let Err(e) = videresend_til(&state, &ch, dueslag, &modtager, &mut stop).await {
         tracing::warn!(%dueslag, error = %e, "AMQP forwarder stopped; it starts again shortly");
     }
     let _ = ch.close(200, "stopping".into()).await;
@@ -675,6 +769,7 @@ async fn videresend_til(
     state: &AppState,
     ch: &Channel,
     dueslag: Uuid,
+    (ejer, myndighed): &(Uuid, String),
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
     let koe: ShortString = dueslag.to_string().into();
@@ -769,6 +864,11 @@ async fn videresend_til(
             {
                 Ok(true) => {
                     bf.metrics.delivered.fetch_add(1, Relaxed);
+                    bf.optager.levering_amqp(
+                        *ejer,
+                        myndighed,
+                        format!("dueslag {dueslag} loebenr {loebenr}: in its RabbitMQ queue"),
+                    );
                 }
                 Ok(false) => {} // acknowledged (or moved) meanwhile by someone else
                 Err(e) => return Err(format!("recording levering {loebenr}: {e}")),
