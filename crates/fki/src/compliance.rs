@@ -7,6 +7,11 @@
 //! enforces, or an interface fki does not serve).
 //!
 //! Writes `report.md` and `report.json` to `--out`.
+//!
+//! `fki compliance probe --system X [--package I-NN …] [--wait S]` (item 4) has the server run
+//! the active probes on the system now (`POST /admin/compliance/{system}/probe`,
+//! `fki_server::compliance::probe`) and prints their verdicts; they are stored, so the next
+//! report includes them. Exit status 1 when a probe fails.
 
 use std::path::PathBuf;
 
@@ -20,6 +25,28 @@ use crate::krav;
 pub enum ComplianceCommand {
     /// Write the report of one system (Markdown and JSON).
     Report(ReportArgs),
+    /// Run the active probes on one system now (a repeated push delivery, irrelevant events
+    /// against its subscriptions, expired tokens); exit status 1 if one fails.
+    Probe(ProbeArgs),
+}
+
+#[derive(Args)]
+pub struct ProbeArgs {
+    /// The system: its UUID or name.
+    #[arg(long)]
+    system: String,
+    /// Only the probes deciding a rule of these packages (I-01 … I-15); default: every probe.
+    #[arg(long = "package")]
+    pakker: Vec<String>,
+    /// Seconds the token probe waits for the system's next calls (at most 600).
+    #[arg(long = "wait", default_value_t = 60)]
+    vent: u64,
+    /// The running server (its plain HTTP listener).
+    #[arg(long, env = "FKI_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The server's data directory (for its admin token).
+    #[arg(long, env = "FKI_DATA_DIR", default_value = "./fki-data")]
+    data_dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -45,32 +72,42 @@ pub struct ReportArgs {
 }
 
 pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
-    let ComplianceCommand::Report(a) = cmd;
-    let token_file = a.data_dir.join(fki_server::admin::TOKEN_FILE);
+    match cmd {
+        ComplianceCommand::Report(a) => report(a).await,
+        ComplianceCommand::Probe(a) => probe(a).await,
+    }
+}
+
+/// `<url>/admin/compliance/<system>[/<mere>]` with the admin token of `data_dir`.
+fn adresse(
+    url: &str,
+    data_dir: &std::path::Path,
+    system: &str,
+    mere: Option<&str>,
+) -> anyhow::Result<(reqwest::Url, String)> {
+    let token_file = data_dir.join(fki_server::admin::TOKEN_FILE);
     let token = std::fs::read_to_string(&token_file).with_context(|| {
         format!(
             "cannot read the admin token {} (the server's --data-dir)",
             token_file.display()
         )
     })?;
-    let mut url = reqwest::Url::parse(&format!(
-        "{}/admin/compliance/",
-        a.url.trim_end_matches('/')
-    ))
-    .context("--url")?;
-    url.path_segments_mut()
-        .map_err(|_| anyhow::anyhow!("--url cannot be a base"))?
-        .pop_if_empty()
-        .push(&a.system);
-    if let Some(f) = &a.fra {
-        url.query_pairs_mut().append_pair("fra", f);
+    let mut u = reqwest::Url::parse(&format!("{}/admin/compliance/", url.trim_end_matches('/')))
+        .context("--url")?;
+    {
+        let mut seg = u
+            .path_segments_mut()
+            .map_err(|_| anyhow::anyhow!("--url cannot be a base"))?;
+        seg.pop_if_empty().push(system);
+        if let Some(m) = mere {
+            seg.push(m);
+        }
     }
-    let r = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(token.trim())
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the server at {}", a.url))?;
+    Ok((u, token.trim().to_owned()))
+}
+
+/// The answer's JSON, or the server's reason for refusing.
+async fn svar(r: reqwest::Response) -> anyhow::Result<Value> {
     let status = r.status();
     let v: Value = r.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
@@ -79,9 +116,61 @@ pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
             v["detail"]
                 .as_str()
                 .or(v["message"].as_str())
+                .or(v["error"].as_str())
                 .unwrap_or("(no reason given)")
         );
     }
+    Ok(v)
+}
+
+async fn probe(a: ProbeArgs) -> anyhow::Result<()> {
+    let (url, token) = adresse(&a.url, &a.data_dir, &a.system, Some("probe"))?;
+    eprintln!(
+        "probing {} (the token probe waits up to {} s for the system's calls)…",
+        a.system, a.vent
+    );
+    let r = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&json!({"pakker": a.pakker, "vent": a.vent}))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the server at {}", a.url))?;
+    let v = svar(r).await?;
+    let mut fejlet = 0;
+    for p in v["prober"].as_array().into_iter().flatten() {
+        let udfald = p["udfald"].as_str().unwrap_or("");
+        if udfald == "fail" {
+            fejlet += 1;
+        }
+        println!(
+            "{} {}: {}",
+            p["kontrol"].as_str().unwrap_or(""),
+            ord(udfald).trim_matches('*'),
+            p["begrundelse"].as_str().unwrap_or("")
+        );
+        for b in p["beviser"].as_array().into_iter().flatten() {
+            println!("    {}", b["tekst"].as_str().unwrap_or(""));
+        }
+    }
+    if fejlet > 0 {
+        bail!("{fejlet} probes failed");
+    }
+    Ok(())
+}
+
+async fn report(a: ReportArgs) -> anyhow::Result<()> {
+    let (mut url, token) = adresse(&a.url, &a.data_dir, &a.system, None)?;
+    if let Some(f) = &a.fra {
+        url.query_pairs_mut().append_pair("fra", f);
+    }
+    let r = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the server at {}", a.url))?;
+    let v = svar(r).await?;
     let rapport = rapport(&v, &a.pakker)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     std::fs::write(
@@ -108,14 +197,18 @@ pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
 pub fn rapport(v: &Value, valgte: &[String]) -> anyhow::Result<Value> {
     let data = krav::data()?;
     let kontroller = v["kontroller"].as_array().cloned().unwrap_or_default();
-    let afgoer = |pakke: &str, regel: &str| -> Option<&Value> {
-        kontroller.iter().find(|k| {
-            k["regler"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|r| r[0] == pakke && r[1] == regel)
-        })
+    // The checks deciding a rule (an observed check and a probe may decide the same one).
+    let afgoer = |pakke: &str, regel: &str| -> Vec<&Value> {
+        kontroller
+            .iter()
+            .filter(|k| {
+                k["regler"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|r| r[0] == pakke && r[1] == regel)
+            })
+            .collect()
     };
     for p in valgte {
         if !data.packages.iter().any(|x| &x.id == p) {
@@ -124,7 +217,7 @@ pub fn rapport(v: &Value, valgte: &[String]) -> anyhow::Result<Value> {
     }
     let mut pakker = Vec::new();
     for p in &data.packages {
-        let daekket = p.rules.iter().any(|r| afgoer(&p.id, r).is_some());
+        let daekket = p.rules.iter().any(|r| !afgoer(&p.id, r).is_empty());
         if (valgte.is_empty() && !daekket) || (!valgte.is_empty() && !valgte.contains(&p.id)) {
             continue;
         }
@@ -133,17 +226,51 @@ pub fn rapport(v: &Value, valgte: &[String]) -> anyhow::Result<Value> {
             .rules
             .iter()
             .map(|r| {
-                let (udfald, k) = match afgoer(&p.id, r) {
-                    Some(k) => (k["udfald"].as_str().unwrap_or("not_observed"), Some(k)),
-                    None => ("not_checked", None),
+                let ks = afgoer(&p.id, r);
+                let har = |u: &str| ks.iter().any(|k| k["udfald"] == u);
+                // A failing check fails the rule; else a passing one passes it.
+                let udfald = if ks.is_empty() {
+                    "not_checked"
+                } else if har("fail") {
+                    "fail"
+                } else if har("pass") {
+                    "pass"
+                } else {
+                    "not_observed"
                 };
                 antal[udfald] = json!(antal[udfald].as_u64().unwrap_or(0) + 1);
+                let kontrol = (!ks.is_empty()).then(|| {
+                    ks.iter()
+                        .map(|k| k["kontrol"].as_str().unwrap_or(""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                });
+                let begrundelse = (!ks.is_empty()).then(|| {
+                    if ks.len() == 1 {
+                        ks[0]["begrundelse"].as_str().unwrap_or("").to_owned()
+                    } else {
+                        ks.iter()
+                            .map(|k| {
+                                format!(
+                                    "{}: {}",
+                                    k["kontrol"].as_str().unwrap_or(""),
+                                    k["begrundelse"].as_str().unwrap_or("")
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    }
+                });
+                let beviser: Vec<Value> = ks
+                    .iter()
+                    .flat_map(|k| k["beviser"].as_array().cloned().unwrap_or_default())
+                    .collect();
                 json!({
                     "regel": r,
                     "udfald": udfald,
-                    "kontrol": k.map(|k| k["kontrol"].clone()),
-                    "begrundelse": k.map(|k| k["begrundelse"].clone()),
-                    "beviser": k.map(|k| k["beviser"].clone()).unwrap_or(json!([])),
+                    "kontrol": kontrol,
+                    "begrundelse": begrundelse,
+                    "beviser": beviser,
                 })
             })
             .collect();
@@ -271,5 +398,38 @@ mod tests {
         );
         assert!(md.contains("audit #7"), "{md}");
         assert!(rapport(&v, &["I-99".into()]).is_err());
+    }
+
+    #[test]
+    fn a_rule_decided_by_a_check_and_a_probe_fails_when_either_fails() {
+        let regel = json!([["I-02", "security token (SF1514) always used"]]);
+        let v = |token: &str, probe: &str| {
+            json!({"system": {"uuid": "u", "navn": "n", "cvr": "1"}, "tid": "t", "fra": null,
+            "kontroller": [
+                {"kontrol": "TOKEN", "regler": regel, "udfald": token, "begrundelse": "a", "beviser": []},
+                {"kontrol": "PROBE_TOKEN", "regler": regel, "udfald": probe, "begrundelse": "b", "beviser": [{"id": null, "tid": null, "tekst": "refused"}]}
+            ]})
+        };
+        let udfald = |t: &str, p: &str| {
+            let r = rapport(&v(t, p), &["I-02".into()]).unwrap();
+            r["pakker"][0]["regler"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["regel"] == "security token (SF1514) always used")
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(udfald("pass", "fail")["udfald"], "fail");
+        assert_eq!(udfald("fail", "not_observed")["udfald"], "fail");
+        assert_eq!(udfald("pass", "not_observed")["udfald"], "pass");
+        assert_eq!(
+            udfald("not_observed", "not_observed")["udfald"],
+            "not_observed"
+        );
+        let g = udfald("pass", "fail");
+        assert_eq!(g["kontrol"], "TOKEN, PROBE_TOKEN");
+        assert_eq!(g["begrundelse"], "TOKEN: a; PROBE_TOKEN: b");
+        assert_eq!(g["beviser"][0]["tekst"], "refused");
     }
 }

@@ -474,52 +474,60 @@ impl Push {
         Vent::Hoejst(STORE_PAUSE)
     }
 
-    /// POST `body` to `url`: `Ok` when the receiver answered 2xx with StatusKode 20, else why
-    /// not.
     async fn post(&self, url: &str, body: String) -> Result<(), String> {
-        let timeout = self.config.timeout;
-        let forsoeg = async {
-            let mut svar = self
-                .http
-                .post(url)
-                .header(CONTENT_TYPE, CONTENT_TYPE_XML)
-                .timeout(timeout)
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| beskriv(&e, timeout))?;
-            let status = svar.status();
-            let mut tekst = Vec::new();
-            while let Some(stykke) = svar.chunk().await.map_err(|e| beskriv(&e, timeout))? {
-                if tekst.len() + stykke.len() > MAX_SVAR {
-                    return Err(format!(
-                        "HTTP {status} with an answer larger than {MAX_SVAR} bytes"
-                    ));
-                }
-                tekst.extend_from_slice(&stykke);
+        post(&self.http, url, body, self.config.timeout).await
+    }
+}
+
+/// POST `body` (a `ModtagBeskedInput`) to `url` with the push client `http`: `Ok` when the
+/// receiver answered 2xx with StatusKode 20 within `timeout`, else why not. Also used by the
+/// compliance probe that delivers a message twice.
+pub async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    body: String,
+    timeout: Duration,
+) -> Result<(), String> {
+    let forsoeg = async {
+        let mut svar = http
+            .post(url)
+            .header(CONTENT_TYPE, CONTENT_TYPE_XML)
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| beskriv(&e, timeout))?;
+        let status = svar.status();
+        let mut tekst = Vec::new();
+        while let Some(stykke) = svar.chunk().await.map_err(|e| beskriv(&e, timeout))? {
+            if tekst.len() + stykke.len() > MAX_SVAR {
+                return Err(format!(
+                    "HTTP {status} with an answer larger than {MAX_SVAR} bytes"
+                ));
             }
-            let tekst = String::from_utf8_lossy(&tekst);
-            let retur = StandardRetur::find_in(&tekst);
-            match (status.is_success(), retur) {
-                (true, Ok(r)) if r.status_kode == 20 => Ok(()),
-                (_, Ok(r)) => Err(format!(
-                    "HTTP {status}, StatusKode {}{}",
-                    r.status_kode,
-                    r.fejlbesked_tekst
-                        .map(|t| format!(": {}", kort(&t)))
-                        .unwrap_or_default()
-                )),
-                (_, Err(e)) => Err(format!(
-                    "HTTP {status} without a StandardRetur ({e}): {}",
-                    kort(&tekst)
-                )),
-            }
-        };
-        // reqwest's timeout covers the body too; this one also bounds everything else.
-        match tokio::time::timeout(timeout + Duration::from_millis(100), forsoeg).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+            tekst.extend_from_slice(&stykke);
         }
+        let tekst = String::from_utf8_lossy(&tekst);
+        let retur = StandardRetur::find_in(&tekst);
+        match (status.is_success(), retur) {
+            (true, Ok(r)) if r.status_kode == 20 => Ok(()),
+            (_, Ok(r)) => Err(format!(
+                "HTTP {status}, StatusKode {}{}",
+                r.status_kode,
+                r.fejlbesked_tekst
+                    .map(|t| format!(": {}", kort(&t)))
+                    .unwrap_or_default()
+            )),
+            (_, Err(e)) => Err(format!(
+                "HTTP {status} without a StandardRetur ({e}): {}",
+                kort(&tekst)
+            )),
+        }
+    };
+    // reqwest's timeout covers the body too; this one also bounds everything else.
+    match tokio::time::timeout(timeout + Duration::from_millis(100), forsoeg).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
     }
 }
 

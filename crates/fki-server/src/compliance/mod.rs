@@ -12,6 +12,9 @@
 //!   (`abonnement_stoppet`, `abonnement_startet`, recorded by the admin API);
 //! - the system's current index entries, checked again against the index rules.
 //!
+//! The active probes ([`probe`], `POST /admin/compliance/{system}/probe`, `fki compliance
+//! probe`) are checks too: each probe's latest stored run is its verdict here.
+//!
 //! `GET /admin/compliance/{system}?fra=T` answers them as JSON; `fki compliance report` turns
 //! that into a report per package (docs/compliance.md).
 
@@ -23,6 +26,7 @@ use fki_beskedfordeler::filter::Filter;
 use fki_indeks::operation::Importobjekt;
 use fki_indeks::regler::{self, Skrivning};
 use fki_indeks::sagdok::{DOKUMENT, SAG};
+use fki_indeks::ydelse::{BEVILLING, EFFEKTUERING};
 use fki_oio::json::{RenderOpts, render_objekt};
 use fki_oio::model::Livscyklus;
 use fki_oio::query::{Forespoergsel, parse_class_query};
@@ -36,8 +40,10 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::admin::{Admin, AdminError, AdminResult};
 
+pub mod probe;
+
 /// How a check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Udfald {
     Pass,
@@ -46,7 +52,7 @@ pub enum Udfald {
 }
 
 /// One piece of evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Bevis {
     /// The audit-log entry, if it is one.
     pub id: Option<i64>,
@@ -65,6 +71,9 @@ pub struct Resultat {
     pub udfald: Udfald,
     pub begrundelse: String,
     pub beviser: Vec<Bevis>,
+    /// A probe's run: when it started and ended acting (ISO 8601).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vindue: Option<(String, String)>,
 }
 
 /// A check and the package rules it decides.
@@ -140,12 +149,77 @@ pub const KONTROLLER: &[Kontrol] = &[
         ],
     },
     Kontrol {
+        id: "YDELSE_ORG",
+        titel: "Ydelsesindeks entries reference Organisation objects that exist",
+        regler: &[(
+            "I-05",
+            "grants and benefits carry correct Organisation data (SF1500)",
+        )],
+    },
+    Kontrol {
+        id: "YDELSE_KLASSE",
+        titel: "Ydelsesindeks entries reference Klassifikation classes that exist",
+        regler: &[(
+            "I-05",
+            "grants and benefits carry correct, current Klassifikation (SF1510)",
+        )],
+    },
+    Kontrol {
+        id: "YDELSE_REGLER",
+        titel: "Ydelsesindeks writes pass the index rules (fki's compliance test)",
+        regler: &[
+            ("I-05", "writers pass the compliance test"),
+            ("I-05", "the index usage guidelines are followed"),
+        ],
+    },
+    Kontrol {
         id: "KLASSIFIKATION_ABONNEMENT",
         titel: "Classification changes are subscribed to through the Beskedfordeler",
         regler: &[(
             "I-07",
             "subscribing to classification changes uses the Beskedfordeler (SF1461)",
         )],
+    },
+    // The active probes ([`probe`]): their verdict is their latest run.
+    Kontrol {
+        id: "PROBE_DUBLET",
+        titel: "Probe: the push endpoint answers StatusKode 20 to a message and to its repetition",
+        regler: &[
+            (
+                "I-01",
+                "SF0810 hospital-stay notices come through the Beskedfordeler (SF1461)",
+            ),
+            ("I-02", "SF1320_A requires the Beskedfordeler (SF1461)"),
+            ("I-03", "SF1411_D requires the Beskedfordeler (SF1461)"),
+            (
+                "I-07",
+                "subscribing to classification changes uses the Beskedfordeler (SF1461)",
+            ),
+            ("I-10", "registration (01) requires the Beskedfordeler"),
+        ],
+    },
+    Kontrol {
+        id: "PROBE_FILTER",
+        titel: "Probe: events the system cannot use match none of its subscriptions",
+        regler: &[
+            ("I-02", "data not used by the system can be filtered out"),
+            ("I-03", "irrelevant data can be filtered out for all"),
+        ],
+    },
+    Kontrol {
+        id: "PROBE_TOKEN",
+        titel: "Probe: after fki expires its tokens, the system gets a new token and goes on",
+        regler: &[
+            ("I-01", "security token (SF1514) always used"),
+            ("I-02", "security token (SF1514) always used"),
+            ("I-04", "security token always used"),
+            ("I-05", "security token always used"),
+            ("I-06", "security token always used"),
+            ("I-07", "security token applies"),
+            ("I-09", "security token always used"),
+            ("I-13", "security token for all"),
+            ("I-15", "security token via SF1514"),
+        ],
     },
 ];
 
@@ -175,6 +249,7 @@ fn resultat(k: &Kontrol, udfald: Udfald, begrundelse: String, mut beviser: Vec<B
         udfald,
         begrundelse,
         beviser,
+        vindue: None,
     }
 }
 
@@ -213,6 +288,9 @@ pub async fn vurder(
         ..Default::default()
     };
     let mut ud = Vec::new();
+    let prober = probe::poster(st, system, fra).await?;
+    // The refusals PROBE_TOKEN provoked are its evidence, not the system's fault.
+    let token_prober = probe::vinduer(&prober, "PROBE_TOKEN");
 
     // TOKEN: the system's accepted calls, and the calls its certificate made that the
     // security checks refused.
@@ -223,6 +301,7 @@ pub async fn vurder(
             e.system == Some(system)
                 || e.certifikat_sha256.as_deref() == Some(sys.certifikat_sha256.as_str())
         })
+        .filter(|e| !token_prober.iter().any(|(a, b)| (*a..=*b).contains(&e.tid)))
         .collect();
     let afviste: Vec<&&AuditEntry> = egne.iter().filter(|e| e.resultat == "afvist").collect();
     let k = kontrol("TOKEN");
@@ -369,7 +448,14 @@ pub async fn vurder(
     });
 
     // EVENTS: pushes the system answered with 20, or pulls it acknowledged.
-    let leveringer = adgang.audit_query(&q("levering", Some(system))).await?;
+    // Deliveries into the system's RabbitMQ queue (`BeskedHent (AMQP)`) are not counted: the
+    // receiver acknowledges those to RabbitMQ, out of fki's sight.
+    let leveringer: Vec<AuditEntry> = adgang
+        .audit_query(&q("levering", Some(system)))
+        .await?
+        .into_iter()
+        .filter(|e| e.operation.as_deref() == Some("ModtagBesked"))
+        .collect();
     let modtaget: Vec<&AuditEntry> = leveringer.iter().filter(|e| e.resultat == "ok").collect();
     let kvitteret: Vec<&&AuditEntry> = egne
         .iter()
@@ -422,25 +508,58 @@ pub async fn vurder(
         )
     });
 
-    // The index: refused writes, and the current entries checked again.
-    let afviste_skriv = adgang
-        .audit_query(&q("sagdokumentindeks_afvist", Some(system)))
-        .await?;
-    let skrivninger: Vec<&&AuditEntry> = egne
-        .iter()
-        .filter(|e| {
-            e.sf.as_deref() == Some("SF1470")
-                && e.operation
-                    .as_deref()
-                    .is_some_and(|o| o.contains("importer") || o.contains("opdater"))
-        })
-        .collect();
+    // The indexes: refused writes, and the current entries checked again.
     let brud_nu = indeks_brud(st, &sys).await?;
-    for (id, prefikser) in [
-        ("INDEKS_ORG", &["SDI-REF-ORG", "SDI-REF-ITSYSTEM"][..]),
-        ("INDEKS_KLASSE", &["SDI-REF-KLASSE"][..]),
-        ("INDEKS_REGLER", &["SDI-"][..]),
+    for (sf, afvist_haendelse, id, prefikser) in [
+        (
+            "SF1470",
+            "sagdokumentindeks_afvist",
+            "INDEKS_ORG",
+            &["SDI-REF-ORG", "SDI-REF-ITSYSTEM"][..],
+        ),
+        (
+            "SF1470",
+            "sagdokumentindeks_afvist",
+            "INDEKS_KLASSE",
+            &["SDI-REF-KLASSE"][..],
+        ),
+        (
+            "SF1470",
+            "sagdokumentindeks_afvist",
+            "INDEKS_REGLER",
+            &["SDI-"][..],
+        ),
+        (
+            "SF1490",
+            "ydelsesindeks_afvist",
+            "YDELSE_ORG",
+            &["YI-REF-ORG", "YI-REF-ITSYSTEM"][..],
+        ),
+        (
+            "SF1490",
+            "ydelsesindeks_afvist",
+            "YDELSE_KLASSE",
+            &["YI-REF-KLASSE"][..],
+        ),
+        (
+            "SF1490",
+            "ydelsesindeks_afvist",
+            "YDELSE_REGLER",
+            &["YI-"][..],
+        ),
     ] {
+        let afviste_skriv = adgang
+            .audit_query(&q(afvist_haendelse, Some(system)))
+            .await?;
+        let skrivninger: Vec<&&AuditEntry> = egne
+            .iter()
+            .filter(|e| {
+                e.sf.as_deref() == Some(sf)
+                    && e.operation
+                        .as_deref()
+                        .is_some_and(|o| o.contains("importer") || o.contains("opdater"))
+            })
+            .collect();
         let k = kontrol(id);
         let rammer = |t: &str| prefikser.iter().any(|p| t.contains(p));
         let afvist: Vec<&AuditEntry> = afviste_skriv
@@ -522,17 +641,30 @@ pub async fn vurder(
             vec![],
         )
     });
+
+    // The probes: each one's latest run.
+    for id in probe::PROBER {
+        ud.push(probe::seneste(&prober, id).unwrap_or_else(|| {
+            resultat(
+                kontrol(id),
+                Udfald::NotObserved,
+                "not probed (fki compliance probe)".into(),
+                vec![],
+            )
+        }));
+    }
     Ok(ud)
 }
 
-/// The system's current index entries that break an index rule now: (entry, "[RULE] …").
+/// The system's current entries in both indexes (sager, dokumenter, Bevillinger,
+/// effektueringer) that break an index rule now: (entry, "[RULE] …").
 async fn indeks_brud(
     st: &AppState,
     sys: &fki_store::adgang::ItSystem,
 ) -> anyhow::Result<Vec<(Uuid, String)>> {
     let engine = &st.engine;
     let mut objekter = Vec::new();
-    for typ in [&SAG, &DOKUMENT] {
+    for typ in [&SAG, &DOKUMENT, &BEVILLING, &EFFEKTUERING] {
         let p = vec![
             ("system".to_owned(), sys.uuid.to_string()),
             ("foersteresultat".to_owned(), "0".to_owned()),
@@ -638,11 +770,70 @@ async fn vurder_http(
     .into_response())
 }
 
+/// The body of `POST /admin/compliance/{system}/probe`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeParam {
+    /// Only the probes deciding a rule of these packages; default: every probe.
+    #[serde(default)]
+    pub pakker: Vec<String>,
+    /// Seconds `PROBE_TOKEN` waits for the system's calls (default 60, at most 600).
+    pub vent: Option<u64>,
+}
+
+/// `POST /admin/compliance/{system}/probe` (admin token): run the probes on the system now
+/// and answer their results (they are stored: `GET /admin/compliance/{system}` shows them).
+/// Takes as long as `PROBE_TOKEN` waits.
+async fn probe_http(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(system): Path<String>,
+    body: Option<axum::Json<ProbeParam>>,
+) -> AdminResult<Response> {
+    let p = body.map(|b| b.0).unwrap_or_default();
+    let sys = crate::admin::resolve_system(st.adgang.as_ref(), &system).await?;
+    let valgte = probe::valgte(&p.pakker);
+    if valgte.is_empty() {
+        return Err(AdminError::Invalid(format!(
+            "no probe decides a rule of {} (probes cover {})",
+            p.pakker.join(", "),
+            probe::PROBER
+                .iter()
+                .flat_map(|id| kontrol(id).regler.iter().map(|(p, _)| *p))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let vent = p.vent.unwrap_or(60);
+    if vent > probe::MAKS_VENT.as_secs() {
+        return Err(AdminError::Invalid(format!(
+            "vent: at most {} seconds",
+            probe::MAKS_VENT.as_secs()
+        )));
+    }
+    let r = probe::koer(&st, &sys, &valgte, std::time::Duration::from_secs(vent))
+        .await
+        .map_err(|e| AdminError::Internal(e.to_string()))?;
+    Ok(axum::Json(json!({
+        "system": {"uuid": sys.uuid, "navn": sys.navn, "cvr": sys.cvr},
+        "tid": iso(time::now()),
+        "prober": r,
+    }))
+    .into_response())
+}
+
 pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new().route(
-        "/admin/compliance/{system}",
-        axum::routing::get(vurder_http),
-    )
+    axum::Router::new()
+        .route(
+            "/admin/compliance/{system}",
+            axum::routing::get(vurder_http),
+        )
+        .route(
+            "/admin/compliance/{system}/probe",
+            axum::routing::post(probe_http),
+        )
 }
 
 /// The endpoint in the OpenAPI document.
@@ -659,6 +850,26 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
                 {"name": "fra", "in": "query", "required": false, "description": "only what was recorded from this time on", "schema": {"type": "string"}}
             ],
             "responses": {"200": {"description": "{system, tid, fra, kontroller: [{kontrol, titel, regler, udfald, begrundelse, beviser}]}"}}
+        }}),
+    );
+    paths.insert(
+        "/admin/compliance/{system}/probe".into(),
+        json!({"post": {
+            "tags": ["admin"],
+            "operationId": "admin_compliance_probe",
+            "summary": "Run the active compliance probes on an anvendersystem (issue 8 item 4): a duplicate push delivery, irrelevant events against its subscriptions, expired tokens",
+            "security": [{"adminToken": []}],
+            "parameters": [
+                {"name": "system", "in": "path", "required": true, "description": "the system's UUID or name", "schema": {"type": "string"}}
+            ],
+            "requestBody": {"required": false, "content": {"application/json": {"schema": {
+                "type": "object",
+                "properties": {
+                    "pakker": {"type": "array", "items": {"type": "string"}, "description": "only the probes deciding a rule of these packages (I-NN)"},
+                    "vent": {"type": "integer", "minimum": 0, "maximum": 600, "description": "seconds PROBE_TOKEN waits for the system's calls (default 60)"}
+                }
+            }}}},
+            "responses": {"200": {"description": "{system, tid, prober: [{kontrol, titel, regler, udfald, begrundelse, beviser, vindue}]}"}, "400": {"description": "no probe decides a rule of the packages, or vent too long"}}
         }}),
     );
 }

@@ -587,7 +587,8 @@ pub fn verify_presented(
             a.remove(0)
         }
     };
-    sts.assertions
+    let a = sts
+        .assertions
         .verify(
             xml_text,
             &sts.trusted,
@@ -596,7 +597,10 @@ pub fn verify_presented(
             Utc::now(),
             sts.settings.skew,
         )
-        .map_err(|e| Refusal::from_token(&e).with_service(Some(&audience)))
+        .map_err(|e| Refusal::from_token(&e).with_service(Some(&audience)))?;
+    sts.tjek_udloeb(&a)
+        .map_err(|r| r.with_service(Some(&audience)))?;
+    Ok(a)
 }
 
 /// `POST /service/AccessTokenService_1/token` (mutual TLS with the holder-of-key certificate),

@@ -119,6 +119,10 @@ pub struct Sts {
     pub assertions: Arc<fki_sts::saml::AssertionCache>,
     /// entity ID → service UUID (stable: a service keeps its first UUID).
     services: RwLock<HashMap<String, Uuid>>,
+    /// Holder-of-key certificate (SHA-256) → the moment its tokens were declared expired
+    /// ([`Sts::udloeb_tokens`], the compliance probe `TOKEN_FORNYELSE`): assertions valid from
+    /// before that moment are refused as expired.
+    udloebne: RwLock<HashMap<String, DateTime<Utc>>>,
 }
 
 impl std::fmt::Debug for Sts {
@@ -265,9 +269,53 @@ impl Sts {
             replay: Arc::new(ReplayCache::new(settings.replay_capacity)),
             assertions: Arc::new(fki_sts::saml::AssertionCache::default()),
             services: RwLock::new(HashMap::new()),
+            udloebne: RwLock::new(HashMap::new()),
             adgang,
             ca,
             settings,
+        }
+    }
+
+    /// Expire every token held by the certificate `sha` now, as if each had reached its
+    /// `NotOnOrAfter`: its access tokens are removed, and assertions valid from before this
+    /// moment (their `NotBefore`, which fki sets to the issue time) are refused with the
+    /// refusal of an expired token from now on ([`Sts::tjek_udloeb`]). Tokens issued
+    /// afterwards work. Kept in memory: a restart forgets it (the old tokens stay expired in
+    /// effect only until they expire by themselves, at most `token_lifetime`). Returns the
+    /// moment, truncated to the millisecond as `NotBefore` is.
+    pub fn udloeb_tokens(&self, sha: &str) -> DateTime<Utc> {
+        use chrono::SubsecRound;
+        let nu = Utc::now().trunc_subsecs(3);
+        self.udloebne
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sha.to_owned(), nu);
+        let n = self.access_tokens.fjern_certifikat(sha);
+        tracing::warn!(
+            certificate = sha,
+            access_tokens = n,
+            "tokens of a certificate declared expired (compliance probe)"
+        );
+        nu
+    }
+
+    /// Refuse an assertion whose certificate's tokens were declared expired after it was
+    /// issued ([`Sts::udloeb_tokens`]); the refusal is the one of an expired token.
+    pub fn tjek_udloeb(&self, a: &fki_sts::saml::VerifiedAssertion) -> Result<(), Refusal> {
+        let udloebne = self.udloebne.read().unwrap_or_else(|p| p.into_inner());
+        if udloebne.is_empty() {
+            return Ok(());
+        }
+        let sha = fki_sts::ca::fingerprint_sha256(&a.hok_certificate_der);
+        match udloebne.get(&sha) {
+            Some(t) if a.not_before < *t => {
+                Err(Refusal::from_token(&fki_sts::saml::TokenError::Expired {
+                    not_on_or_after: *t,
+                })
+                .with_cert(Some(&sha))
+                .with_cvr(Some(&a.cvr)))
+            }
+            _ => Ok(()),
         }
     }
 

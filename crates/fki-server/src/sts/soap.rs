@@ -86,6 +86,7 @@ pub async fn verify(
                 .with_service(Some(entity_id))
                 .with_cvr(Some(&v.assertion.cvr))
         };
+        sts.tjek_udloeb(&v.assertion).map_err(ctx)?;
         let system = sts.token_holder(&sha).await.map_err(ctx)?;
         let service = sts.own_service(entity_id).await.map_err(ctx)?;
         sts.active_agreements(system.uuid, service, &v.assertion.cvr)

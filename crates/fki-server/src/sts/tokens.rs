@@ -90,6 +90,14 @@ impl AccessTokens {
         }
     }
 
+    /// Remove every token held by the certificate `sha` (its tokens expire at once); how many.
+    pub fn fjern_certifikat(&self, sha: &str) -> usize {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let foer = map.len();
+        map.retain(|_, e| &*e.certificate_sha256 != sha);
+        foer - map.len()
+    }
+
     pub fn len(&self) -> usize {
         self.map.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
@@ -140,5 +148,10 @@ mod tests {
         // b was removed on lookup; fill up with live ones, then refuse.
         t.insert(entry(live)).unwrap();
         assert_eq!(t.insert(entry(live)), Err(TableFull));
+        // Expiring a certificate's tokens removes them all, and only them.
+        assert_eq!(t.fjern_certifikat("11"), 0);
+        assert_eq!(t.fjern_certifikat("00"), 2);
+        assert!(t.get(&a).is_none());
+        assert!(t.is_empty());
     }
 }
