@@ -520,6 +520,39 @@ async fn rpc_afsend(backend: Backend) {
     assert_eq!(bf.metrics.duplicates.load(Relaxed), 1);
     assert_eq!(bf.metrics.refused.load(Relaxed), 7);
 
+    // every delivery is a call record: the accepted ones (and the repeat) attributed to the
+    // sender with StatusKode 20; the five token refusals as refused, the one for CVR B (a valid
+    // token without an agreement) attributed to the sender and its certificate
+    let st = &env.handle().state;
+    until("the call records are written", async || {
+        kald_amqp(st).await.len() >= 11
+    })
+    .await;
+    let kald = kald_amqp(st).await;
+    let ok: Vec<_> = kald.iter().filter(|e| e.resultat == "ok").collect();
+    assert_eq!(ok.len(), 4, "{kald:#?}");
+    assert!(
+        ok.iter().all(|e| e.system == Some(afsender.uuid)
+            && e.status == Some(20)
+            && e.sf.as_deref() == Some("SF1461")),
+        "{ok:#?}"
+    );
+    let afvist: Vec<_> = kald.iter().filter(|e| e.resultat == "afvist").collect();
+    assert_eq!(afvist.len(), 5, "{kald:#?}");
+    assert!(afvist.iter().all(|e| e.status == Some(41)), "{afvist:#?}");
+    let sha = fki_sts::ca::fingerprint_sha256(afsender.cert.cert_der());
+    assert!(
+        afvist.iter().any(|e| e.system == Some(afsender.uuid)
+            && e.myndighed.as_deref() == Some(CVR_B)
+            && e.certifikat_sha256.as_deref() == Some(sha.as_str())),
+        "{afvist:#?}"
+    );
+    assert_eq!(
+        kald.iter().filter(|e| e.resultat == "ugyldig").count(),
+        2,
+        "{kald:#?}"
+    );
+
     // everything was acknowledged: nothing is left in the afsend queue
     let ch = env.client.create_channel().await.unwrap();
     let q = ch
@@ -661,7 +694,41 @@ async fn amqp_dueslag(backend: Backend) {
     })
     .await;
     assert!(store.klar(d, i64::MAX, 10).await.unwrap().is_empty());
+
+    // each levering handed to the queue is a delivery record of the receiving system
+    let st = &env.handle().state;
+    let leveringer = async || {
+        st.adgang
+            .audit_query(&fki_store::adgang::AuditQuery {
+                haendelse: Some("levering".into()),
+                system: Some(modtager.uuid),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.operation.as_deref() == Some("BeskedHent (AMQP)"))
+            .count()
+    };
+    until("the delivery records are written", async || {
+        leveringer().await == 21
+    })
+    .await;
     env.finish().await;
+}
+
+/// The call records of AMQP afsend.
+async fn kald_amqp(st: &fki_server::AppState) -> Vec<fki_store::adgang::AuditEntry> {
+    st.adgang
+        .audit_query(&fki_store::adgang::AuditQuery {
+            haendelse: Some("kald".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.operation.as_deref() == Some("AfsendBesked (AMQP)"))
+        .collect()
 }
 
 #[tokio::test]
