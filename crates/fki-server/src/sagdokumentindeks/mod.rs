@@ -869,7 +869,13 @@ fn noegle(element: &str, r: &Registrering) -> String {
     }
 }
 
-fn sorter(liste: &mut [(Uuid, Registrering)], sortering: &[Sortering]) {
+/// Sort found entries by the request's Sortering, `noegle` giving an element's sort key of
+/// an entry; ties (and no Sortering) by UUID. Shared by both indexes' fremsoeg.
+pub(crate) fn sorter(
+    liste: &mut [(Uuid, Registrering)],
+    sortering: &[Sortering],
+    noegle: impl Fn(&str, &Registrering) -> String,
+) {
     liste.sort_by(|(ua, a), (ub, b)| {
         for s in sortering {
             let o = noegle(&s.element, a).cmp(&noegle(&s.element, b));
@@ -882,25 +888,52 @@ fn sorter(liste: &mut [(Uuid, Registrering)], sortering: &[Sortering]) {
     });
 }
 
-/// The paging of a kind: from its first leaf that gives one.
-fn paging(u: Option<&Udtryk>, sag: bool) -> (usize, usize) {
-    let mut foerste = 0;
-    let mut maks = MAKS_RESULTATER;
-    if let Some(u) = u {
-        for b in u.blade() {
-            let blad = match (b, sag) {
-                (Udtryk::Sag(b), true) => b,
-                (Udtryk::Dokument(b) | Udtryk::SagsloeseDokumenter(b), false) => b,
-                _ => continue,
-            };
-            if blad.foerste.is_some() || blad.maks.is_some() {
-                foerste = blad.foerste.unwrap_or(0);
-                maks = blad.maks.unwrap_or(MAKS_RESULTATER).min(MAKS_RESULTATER);
-                break;
-            }
+/// The paging of a kind (`foerste_art`: sager or Bevillinger, else documents or payments):
+/// from its first leaf that gives one. Shared by both indexes' fremsoeg.
+pub(crate) fn paging(u: Option<&Udtryk>, foerste_art: bool) -> (usize, usize) {
+    for b in u.map(Udtryk::blade).unwrap_or_default() {
+        let blad = match (b, foerste_art) {
+            (Udtryk::Sag(b) | Udtryk::Bevilling(b), true) => b,
+            (
+                Udtryk::Dokument(b) | Udtryk::SagsloeseDokumenter(b) | Udtryk::Effektuering(b),
+                false,
+            ) => b,
+            _ => continue,
+        };
+        if blad.foerste.is_some() || blad.maks.is_some() {
+            return (
+                blad.foerste.unwrap_or(0),
+                blad.maks.unwrap_or(MAKS_RESULTATER).min(MAKS_RESULTATER),
+            );
         }
     }
-    (foerste, maks)
+    (0, MAKS_RESULTATER)
+}
+
+/// Write one kind's page (`side`: first, most) of the sorted entries `liste` into a fremsoeg
+/// answer as `element`s, each as the caller may see it, its attributes shown as `vis` says.
+/// Shared by both indexes' fremsoeg.
+pub(crate) fn skriv_side(
+    s: &mut String,
+    k: &Kald,
+    liste: Vec<(Uuid, Registrering)>,
+    typ: &Indekstype,
+    element: &str,
+    vis: Option<&Vis>,
+    (foerste, maks): (usize, usize),
+) {
+    for (uuid, r) in liste.into_iter().skip(foerste).take(maks) {
+        let r = som_set(k, r);
+        sagdok::oejebliksbillede(
+            s,
+            element,
+            typ,
+            uuid,
+            std::slice::from_ref(&r),
+            sagdok::ALTID,
+            vis,
+        );
+    }
 }
 
 /// Read the current registreringer of `uuids` the caller may see.
@@ -995,8 +1028,8 @@ async fn fremsoeg(st: &AppState, k: &Kald, f: Fremsoeg) -> Result<String, Fejl> 
             .collect();
         dok_liste.extend(laes_synlige(st, k, &DOKUMENT, &relaterede).await?);
     }
-    sorter(&mut sag_liste, &f.sag_sortering);
-    sorter(&mut dok_liste, &f.dokument_sortering);
+    sorter(&mut sag_liste, &f.sag_sortering, noegle);
+    sorter(&mut dok_liste, &f.dokument_sortering, noegle);
     let (sf, sm) = paging(f.udtryk.as_ref(), true);
     let (df, dm) = paging(f.udtryk.as_ref(), false);
     let mut antal = Vec::new();
@@ -1017,35 +1050,24 @@ async fn fremsoeg(st: &AppState, k: &Kald, f: Fremsoeg) -> Result<String, Fejl> 
         });
     }
     let mut s = svar::fremsoeg_start(&antal);
-    for (liste, typ, element, vis, (foerste, maks)) in [
-        (
-            sag_liste,
-            &SAG,
-            "sdi:SagFiltreretOejebliksbillede",
-            f.filter.sag.as_ref(),
-            (sf, sm),
-        ),
-        (
-            dok_liste,
-            &DOKUMENT,
-            "sdi:DokumentFiltreretOejebliksbillede",
-            f.filter.dokument.as_ref(),
-            (df, dm),
-        ),
-    ] {
-        for (uuid, r) in liste.into_iter().skip(foerste).take(maks) {
-            let r = som_set(k, r);
-            sagdok::oejebliksbillede(
-                &mut s,
-                element,
-                typ,
-                uuid,
-                std::slice::from_ref(&r),
-                sagdok::ALTID,
-                vis.map(|v: &Vis| v),
-            );
-        }
-    }
+    skriv_side(
+        &mut s,
+        k,
+        sag_liste,
+        &SAG,
+        "sdi:SagFiltreretOejebliksbillede",
+        f.filter.sag.as_ref(),
+        (sf, sm),
+    );
+    skriv_side(
+        &mut s,
+        k,
+        dok_liste,
+        &DOKUMENT,
+        "sdi:DokumentFiltreretOejebliksbillede",
+        f.filter.dokument.as_ref(),
+        (df, dm),
+    );
     svar::luk(
         &mut s,
         fki_indeks::sagdok::NS_SDI,

@@ -142,9 +142,20 @@ async fn overblik(
             Err(r) => return r,
         };
         if typ.klasse.name == EFFEKTUERING.klasse.name {
-            fundne = match som_bevillingerne(&st, yk, fundne, tid).await {
+            // A payment is as sensitive as its Bevillinger, as registered at the same time.
+            let v = match vindue(tid) {
                 Ok(v) => v,
-                Err(r) => return r,
+                Err(e) => return ugyldig("registreringstid", &e),
+            };
+            fundne = match crate::ydelsesindeks::efter_bevillingerne(&st, yk, fundne, v).await {
+                Ok(v) => v,
+                Err(f) => {
+                    return crate::error::message(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "Fejl",
+                        f.tekst,
+                    );
+                }
             };
         }
         svar.insert((*noegle).into(), Value::Array(gengiv(yk, typ, fundne)));
@@ -165,53 +176,6 @@ fn vindue(tid: Option<&String>) -> Result<RegWindow, String> {
         }
         None => RegWindow::Current,
     })
-}
-
-/// The payments among `fundne` the caller may see by their Bevillinger too: each Bevilling a
-/// payment names (as registered at `tid`) must have a Foelsomhed the caller's agreement
-/// allows, unless the caller wrote the payment.
-async fn som_bevillingerne(
-    st: &AppState,
-    k: &Kald,
-    fundne: Vec<(Uuid, Registrering)>,
-    tid: Option<&String>,
-) -> Result<Vec<(Uuid, Registrering)>, Response> {
-    let egen = |r: &Registrering| k.system.is_some() && ejer(r) == k.system;
-    let bevillinger: Vec<Uuid> = fundne
-        .iter()
-        .filter(|(_, r)| !egen(r))
-        .flat_map(|(_, r)| crate::ydelsesindeks::bevillinger_af(r))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut niveauer = std::collections::HashMap::new();
-    if !bevillinger.is_empty() {
-        for h in st
-            .engine
-            .store()
-            .read(
-                &bevillinger,
-                vindue(tid).map_err(|e| ugyldig("registreringstid", &e))?,
-            )
-            .await
-            .map_err(|e| fejl(e.into()))?
-        {
-            if let Some(r) = h.registreringer.iter().max_by_key(|r| r.meta.fra) {
-                niveauer.insert(h.objekt.uuid, super::foelsomhed(r).to_owned());
-            }
-        }
-    }
-    Ok(fundne
-        .into_iter()
-        .filter(|(_, r)| {
-            egen(r)
-                || crate::ydelsesindeks::bevillinger_af(r).iter().all(|b| {
-                    niveauer
-                        .get(b)
-                        .is_none_or(|n| k.adgang.foelsomhed.iter().any(|f| f == n))
-                })
-        })
-        .collect())
 }
 
 /// The entries as LoRa JSON, as the caller may see them, with the writing system.

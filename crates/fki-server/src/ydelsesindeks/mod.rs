@@ -32,7 +32,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use fki_indeks::operation::{
-    self, Fremsoeg, Operation, Sortering, Udtryk, YdelseFremsoeg, YdelseOperation, Ydelsestjeneste,
+    self, Fremsoeg, Operation, Udtryk, YdelseFremsoeg, YdelseOperation, Ydelsestjeneste,
 };
 use fki_indeks::regler::Brud;
 use fki_indeks::sagdok::{self, Indekstype, Vaerdisti};
@@ -49,8 +49,8 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::admin::{Admin, AdminResult};
 use crate::sagdokumentindeks::{
-    self as sdi, Hvem, Indekstjeneste, Kald, Laest, MAKS_RESULTATER, ValiderParam, ejer,
-    fjern_alle, foelsomhed, kald_for, laes_kald, laes_synlige, oio, opslag, soeg_uuids, som_set,
+    self as sdi, Hvem, Indekstjeneste, Kald, Laest, ValiderParam, ejer, fjern_alle, foelsomhed,
+    kald_for, laes_kald, laes_synlige, oio, opslag, paging, skriv_side, soeg_uuids, sorter,
     tjek_ejer,
 };
 use crate::sts::ENTITY_YDELSESINDEKS;
@@ -260,23 +260,53 @@ fn egen(k: &Kald, r: &Registrering) -> bool {
 }
 
 /// The effektueringer of `uuids` the caller may see: those it may see by themselves
-/// ([`laes_synlige`]) whose Bevillinger's Foelsomhed its agreement allows too (its own always).
+/// ([`laes_synlige`]) and by their Bevillinger ([`efter_bevillingerne`]).
 async fn synlige_effektueringer(
     st: &AppState,
     k: &Kald,
     uuids: &BTreeSet<Uuid>,
 ) -> Result<Vec<(Uuid, Registrering)>, Fejl> {
     let liste = laes_synlige(st, k, &EFFEKTUERING, uuids).await?;
-    let bevillinger: BTreeSet<Uuid> = liste
+    efter_bevillingerne(st, k, liste, RegWindow::Current).await
+}
+
+/// The payments among `liste` the caller may see by their Bevillinger too: every Bevilling a
+/// payment names, as registered in `vindue`, has a Foelsomhed the caller's agreement allows,
+/// unless the caller wrote the payment (a payment has no Foelsomhed of its own). Used by
+/// fremsoeg and the per-citizen overview.
+pub(crate) async fn efter_bevillingerne(
+    st: &AppState,
+    k: &Kald,
+    liste: Vec<(Uuid, Registrering)>,
+    vindue: RegWindow,
+) -> Result<Vec<(Uuid, Registrering)>, Fejl> {
+    let bevillinger: Vec<Uuid> = liste
         .iter()
         .filter(|(_, r)| !egen(k, r))
         .flat_map(|(_, r)| bevillinger_af(r))
-        .collect();
-    let niveauer: HashMap<Uuid, String> = aktuelle(st, k, &BEVILLING, &bevillinger)
-        .await?
+        .collect::<BTreeSet<_>>()
         .into_iter()
-        .map(|(u, r)| (u, foelsomhed(&r).to_owned()))
         .collect();
+    let mut niveauer: HashMap<Uuid, String> = HashMap::new();
+    if !bevillinger.is_empty() {
+        let hist = st
+            .engine
+            .store()
+            .read(&bevillinger, vindue)
+            .await
+            .map_err(|e| oio(e.into()))?;
+        for h in hist {
+            if h.objekt.klasse != BEVILLING.klasse.name || !k.ctx.scope.permits(&h.objekt) {
+                continue;
+            }
+            // The registrering in force then (the newest overlapping the window).
+            if let Some(r) = h.registreringer.iter().max_by_key(|r| r.meta.fra)
+                && r.meta.livscyklus != Livscyklus::Slettet
+            {
+                niveauer.insert(h.objekt.uuid, foelsomhed(r).to_owned());
+            }
+        }
+    }
     Ok(liste
         .into_iter()
         .filter(|(_, r)| {
@@ -313,37 +343,6 @@ fn noegle(element: &str, r: &Registrering, nu: Ts) -> String {
         }
         _ => String::new(),
     }
-}
-
-fn sorter(liste: &mut [(Uuid, Registrering)], sortering: &[Sortering]) {
-    let nu = time::now();
-    liste.sort_by(|(ua, a), (ub, b)| {
-        for s in sortering {
-            let o = noegle(&s.element, a, nu).cmp(&noegle(&s.element, b, nu));
-            let o = if s.faldende { o.reverse() } else { o };
-            if o != std::cmp::Ordering::Equal {
-                return o;
-            }
-        }
-        ua.cmp(ub)
-    });
-}
-
-/// The paging of a kind: from its first leaf that gives one.
-fn paging(u: Option<&Udtryk>, bevilling: bool) -> (usize, usize) {
-    for b in u.map(Udtryk::blade).unwrap_or_default() {
-        let blad = match (b, bevilling) {
-            (Udtryk::Bevilling(b), true) | (Udtryk::Effektuering(b), false) => b,
-            _ => continue,
-        };
-        if blad.foerste.is_some() || blad.maks.is_some() {
-            return (
-                blad.foerste.unwrap_or(0),
-                blad.maks.unwrap_or(MAKS_RESULTATER).min(MAKS_RESULTATER),
-            );
-        }
-    }
-    (0, MAKS_RESULTATER)
 }
 
 async fn fremsoeg(st: &AppState, k: &Kald, f: YdelseFremsoeg) -> Result<String, Fejl> {
@@ -397,8 +396,10 @@ async fn fremsoeg(st: &AppState, k: &Kald, f: YdelseFremsoeg) -> Result<String, 
         bev.extend(laes_synlige(st, k, &BEVILLING, &ekstra).await?);
         bevillinger.get_or_insert_default();
     }
-    sorter(&mut bev, &f.bevilling_sortering);
-    sorter(&mut eff, &f.effektuering_sortering);
+    let nu = time::now();
+    let noegle = |e: &str, r: &Registrering| noegle(e, r, nu);
+    sorter(&mut bev, &f.bevilling_sortering, noegle);
+    sorter(&mut eff, &f.effektuering_sortering, noegle);
     let (bf, bm) = paging(f.udtryk.as_ref(), true);
     let (ef, em) = paging(f.udtryk.as_ref(), false);
     let mut antal = Vec::new();
@@ -419,35 +420,24 @@ async fn fremsoeg(st: &AppState, k: &Kald, f: YdelseFremsoeg) -> Result<String, 
         antal.push(("effektueringer", eff.len(), Some((ef, em))));
     }
     let mut s = svar::ydelse_fremsoeg_start(&antal);
-    for (liste, typ, element, vis, (foerste, maks)) in [
-        (
-            bev,
-            &BEVILLING,
-            "yi:BevillingFiltreretOejebliksbillede",
-            f.filter.bevilling.as_ref(),
-            (bf, bm),
-        ),
-        (
-            eff,
-            &EFFEKTUERING,
-            "yi:OekonomiskEffektueringFiltreretOejebliksbillede",
-            f.filter.effektuering.as_ref(),
-            (ef, em),
-        ),
-    ] {
-        for (uuid, r) in liste.into_iter().skip(foerste).take(maks) {
-            let r = som_set(k, r);
-            sagdok::oejebliksbillede(
-                &mut s,
-                element,
-                typ,
-                uuid,
-                std::slice::from_ref(&r),
-                sagdok::ALTID,
-                vis,
-            );
-        }
-    }
+    skriv_side(
+        &mut s,
+        k,
+        bev,
+        &BEVILLING,
+        "yi:BevillingFiltreretOejebliksbillede",
+        f.filter.bevilling.as_ref(),
+        (bf, bm),
+    );
+    skriv_side(
+        &mut s,
+        k,
+        eff,
+        &EFFEKTUERING,
+        "yi:OekonomiskEffektueringFiltreretOejebliksbillede",
+        f.filter.effektuering.as_ref(),
+        (ef, em),
+    );
     svar::luk(&mut s, NS_YI, "FremsoegYdelseIndeksOutput");
     Ok(s)
 }
