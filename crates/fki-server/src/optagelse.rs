@@ -176,12 +176,38 @@ impl Optager {
         }
     }
 
-    /// A delivery attempt to `system` (the dueslag's owner) for `cvr`.
+    /// A push delivery attempt to `system` (the dueslag's owner) for `cvr`: operation
+    /// `ModtagBesked`.
     pub fn levering(
         &self,
         system: Uuid,
         cvr: &str,
         status: i64,
+        resultat: &str,
+        reference: String,
+    ) {
+        self.levering_som(
+            "ModtagBesked",
+            system,
+            cvr,
+            Some(status),
+            resultat,
+            reference,
+        );
+    }
+
+    /// A levering handed to `system`'s RabbitMQ queue (the broker confirmed it; the receiver
+    /// acknowledges it to RabbitMQ, which fki does not see): operation `BeskedHent (AMQP)`.
+    pub fn levering_amqp(&self, system: Uuid, cvr: &str, reference: String) {
+        self.levering_som("BeskedHent (AMQP)", system, cvr, None, "ok", reference);
+    }
+
+    fn levering_som(
+        &self,
+        operation: &str,
+        system: Uuid,
+        cvr: &str,
+        status: Option<i64>,
         resultat: &str,
         reference: String,
     ) {
@@ -194,27 +220,8 @@ impl Optager {
             resultat: resultat.into(),
             reference: Some(reference),
             sf: Some("SF1461".into()),
-            operation: Some("ModtagBesked".into()),
-            status: Some(status),
-            ..Default::default()
-        });
-    }
-}
-
-impl Optager {
-    /// A levering handed to `system`'s RabbitMQ queue (the broker confirmed it; the receiver
-    /// acknowledges it to RabbitMQ, which fki does not see): operation `BeskedHent`.
-    pub fn levering_amqp(&self, system: Uuid, cvr: &str, reference: String) {
-        self.optag(AuditEntry {
-            tid: fki_oio::time::now(),
-            haendelse: "levering".into(),
-            system: Some(system),
-            service: Some(crate::beskedfordeler::BFO_MODTAG.into()),
-            myndighed: Some(cvr.to_owned()),
-            resultat: "ok".into(),
-            reference: Some(reference),
-            sf: Some("SF1461".into()),
-            operation: Some("BeskedHent (AMQP)".into()),
+            operation: Some(operation.into()),
+            status,
             ..Default::default()
         });
     }

@@ -566,24 +566,39 @@ pub fn besked_med_leverancerute(
     l: &fki_store::besked::Leveret,
     nu: i64,
 ) -> Result<fki_beskedfordeler::kuvert::Haendelsesbesked, fki_beskedfordeler::kuvert::BeskedFejl> {
+    let mut h = fki_beskedfordeler::kuvert::Haendelsesbesked::parse(&l.besked.xml)?;
+    h.tilfoej_leverancerute(leverancerute(
+        l.besked.modtaget,
+        nu,
+        (!l.besked.afsender.is_nil()).then_some(l.besked.afsender),
+        l.levering.forsoeg as u64 + 1,
+    ));
+    Ok(h)
+}
+
+/// The Beskedfordeler's hop (item 5d): received at `modtaget` (from `afsender`), delivered
+/// at `nu`, attempt number `forsoeg`.
+pub fn leverancerute(
+    modtaget: i64,
+    nu: i64,
+    afsender: Option<Uuid>,
+    forsoeg: u64,
+) -> fki_beskedfordeler::kuvert::Leverancerute {
     use fki_beskedfordeler::kuvert::{
-        Haendelsesbesked, Leverancerute, LeveranceruteLokalUdvidelse, Tidspunkt, UnikId,
+        Leverancerute, LeveranceruteLokalUdvidelse, Tidspunkt, UnikId,
     };
-    let mut h = Haendelsesbesked::parse(&l.besked.xml)?;
-    h.tilfoej_leverancerute(Leverancerute {
+    let tid = |t| Some(Tidspunkt::Tidsstempel(fki_oio::time::format_iso(t)));
+    Leverancerute {
         fordelingssystem: Some(UnikId::Uuid(FORDELINGSSYSTEM)),
-        modtagelses_tidspunkt: Some(Tidspunkt::Tidsstempel(fki_oio::time::format_iso(
-            l.besked.modtaget,
-        ))),
-        leverance_tidspunkt: Some(Tidspunkt::Tidsstempel(fki_oio::time::format_iso(nu))),
-        modtaget_fra_system: (!l.besked.afsender.is_nil()).then_some(l.besked.afsender),
+        modtagelses_tidspunkt: tid(modtaget),
+        leverance_tidspunkt: tid(nu),
+        modtaget_fra_system: afsender,
         er_leveret_i_henhold_til: None,
         lokal_udvidelse: Some(LeveranceruteLokalUdvidelse {
-            antal_leveranceforsoeg: Some(l.levering.forsoeg as u64 + 1),
+            antal_leveranceforsoeg: Some(forsoeg),
             andet: Vec::new(),
         }),
-    });
-    Ok(h)
+    }
 }
 
 /// Every Beskedfordeler route.

@@ -51,6 +51,17 @@ pub enum Udfald {
     NotObserved,
 }
 
+impl Udfald {
+    /// The word, as in JSON.
+    pub fn ord(self) -> &'static str {
+        match self {
+            Udfald::Pass => "pass",
+            Udfald::Fail => "fail",
+            Udfald::NotObserved => "not_observed",
+        }
+    }
+}
+
 /// One piece of evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Bevis {

@@ -32,8 +32,7 @@ use std::time::Duration;
 
 use fki_beskedfordeler::filter::Filter;
 use fki_beskedfordeler::kuvert::{
-    Filtreringsdata, Haendelsesbesked, Leverancerute, LeveranceruteLokalUdvidelse,
-    ObjektRegistrering, RelateretObjekt, Tidspunkt, UnikId,
+    Filtreringsdata, Haendelsesbesked, ObjektRegistrering, RelateretObjekt, UnikId,
 };
 use fki_oio::time;
 use fki_store::adgang::{AuditEntry, AuditQuery, ItSystem};
@@ -99,24 +98,16 @@ pub async fn koer(
                 tid: time::now(),
                 haendelse: HAENDELSE.into(),
                 system: Some(sys.uuid),
-                resultat: udfald_ord(r.udfald).into(),
+                resultat: r.udfald.ord().into(),
                 aarsag: Some(serde_json::to_string(&r)?),
                 reference: Some(r.kontrol.to_owned()),
                 ..Default::default()
             })
             .await?;
-        tracing::info!(system = %sys.uuid, probe = id, udfald = udfald_ord(r.udfald), "compliance probe");
+        tracing::info!(system = %sys.uuid, probe = id, udfald = r.udfald.ord(), "compliance probe");
         ud.push(r);
     }
     Ok(ud)
-}
-
-fn udfald_ord(u: Udfald) -> &'static str {
-    match u {
-        Udfald::Pass => "pass",
-        Udfald::Fail => "fail",
-        Udfald::NotObserved => "not_observed",
-    }
 }
 
 /// The stored probe results of `system` from `fra` on (audit entries `compliance_probe`).
@@ -143,11 +134,7 @@ fn laes(e: &AuditEntry) -> Option<Resultat> {
         .iter()
         .find(|p| e.reference.as_deref() == Some(**p))?;
     let v: Value = serde_json::from_str(e.aarsag.as_deref()?).ok()?;
-    let udfald = match v["udfald"].as_str() {
-        Some("pass") => Udfald::Pass,
-        Some("fail") => Udfald::Fail,
-        _ => Udfald::NotObserved,
-    };
+    let udfald: Udfald = serde_json::from_value(v["udfald"].clone()).ok()?;
     let beviser: Vec<Bevis> = serde_json::from_value(v["beviser"].clone()).unwrap_or_default();
     let mut r = resultat(
         kontrol(id),
@@ -230,17 +217,12 @@ async fn dublet(st: &AppState, sys: &ItSystem) -> anyhow::Result<Resultat> {
         let modtaget = time::now();
         for forsoeg in 1..=2u64 {
             let mut h = Haendelsesbesked::parse(&xml)?;
-            h.tilfoej_leverancerute(Leverancerute {
-                fordelingssystem: Some(UnikId::Uuid(crate::beskedfordeler::FORDELINGSSYSTEM)),
-                modtagelses_tidspunkt: Some(Tidspunkt::Tidsstempel(iso(modtaget))),
-                leverance_tidspunkt: Some(Tidspunkt::Tidsstempel(iso(time::now()))),
-                modtaget_fra_system: None,
-                er_leveret_i_henhold_til: None,
-                lokal_udvidelse: Some(LeveranceruteLokalUdvidelse {
-                    antal_leveranceforsoeg: Some(forsoeg),
-                    andet: Vec::new(),
-                }),
-            });
+            h.tilfoej_leverancerute(crate::beskedfordeler::leverancerute(
+                modtaget,
+                time::now(),
+                None,
+                forsoeg,
+            ));
             let tid = time::now();
             let svar = push::post(&http, url, h.modtag_besked_input(), LEVERING_TIMEOUT).await;
             let hvad = if forsoeg == 1 { "first" } else { "repeated" };
