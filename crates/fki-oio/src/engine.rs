@@ -241,6 +241,60 @@ impl Bulk<'_> {
         Ok(u)
     }
 
+    /// Import new objects of one class at once (a bulk load): each `(uuid, aendring)` as an
+    /// `importer` of a UUID not yet stored (Livscyklus Importeret, one registrering), written
+    /// with [`StoreTx::insert_nye`]'s few multi-row statements instead of several statements
+    /// per object. Every object gets the same registration time. `Conflict` if a UUID exists
+    /// already: drop the `Bulk` then. The listeners hear of each after the commit, as with
+    /// [`Bulk::write`].
+    pub async fn importer_nye(
+        &mut self,
+        ctx: &Kontekst,
+        spec: &ClassSpec,
+        nye: Vec<(Uuid, Aendring)>,
+    ) -> OioResult<()> {
+        let fra = time::now();
+        let brugerref = Some(ctx.brugerref.unwrap_or(crate::json::LORA_BRUGERREF));
+        let mut batch = Vec::with_capacity(nye.len());
+        for (uuid, a) in nye {
+            let mut data = a.data;
+            merge::normalise_new(spec, &mut data);
+            let fakta = fakta(spec, &data);
+            batch.push(crate::store::NytObjekt {
+                objekt: Objekt {
+                    uuid,
+                    klasse: spec.name.into(),
+                    myndighed: ctx.myndighed.clone(),
+                    faelles: ctx.faelles,
+                },
+                meta: RegistreringMeta {
+                    fra,
+                    til: POS_INF,
+                    livscyklus: Livscyklus::Importeret,
+                    brugerref,
+                    note: a.note,
+                },
+                data,
+                fakta,
+            });
+        }
+        self.tx.insert_nye(&batch).await?;
+        self.n += batch.len();
+        if !self.engine.lyttere.is_empty() {
+            self.haendelser.extend(batch.into_iter().map(|n| Haendelse {
+                service: spec.service,
+                klasse: spec.name,
+                uuid: n.objekt.uuid,
+                handling: Handling::of(Livscyklus::Importeret),
+                myndighed: n.objekt.myndighed,
+                faelles: n.objekt.faelles,
+                brugerref,
+                tidspunkt: fra,
+            }));
+        }
+        Ok(())
+    }
+
     /// Commit everything written, then tell the listeners; the number of writes.
     pub async fn commit(self) -> OioResult<usize> {
         self.tx.commit().await?;
@@ -1007,6 +1061,62 @@ mod tests {
             faelles: false,
             brugerref: None,
         }
+    }
+
+    #[tokio::test]
+    async fn importer_nye_stores_new_objects_as_imports_and_tells_after_commit() {
+        let env = Env::new();
+        let a = ctx("11111111");
+        let uuids: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+        let nye = uuids
+            .iter()
+            .map(|u| {
+                (
+                    *u,
+                    parse_write(enhed(), &body("Samme"), Mode::Create).unwrap(),
+                )
+            })
+            .collect();
+        let mut bulk = env.engine.bulk().await.unwrap();
+        bulk.importer_nye(&a, enhed(), nye).await.unwrap();
+        assert!(
+            env.lytter.set.lock().unwrap().is_empty(),
+            "not before the commit"
+        );
+        assert_eq!(bulk.commit().await.unwrap(), 3);
+        let log = env.take();
+        assert_eq!(log[log.len() - 4], "aendret[3]", "{log:?}");
+        for u in &uuids {
+            assert!(log.contains(&format!("importer {u}")), "{log:?}");
+            let db = env.db.lock().unwrap();
+            let (o, regs) = &db.objekter[u];
+            assert_eq!(o.myndighed.as_deref(), Some("11111111"));
+            assert_eq!(regs.len(), 1);
+            assert_eq!(regs[0].meta.livscyklus, Livscyklus::Importeret);
+            assert_eq!(regs[0].meta.til, POS_INF);
+        }
+        // Stored as an `importer` through `write` stores the same payload.
+        let enkelt = Uuid::new_v4();
+        let imp = Skriv::Importer(parse_write(enhed(), &body("Samme"), Mode::Create).unwrap());
+        env.engine.write(&a, enhed(), enkelt, imp).await.unwrap();
+        let db = env.db.lock().unwrap().objekter.clone();
+        let (ref_o, ref_regs) = &db[&enkelt];
+        let (o, regs) = &db[&uuids[0]];
+        assert_eq!((&o.myndighed, o.faelles), (&ref_o.myndighed, ref_o.faelles));
+        assert_eq!(regs[0].data, ref_regs[0].data);
+        assert_eq!(regs[0].meta.livscyklus, ref_regs[0].meta.livscyklus);
+        assert_eq!(regs[0].meta.brugerref, ref_regs[0].meta.brugerref);
+        // A UUID that exists: a conflict, nothing told.
+        let mut bulk = env.engine.bulk().await.unwrap();
+        let igen = vec![(
+            uuids[1],
+            parse_write(enhed(), &body("igen"), Mode::Create).unwrap(),
+        )];
+        let err = bulk.importer_nye(&a, enhed(), igen).await.unwrap_err();
+        assert!(
+            matches!(err, OioError::Store(StoreError::Conflict(_))),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]

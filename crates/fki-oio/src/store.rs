@@ -152,6 +152,16 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// One write transaction. Dropping it without [`StoreTx::commit`] rolls back.
+/// A new object for [`StoreTx::insert_nye`]: its row, its first registrering and the
+/// registrering's facts.
+#[derive(Debug, Clone)]
+pub struct NytObjekt {
+    pub objekt: Objekt,
+    pub meta: RegistreringMeta,
+    pub data: Data,
+    pub fakta: Vec<Fakt>,
+}
+
 #[async_trait]
 pub trait StoreTx: Send {
     /// Lock an object for the rest of the transaction and return its row and current
@@ -172,6 +182,19 @@ pub trait StoreTx: Send {
         data: &Data,
         fakta: &[Fakt],
     ) -> StoreResult<i64>;
+
+    /// Create new objects, each with its first registrering and its facts: a bulk load of
+    /// UUIDs not yet stored. Backends write them in a few multi-row statements; this default
+    /// writes them one by one. `Conflict` if any UUID exists; the transaction must then be
+    /// dropped (part of the batch may be written).
+    async fn insert_nye(&mut self, nye: &[NytObjekt]) -> StoreResult<()> {
+        for n in nye {
+            self.insert_objekt(&n.objekt).await?;
+            self.insert_registrering(&n.objekt, &n.meta, &n.data, &n.fakta)
+                .await?;
+        }
+        Ok(())
+    }
 
     /// Replace the content and facts of one registrering of a locked object, keeping its
     /// period and metadata. The only write that changes history: OrganisationSystem

@@ -179,6 +179,47 @@ macro_rules! exec_helpers {
                 .map_err(db_err(ctx))
         }
 
+        /// [`fki_oio::store::StoreTx::insert_nye`] on one transaction's connection: the object
+        /// rows, the registreringer (mapping each object to its registrering's id) and the
+        /// facts, each in multi-row statements. Returns how many facts were written.
+        #[allow(dead_code)]
+        async fn insert_nye(
+            conn: &mut Conn,
+            nye: &[fki_oio::store::NytObjekt],
+        ) -> StoreResult<u64> {
+            for q in $crate::sql::insert_nye_objekter(nye) {
+                let rows = q.binds.len() / 4;
+                let n = execute(&mut *conn, q, "inserting objects").await?;
+                if n as usize != rows {
+                    return Err(StoreError::Conflict(format!(
+                        "{} of {rows} objects already exist",
+                        rows - n as usize
+                    )));
+                }
+            }
+            let mut ids = std::collections::HashMap::with_capacity(nye.len());
+            for q in $crate::sql::insert_nye_registreringer(nye)? {
+                let r: Vec<(i64, String)> =
+                    fetch_all(&mut *conn, q, "inserting registreringer").await?;
+                ids.extend(r.into_iter().map(|(id, uuid)| (uuid, id)));
+            }
+            let mut regs = Vec::with_capacity(nye.len());
+            for n in nye {
+                let id = *ids.get(&n.objekt.uuid.to_string()).ok_or_else(|| {
+                    StoreError::Backend(format!(
+                        "no registrering id returned for {}",
+                        n.objekt.uuid
+                    ))
+                })?;
+                regs.push((id, n.objekt.klasse.as_str(), n.fakta.as_slice()));
+            }
+            let mut fakta = 0u64;
+            for q in $crate::sql::insert_fakta_mange(&regs) {
+                fakta += execute(&mut *conn, q, "inserting facts").await?;
+            }
+            Ok(fakta)
+        }
+
         /// Plan a search on one connection: count the candidate drivers that need it
         /// ([`$crate::exec::probes_needed`]) and decide ([`$crate::exec::plan`]).
         async fn plan_search(

@@ -329,6 +329,12 @@ impl StoreTx for PgTx {
         Ok(id)
     }
 
+    async fn insert_nye(&mut self, nye: &[fki_oio::store::NytObjekt]) -> StoreResult<()> {
+        let n = insert_nye(&mut self.tx, nye).await?;
+        self.facts = self.facts.saturating_add(n);
+        Ok(())
+    }
+
     async fn rewrite_registrering(
         &mut self,
         objekt: &Objekt,

@@ -7,7 +7,8 @@
 
 use fki_oio::model::{Data, Livscyklus, Objekt, Registrering, RegistreringMeta};
 use fki_oio::store::{
-    Fakt, Historik, Kriterium, Match, RegWindow, Scope, SearchQuery, StoreError, StoreResult,
+    Fakt, Historik, Kriterium, Match, NytObjekt, RegWindow, Scope, SearchQuery, StoreError,
+    StoreResult,
 };
 use uuid::Uuid;
 
@@ -387,6 +388,99 @@ pub(crate) fn insert_registrering(
     ]);
     q.push(" RETURNING id");
     Ok(q)
+}
+
+/// Rows per multi-row `INSERT` of [`insert_nye`]: well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bound values (8 per registrering or fact row).
+const NYE_CHUNK: usize = 1_000;
+
+/// The statements of a bulk insert of new objects ([`fki_oio::store::StoreTx::insert_nye`]),
+/// in foreign-key order: the object rows (`ON CONFLICT DO NOTHING`: the caller compares the
+/// rows affected with the count), then the registreringer (`RETURNING id, objekt_uuid`, so the
+/// caller maps each object to its registrering's id for the facts).
+pub(crate) fn insert_nye_objekter(nye: &[NytObjekt]) -> Vec<Sql> {
+    nye.chunks(NYE_CHUNK)
+        .map(|c| {
+            let mut q = Sql::new("INSERT INTO objekt (uuid, klasse, myndighed, faelles) VALUES ");
+            for (i, n) in c.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                let o = &n.objekt;
+                q.list([
+                    Bind::Text(o.uuid.to_string()),
+                    Bind::Text(o.klasse.clone()),
+                    Bind::OptText(o.myndighed.clone()),
+                    Bind::Bool(o.faelles),
+                ]);
+            }
+            q.push(" ON CONFLICT DO NOTHING");
+            q
+        })
+        .collect()
+}
+
+/// The registreringer of [`insert_nye_objekter`]'s objects, a statement per chunk.
+pub(crate) fn insert_nye_registreringer(nye: &[NytObjekt]) -> StoreResult<Vec<Sql>> {
+    nye.chunks(NYE_CHUNK)
+        .map(|c| {
+            let mut q = Sql::new(
+                "INSERT INTO registrering (objekt_uuid, klasse, fra, til, livscyklus, brugerref, note, data) VALUES ",
+            );
+            for (i, n) in c.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                let json = serde_json::to_string(&n.data).map_err(|e| {
+                    StoreError::Backend(format!("cannot serialise registrering data: {e}"))
+                })?;
+                q.list([
+                    Bind::Text(n.objekt.uuid.to_string()),
+                    Bind::Text(n.objekt.klasse.clone()),
+                    Bind::I64(n.meta.fra),
+                    Bind::I64(n.meta.til),
+                    Bind::Text(n.meta.livscyklus.as_str().to_owned()),
+                    Bind::OptText(n.meta.brugerref.map(|u| u.to_string())),
+                    Bind::OptText(n.meta.note.clone()),
+                    Bind::Text(json),
+                ]);
+            }
+            q.push(" RETURNING id, objekt_uuid");
+            Ok(q)
+        })
+        .collect()
+}
+
+/// The facts of many registreringer (`(reg_id, klasse, facts)`), [`NYE_CHUNK`] rows per
+/// statement.
+pub(crate) fn insert_fakta_mange(regs: &[(i64, &str, &[Fakt])]) -> Vec<Sql> {
+    let rows: Vec<(i64, &str, &Fakt)> = regs
+        .iter()
+        .flat_map(|(id, klasse, fakta)| fakta.iter().map(move |f| (*id, *klasse, f)))
+        .collect();
+    rows.chunks(NYE_CHUNK)
+        .map(|c| {
+            let mut q = Sql::new(
+                "INSERT INTO fakt (reg_id, klasse, navn, vaerdi, objekttype, sti, fra, til) VALUES ",
+            );
+            for (i, (id, klasse, f)) in c.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.list([
+                    Bind::I64(*id),
+                    Bind::Text((*klasse).to_owned()),
+                    Bind::Text(f.navn.clone()),
+                    Bind::Text(f.vaerdi.clone()),
+                    Bind::OptText(f.objekttype.clone()),
+                    Bind::OptText(f.sti.clone()),
+                    Bind::I64(f.fra),
+                    Bind::I64(f.til),
+                ]);
+            }
+            q
+        })
+        .collect()
 }
 
 /// Replace the data of registrering `id`, which must belong to object `uuid`.

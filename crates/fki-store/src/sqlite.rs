@@ -358,6 +358,11 @@ impl StoreTx for SqliteTx {
         Ok(id)
     }
 
+    async fn insert_nye(&mut self, nye: &[fki_oio::store::NytObjekt]) -> StoreResult<()> {
+        let _n = insert_nye(&mut self.tx, nye).await?;
+        Ok(())
+    }
+
     async fn rewrite_registrering(
         &mut self,
         objekt: &Objekt,

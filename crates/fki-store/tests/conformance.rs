@@ -13,7 +13,9 @@ use fki_oio::model::{
     AttrEntry, Data, Del, Livscyklus, Maal, Objekt, RegistreringMeta, RelEntry, StateEntry,
     Variant, Virkning,
 };
-use fki_oio::store::{Fakt, Kriterium, Match, RegWindow, Scope, SearchQuery, Store, StoreError};
+use fki_oio::store::{
+    Fakt, Kriterium, Match, NytObjekt, RegWindow, Scope, SearchQuery, Store, StoreError,
+};
 use fki_oio::time::{NEG_INF, POS_INF};
 use fki_store::testing::{DropGuard, fresh_postgres};
 use serde_json::json;
@@ -90,6 +92,7 @@ conformance!(
     round_trip,
     lock_unknown_is_none,
     insert_objekt_twice_conflicts,
+    insert_nye_in_bulk,
     dropped_tx_rolls_back,
     close_unknown_registrering_fails,
     read_windows,
@@ -367,6 +370,78 @@ mod bodies {
                 .unwrap()
                 .len(),
             1
+        );
+    }
+
+    /// A bulk insert of new objects (more than one statement's worth of objects and facts)
+    /// reads and searches as objects written one by one do; a UUID that exists is a
+    /// conflict.
+    pub async fn insert_nye_in_bulk(store: Arc<dyn Store>) {
+        let data = sample_data();
+        let nye: Vec<NytObjekt> = (0..2_500)
+            .map(|i| NytObjekt {
+                objekt: objekt("bruger", Some("12345678"), false),
+                meta: RegistreringMeta {
+                    fra: 1_000 + i,
+                    til: POS_INF,
+                    livscyklus: Livscyklus::Importeret,
+                    brugerref: None,
+                    note: (i % 2 == 0).then(|| format!("n{i}")),
+                },
+                data: if i % 100 == 0 {
+                    data.clone()
+                } else {
+                    Data::default()
+                },
+                // 0 to 2 facts each (2,500 in all): objects without facts are fine too.
+                fakta: (0..i % 3)
+                    .map(|j| fakt("a:brugervendtnoegle", &format!("bvn-{i}-{j}")))
+                    .collect(),
+            })
+            .collect();
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_nye(&nye).await.unwrap();
+        tx.commit().await.unwrap();
+        let uuids: Vec<Uuid> = nye.iter().map(|n| n.objekt.uuid).collect();
+        let h = store.read(&uuids, RegWindow::Current).await.unwrap();
+        assert_eq!(h.len(), nye.len());
+        for n in &nye {
+            let h = h.iter().find(|h| h.objekt.uuid == n.objekt.uuid).unwrap();
+            assert_eq!(h.objekt, n.objekt);
+            assert_eq!(h.registreringer.len(), 1);
+            assert_eq!(h.registreringer[0].meta, n.meta);
+            assert_eq!(h.registreringer[0].data, n.data);
+        }
+        // Each fact found its own registrering.
+        for i in [1usize, 2, 1_001, 2_498] {
+            let j = i % 3 - 1;
+            assert_eq!(
+                hits(
+                    &store,
+                    &query(
+                        "bruger",
+                        vec![eq("a:brugervendtnoegle", &format!("bvn-{i}-{j}"))]
+                    )
+                )
+                .await,
+                set(&[uuids[i]]),
+                "{i}"
+            );
+        }
+        // One UUID that exists among new ones: a conflict.
+        let mut igen = vec![nye[7].clone()];
+        igen[0].objekt.uuid = Uuid::new_v4();
+        igen.push(nye[3].clone());
+        let mut tx = store.begin().await.unwrap();
+        let err = tx.insert_nye(&igen).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        drop(tx);
+        assert!(
+            store
+                .read(&[igen[0].objekt.uuid], RegWindow::Current)
+                .await
+                .unwrap()
+                .is_empty()
         );
     }
 

@@ -1,7 +1,7 @@
 //! `fki bench indeks`: the Sags- og dokumentindeks (SF1470) on each backend (issue 6 item 8).
 //!
-//! Per backend: a throw-away store is filled directly through the engine (one transaction per
-//! 10,000 entries) with `--sager` sager of `--people` citizens, each sag with
+//! Per backend: a throw-away store is filled directly through the engine (one transaction of
+//! multi-row inserts, `Bulk::importer_nye`, per 10,000 entries) with `--sager` sager of `--people` citizens, each sag with
 //! `--dokumenter-per-sag` documents journalised on it and having the same citizen as part; the
 //! direct load rate is reported. A system is registered with an agreement for the index, and
 //! the Klasse and OrganisationEnhed the SOAP imports reference are created. Then `fki serve`
@@ -291,8 +291,10 @@ async fn backend(a: &IndeksArgs, people: usize, navn: &str, pg: bool) -> anyhow:
     let pb = crate::seed::progress(total as u64, "index entries", true);
     let t = Instant::now();
     let mut rng = StdRng::seed_from_u64(a.seed);
-    let mut bulk = engine.bulk().await?;
-    let mut i_portion = 0;
+    // Portions of new entries, each one transaction of multi-row inserts
+    // (`Bulk::importer_nye`): documents first, then the sager journalising them.
+    let mut dokumenter = Vec::new();
+    let mut sager = Vec::new();
     for i in 0..a.sager {
         let part = cpr(i % people);
         let doks: Vec<Uuid> = (0..a.dokumenter_per_sag)
@@ -300,31 +302,24 @@ async fn backend(a: &IndeksArgs, people: usize, navn: &str, pg: bool) -> anyhow:
             .collect();
         for (j, d) in doks.iter().enumerate() {
             let body = dokument(i * a.dokumenter_per_sag + j, &part, &system);
-            bulk.write(
-                &ctx,
-                &DOKUMENTINDEKS,
-                *d,
-                Skriv::Importer(parse_write(&DOKUMENTINDEKS, &body, Mode::Create)?),
-            )
-            .await?;
+            dokumenter.push((*d, parse_write(&DOKUMENTINDEKS, &body, Mode::Create)?));
         }
         let body = sag(i, &part, &doks, &system);
-        bulk.write(
-            &ctx,
-            &SAGINDEKS,
+        sager.push((
             Uuid::from_u128(rng.random()),
-            Skriv::Importer(parse_write(&SAGINDEKS, &body, Mode::Create)?),
-        )
-        .await?;
-        i_portion += 1 + a.dokumenter_per_sag;
-        pb.inc((1 + a.dokumenter_per_sag) as u64);
-        if i_portion >= PORTION {
+            parse_write(&SAGINDEKS, &body, Mode::Create)?,
+        ));
+        if dokumenter.len() + sager.len() >= PORTION || i + 1 == a.sager {
+            let n = (dokumenter.len() + sager.len()) as u64;
+            let mut bulk = engine.bulk().await?;
+            bulk.importer_nye(&ctx, &DOKUMENTINDEKS, std::mem::take(&mut dokumenter))
+                .await?;
+            bulk.importer_nye(&ctx, &SAGINDEKS, std::mem::take(&mut sager))
+                .await?;
             bulk.commit().await?;
-            bulk = engine.bulk().await?;
-            i_portion = 0;
+            pb.inc(n);
         }
     }
-    bulk.commit().await?;
     let load_s = t.elapsed().as_secs_f64();
     pb.finish_and_clear();
     eprintln!(
