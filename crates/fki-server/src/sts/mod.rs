@@ -120,7 +120,7 @@ pub struct Sts {
     /// entity ID → service UUID (stable: a service keeps its first UUID).
     services: RwLock<HashMap<String, Uuid>>,
     /// Holder-of-key certificate (SHA-256) → the moment its tokens were declared expired
-    /// ([`Sts::udloeb_tokens`], the compliance probe `TOKEN_FORNYELSE`): assertions valid from
+    /// ([`Sts::udloeb_tokens`], the compliance probe `PROBE_TOKEN`): assertions valid from
     /// before that moment are refused as expired.
     udloebne: RwLock<HashMap<String, DateTime<Utc>>>,
 }
@@ -280,9 +280,9 @@ impl Sts {
     /// `NotOnOrAfter`: its access tokens are removed, and assertions valid from before this
     /// moment (their `NotBefore`, which fki sets to the issue time) are refused with the
     /// refusal of an expired token from now on ([`Sts::tjek_udloeb`]). Tokens issued
-    /// afterwards work. Kept in memory: a restart forgets it (the old tokens stay expired in
-    /// effect only until they expire by themselves, at most `token_lifetime`). Returns the
-    /// moment, truncated to the millisecond as `NotBefore` is.
+    /// afterwards work. Kept in memory: after a restart the tokens issued before the moment
+    /// are accepted again until their own `NotOnOrAfter`. Returns the moment, truncated to the
+    /// millisecond as `NotBefore` is.
     pub fn udloeb_tokens(&self, sha: &str) -> DateTime<Utc> {
         use chrono::SubsecRound;
         let nu = Utc::now().trunc_subsecs(3);
