@@ -348,14 +348,39 @@ pub(crate) fn select_current(uuid: Uuid) -> Sql {
 
 pub(crate) fn insert_objekt(o: &Objekt) -> Sql {
     let mut q = Sql::new("INSERT INTO objekt (uuid, klasse, myndighed, faelles) VALUES ");
-    q.list([
+    q.list(objekt_raekke(o));
+    q.push(" ON CONFLICT DO NOTHING");
+    q
+}
+
+/// The values of an `objekt` row, in the column order of the inserts.
+fn objekt_raekke(o: &Objekt) -> [Bind; 4] {
+    [
         Bind::Text(o.uuid.to_string()),
         Bind::Text(o.klasse.clone()),
         Bind::OptText(o.myndighed.clone()),
         Bind::Bool(o.faelles),
-    ]);
-    q.push(" ON CONFLICT DO NOTHING");
-    q
+    ]
+}
+
+/// The values of a `registrering` row (`data` as JSON), in the column order of the inserts.
+fn registrering_raekke(
+    objekt: &Objekt,
+    meta: &RegistreringMeta,
+    data: &Data,
+) -> StoreResult<[Bind; 8]> {
+    let json = serde_json::to_string(data)
+        .map_err(|e| StoreError::Backend(format!("cannot serialise registrering data: {e}")))?;
+    Ok([
+        Bind::Text(objekt.uuid.to_string()),
+        Bind::Text(objekt.klasse.clone()),
+        Bind::I64(meta.fra),
+        Bind::I64(meta.til),
+        Bind::Text(meta.livscyklus.as_str().to_owned()),
+        Bind::OptText(meta.brugerref.map(|u| u.to_string())),
+        Bind::OptText(meta.note.clone()),
+        Bind::Text(json),
+    ])
 }
 
 pub(crate) fn close_registrering(id: i64, til: i64) -> Sql {
@@ -371,21 +396,10 @@ pub(crate) fn insert_registrering(
     meta: &RegistreringMeta,
     data: &Data,
 ) -> StoreResult<Sql> {
-    let json = serde_json::to_string(data)
-        .map_err(|e| StoreError::Backend(format!("cannot serialise registrering data: {e}")))?;
     let mut q = Sql::new(
         "INSERT INTO registrering (objekt_uuid, klasse, fra, til, livscyklus, brugerref, note, data) VALUES ",
     );
-    q.list([
-        Bind::Text(objekt.uuid.to_string()),
-        Bind::Text(objekt.klasse.clone()),
-        Bind::I64(meta.fra),
-        Bind::I64(meta.til),
-        Bind::Text(meta.livscyklus.as_str().to_owned()),
-        Bind::OptText(meta.brugerref.map(|u| u.to_string())),
-        Bind::OptText(meta.note.clone()),
-        Bind::Text(json),
-    ]);
+    q.list(registrering_raekke(objekt, meta, data)?);
     q.push(" RETURNING id");
     Ok(q)
 }
@@ -409,13 +423,7 @@ pub(crate) fn insert_nye_objekter(nye: &[NytObjekt]) -> Vec<Sql> {
                 if i > 0 {
                     q.push(", ");
                 }
-                let o = &n.objekt;
-                q.list([
-                    Bind::Text(o.uuid.to_string()),
-                    Bind::Text(o.klasse.clone()),
-                    Bind::OptText(o.myndighed.clone()),
-                    Bind::Bool(o.faelles),
-                ]);
+                q.list(objekt_raekke(&n.objekt));
             }
             q.push(" ON CONFLICT DO NOTHING");
             q
@@ -434,19 +442,7 @@ pub(crate) fn insert_nye_registreringer(nye: &[NytObjekt]) -> StoreResult<Vec<Sq
                 if i > 0 {
                     q.push(", ");
                 }
-                let json = serde_json::to_string(&n.data).map_err(|e| {
-                    StoreError::Backend(format!("cannot serialise registrering data: {e}"))
-                })?;
-                q.list([
-                    Bind::Text(n.objekt.uuid.to_string()),
-                    Bind::Text(n.objekt.klasse.clone()),
-                    Bind::I64(n.meta.fra),
-                    Bind::I64(n.meta.til),
-                    Bind::Text(n.meta.livscyklus.as_str().to_owned()),
-                    Bind::OptText(n.meta.brugerref.map(|u| u.to_string())),
-                    Bind::OptText(n.meta.note.clone()),
-                    Bind::Text(json),
-                ]);
+                q.list(registrering_raekke(&n.objekt, &n.meta, &n.data)?);
             }
             q.push(" RETURNING id, objekt_uuid");
             Ok(q)
