@@ -39,6 +39,13 @@
 //! selects counts when accepted), the backlog the server still held at the end of the phase,
 //! and end-to-end latency (receiver's arrival − send) for push and pull.
 //!
+//! With `--transport amqp` the same run goes through RabbitMQ ([`over_amqp`]): the server gets
+//! `FKI_AMQP_URL` and an afsend queue of its own, the senders afsend as KOMBIT's AMQP RPC
+//! (`AFSEND_BESKED_EXCHANGE`, direct reply-to, one channel per sender), the odd dueslag are
+//! `levering: amqp` and are read by consumers of their RabbitMQ queues (arrival when the
+//! delivery is read, delivered when it is acknowledged to the broker), and the accepted rate
+//! at max rate is set against RabbitMQ's raw publish-confirm rate of the same shape.
+//!
 //! Every request goes to 127.0.0.1 and every phase is bounded in time. Any failed request, any
 //! message delivered where its filters do not send it, or missing after a completed drain, is an
 //! error: a run with errors says so and exits non-zero.
@@ -69,9 +76,13 @@ use uuid::Uuid;
 use super::server::ServerProcess;
 use super::{Backend, BackendChoice, amqp, cpu, git_state};
 
+mod over_amqp;
+
 /// Targets the figures are compared with.
 const TARGET_E2E_PER_S: f64 = 5_000.0;
 const TARGET_P99_MS: f64 = 100.0;
+/// fki's AMQP afsend against RabbitMQ's raw publish-confirm rate.
+const TARGET_AMQP_SHARE: f64 = 0.5;
 
 /// The myndighed the messages are sent for and the dueslag receive for.
 const CVR: &str = fki_demo::DEMO_CVR;
@@ -143,6 +154,27 @@ pub struct BeskedfordelerArgs {
     /// Do not measure RabbitMQ.
     #[arg(long)]
     skip_amqp: bool,
+    /// How messages go in and the non-push dueslag are read: `http` (afsend and pull over
+    /// HTTP) or `amqp` (afsend as KOMBIT's AMQP RPC, odd dueslag `levering: amqp` consumed from
+    /// their RabbitMQ queues; needs RabbitMQ at `--amqp-url`).
+    #[arg(long, value_enum, default_value_t = Transport::Http)]
+    transport: Transport,
+}
+
+/// How the senders and the non-push receivers talk to the server.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Http,
+    Amqp,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Http => "http",
+            Transport::Amqp => "amqp",
+        }
+    }
 }
 
 pub async fn run(a: BeskedfordelerArgs) -> anyhow::Result<()> {
@@ -218,6 +250,8 @@ pub async fn run(a: BeskedfordelerArgs) -> anyhow::Result<()> {
         }
     };
     println!("{}", amqp_table(&amqp, payload.len()));
+    let amqp_path = amqp_path(a.transport, &runs, &amqp);
+    println!("{}", amqp_path_table(&amqp_path));
 
     let errors: u64 = runs.iter().map(|r| r.errors).sum();
     if let Some(path) = &a.json {
@@ -239,7 +273,8 @@ pub async fn run(a: BeskedfordelerArgs) -> anyhow::Result<()> {
             "failures": failures,
             "runs": runs.iter().map(|r| r.to_json(&a)).collect::<Vec<_>>(),
             "amqp_publish_confirm": amqp.to_json(payload.len()),
-            "amqp_afsend": amqp_afsend_json(),
+            "transport": a.transport.name(),
+            "amqp_path": amqp_path,
         });
         let text = serde_json::to_string_pretty(&doc)?;
         std::fs::write(path, text + "\n")
@@ -259,19 +294,72 @@ pub async fn run(a: BeskedfordelerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// fki's own AMQP path (afsend through `AFSEND_BESKED_EXCHANGE`, pull from the dueslag's
-/// queue) is not on this branch yet; it is being built on another one.
-///
-/// **The place for it:** once `fki serve` consumes afsend from RabbitMQ, add a phase here that
-/// publishes the same messages to the afsend exchange (direct reply-to for the StandardRetur,
-/// as in stack-notes) with `--concurrency` publishers, and a pull phase that consumes the pull
-/// dueslag's queues, and report them next to the HTTP phases and the raw publish-confirm rate
-/// above. Until then the JSON says plainly that it was not measured.
-fn amqp_afsend_json() -> Value {
+/// fki's own AMQP path next to RabbitMQ's raw rate (issue 4's "≥ 50 % of the raw
+/// publish-confirm rate on the AMQP path"): the AMQP afsend rate accepted at max rate per
+/// backend against the raw shape the senders have (`--concurrency` channels, one unconfirmed
+/// message each: an AMQP sender, like KOMBIT's, waits for its answer before the next).
+fn amqp_path(transport: Transport, runs: &[BackendResult], raw: &AmqpOutcome) -> Value {
+    if transport != Transport::Amqp {
+        return json!({
+            "measured": false,
+            "why": "this run used --transport http; --transport amqp measures fki's AMQP afsend and amqp dueslag",
+        });
+    }
+    let sync = match raw {
+        AmqpOutcome::Measured(r) => r.iter().find(|r| r.key == "sync").map(amqp::Run::per_s),
+        _ => None,
+    };
+    let r2 = |x: f64| (x * 100.0).round() / 100.0;
     json!({
-        "measured": false,
-        "why": "fki's AMQP afsend/pull path is not on this branch yet (built concurrently elsewhere); see amqp_afsend_json in crates/fki/src/bench/beskedfordeler.rs",
+        "measured": true,
+        "raw_sync_confirmed_per_s": sync.map(r2),
+        "target_share": TARGET_AMQP_SHARE,
+        "backends": runs.iter().map(|r| {
+            let accepted = r.phase("max_rate").map(Phase::accepted_per_s);
+            let share = accepted.zip(sync).map(|(a, s)| a / s);
+            json!({
+                "backend": r.backend.name(),
+                "accepted_per_s": accepted.map(r2),
+                "share_of_raw": share.map(|x| (x * 1000.0).round() / 1000.0),
+                "met": share.map(|x| x >= TARGET_AMQP_SHARE),
+            })
+        }).collect::<Vec<_>>(),
     })
+}
+
+fn amqp_path_table(v: &Value) -> String {
+    if v["measured"] != json!(true) {
+        return format!(
+            "fki's own AMQP afsend/pull: not measured ({})",
+            v["why"].as_str().unwrap_or("-")
+        );
+    }
+    let mut t = String::from(
+        "fki's AMQP afsend at max rate against RabbitMQ's raw rate of the same shape:",
+    );
+    for b in v["backends"].as_array().into_iter().flatten() {
+        let _ = write!(
+            t,
+            "\n  {:<10} {:>9} msgs/s accepted = {} of {} msgs/s raw (target ≥ {:.0} %: {})",
+            b["backend"].as_str().unwrap_or("-"),
+            b["accepted_per_s"]
+                .as_f64()
+                .map_or("-".into(), |x| format!("{x:.0}")),
+            b["share_of_raw"]
+                .as_f64()
+                .map_or("-".into(), |x| format!("{:.1} %", 100.0 * x)),
+            v["raw_sync_confirmed_per_s"]
+                .as_f64()
+                .map_or("-".into(), |x| format!("{x:.0}")),
+            100.0 * TARGET_AMQP_SHARE,
+            match b["met"].as_bool() {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "unknown",
+            }
+        );
+    }
+    t
 }
 
 /// An AMQP URL without its password, for printing.
@@ -345,10 +433,6 @@ fn amqp_table(o: &AmqpOutcome, size: usize) -> String {
             let _ = writeln!(t, "  FAILED: {why}");
         }
     }
-    let _ = writeln!(
-        t,
-        "fki's own AMQP afsend/pull: not measured (not on this branch yet; see amqp_afsend_json)"
-    );
     t
 }
 
@@ -755,6 +839,8 @@ struct Ctx {
     pools: Pools,
     tracker: Arc<Tracker>,
     errors: Arc<Errors>,
+    /// RabbitMQ, under `--transport amqp`.
+    amqp: Option<Arc<lapin::Connection>>,
 }
 
 /// The server's Beskedfordeler counters (`/metrics`).
@@ -1068,6 +1154,7 @@ async fn setup(
     server: &ServerProcess,
     data_dir: &std::path::Path,
     receiver: (&str, Arc<Tracker>, Arc<Errors>),
+    amqp: Option<Arc<lapin::Connection>>,
     a: &BeskedfordelerArgs,
 ) -> anyhow::Result<(Arc<Ctx>, Setup)> {
     let (push_base, tracker, errors) = receiver;
@@ -1084,6 +1171,7 @@ async fn setup(
         pools: Pools::new(a.abonnementer, Vec::new(), a.vaerdier, a.seed),
         tracker,
         errors,
+        amqp,
     };
     let s = ctx
         .admin_post(
@@ -1134,7 +1222,8 @@ async fn setup(
         a.vaerdilister, a.vaerdier
     );
 
-    // Dueslag: even push, odd pull.
+    // Dueslag: even push, odd pull (over HTTP or AMQP).
+    let pull = if ctx.amqp.is_some() { "amqp" } else { "pull" };
     let mut dueslag = Vec::new();
     for i in 0..a.dueslag {
         let push = i % 2 == 0;
@@ -1142,8 +1231,8 @@ async fn setup(
             json!({"navn": format!("bench-{i}-push"), "ejer": ctx.system.to_string(), "myndighed": CVR,
                    "levering": "push", "callbackUrl": format!("{push_base}/push/{i}")})
         } else {
-            json!({"navn": format!("bench-{i}-pull"), "ejer": ctx.system.to_string(), "myndighed": CVR,
-                   "levering": "pull"})
+            json!({"navn": format!("bench-{i}-{pull}"), "ejer": ctx.system.to_string(), "myndighed": CVR,
+                   "levering": pull})
         };
         let d = ctx
             .admin_post("/admin/beskedfordeler/dueslag", &body)
@@ -1243,6 +1332,16 @@ async fn sender(
 ) -> Sender {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut r = Sender::new();
+    let mut rpc = match &ctx.amqp {
+        Some(c) => match over_amqp::Rpc::open(c, ctx.system).await {
+            Ok(rpc) => Some(rpc),
+            Err(e) => {
+                ctx.errors.note(e);
+                return r;
+            }
+        },
+        None => None,
+    };
     loop {
         match &pace {
             Some(p) => {
@@ -1273,7 +1372,10 @@ async fn sender(
                 receipts: Vec::new(),
             },
         );
-        let outcome = ctx.afsend(xml).await;
+        let outcome = match &mut rpc {
+            Some(rpc) => rpc.afsend(id, xml).await,
+            None => ctx.afsend(xml).await,
+        };
         r.hist.saturating_record(micros(t0.elapsed()));
         r.sent += 1;
         match outcome {
@@ -1287,6 +1389,9 @@ async fn sender(
                 ctx.errors.note(e);
             }
         }
+    }
+    if let Some(rpc) = rpc {
+        rpc.close().await;
     }
     r
 }
@@ -1575,9 +1680,36 @@ async fn measure(
     let tracker = Arc::new(Tracker::new());
     let errors = Arc::new(Errors::default());
     let (push_base, receiver_task) = serve_receiver(tracker.clone(), errors.clone()).await?;
+    // Under --transport amqp the server talks to RabbitMQ, with an afsend queue of its own.
+    let (afsend_queue, amqp) = match a.transport {
+        Transport::Http => (None, None),
+        Transport::Amqp => match over_amqp::connect(&a.amqp_url).await {
+            Ok(c) => (
+                Some(format!("fki.bench.afsend.{}", Uuid::new_v4().simple())),
+                Some(Arc::new(c)),
+            ),
+            Err(e) => {
+                receiver_task.abort();
+                return Err(e.context(format!("--transport amqp at {}", redact(&a.amqp_url))));
+            }
+        },
+    };
+    let env: Vec<(&str, &str)> = match &afsend_queue {
+        Some(q) => vec![
+            ("FKI_AMQP_URL", a.amqp_url.as_str()),
+            ("FKI_AMQP_AFSEND_QUEUE", q.as_str()),
+        ],
+        None => Vec::new(),
+    };
     let t = Instant::now();
-    let server =
-        ServerProcess::start(data_dir, database_url, data_dir.join("server.log"), &http).await;
+    let server = ServerProcess::start_with_env(
+        data_dir,
+        database_url,
+        data_dir.join("server.log"),
+        &http,
+        &env,
+    )
+    .await;
     let server = match server {
         Ok(s) => s,
         Err(e) => {
@@ -1594,6 +1726,7 @@ async fn measure(
         data_dir,
         http,
         (&push_base, tracker, errors.clone()),
+        amqp,
     )
     .await;
     let peak = server.peak_rss();
@@ -1601,6 +1734,19 @@ async fn measure(
     drop(anon);
     let stopped = server.stop().await;
     receiver_task.abort();
+    if let Some(q) = &afsend_queue {
+        let mut queues = vec![q.clone()];
+        if let Ok(x) = &exercised {
+            queues.extend(
+                x.setup
+                    .dueslag
+                    .iter()
+                    .filter(|d| !d.push)
+                    .map(|d| d.uuid.to_string()),
+            );
+        }
+        over_amqp::delete_queues(&a.amqp_url, &queues).await;
+    }
     let Exercised {
         ctx,
         setup,
@@ -1662,8 +1808,9 @@ async fn exercise(
     data_dir: &std::path::Path,
     http: reqwest::Client,
     receiver: (&str, Arc<Tracker>, Arc<Errors>),
+    amqp: Option<Arc<lapin::Connection>>,
 ) -> anyhow::Result<Exercised> {
-    let (ctx, setup) = setup(http, server, data_dir, receiver, a).await?;
+    let (ctx, setup) = setup(http, server, data_dir, receiver, amqp, a).await?;
     eprintln!(
         "  set up in {:.1} s: {} abonnementer on {} dueslag; the server's RSS {:.0} MB",
         setup.seconds,
@@ -1679,13 +1826,22 @@ async fn exercise(
         .enumerate()
         .filter(|(_, d)| !d.push)
         .map(|(i, d)| {
-            tokio::spawn(pull_task(
-                ctx.clone(),
-                i as u16,
-                d.uuid,
-                stop.clone(),
-                interval,
-            ))
+            if ctx.amqp.is_some() {
+                tokio::spawn(over_amqp::pull_task(
+                    ctx.clone(),
+                    i as u16,
+                    d.uuid,
+                    stop.clone(),
+                ))
+            } else {
+                tokio::spawn(pull_task(
+                    ctx.clone(),
+                    i as u16,
+                    d.uuid,
+                    stop.clone(),
+                    interval,
+                ))
+            }
         })
         .collect();
     let bound = Duration::from_secs_f64(a.drain_seconds);
@@ -2014,8 +2170,9 @@ impl BackendResult {
         let _ = writeln!(t);
         let _ = writeln!(
             t,
-            "fki bench beskedfordeler — {} — {} abonnementer on {} dueslag ({} push, {} pull), {} Værdilister × {} CPR URNs; {} senders, {} s per phase, {} cores, commit {}{}",
+            "fki bench beskedfordeler — {} — afsend and pull over {} — {} abonnementer on {} dueslag ({} push, {} pull), {} Værdilister × {} CPR URNs; {} senders, {} s per phase, {} cores, commit {}{}",
             self.backend.name(),
+            a.transport.name(),
             self.setup.abonnementer.len(),
             self.setup.dueslag.len(),
             self.push_dueslag,

@@ -15,9 +15,10 @@ const STARTUP: Duration = Duration::from_secs(120);
 /// How long the server may take to stop after SIGTERM before it is killed.
 const STOP: Duration = Duration::from_secs(15);
 /// The server's log filter: warnings, without the `--dev-open` warning every request logs (the
-/// REST guard's and the Beskedfordeler routes'), which would measure the log file.
-const LOG_FILTER: &str =
-    "warn,fki_server::sts::guard=error,fki_server::beskedfordeler::afsend=error";
+/// REST guard's, the Beskedfordeler's HTTP routes' and its AMQP afsend's), which would measure
+/// the log file.
+const LOG_FILTER: &str = "warn,fki_server::sts::guard=error,fki_server::beskedfordeler::afsend=error,\
+     fki_server::beskedfordeler::amqp=error";
 
 pub struct ServerProcess {
     child: Child,
@@ -34,6 +35,18 @@ impl ServerProcess {
         database_url: Option<&str>,
         log: PathBuf,
         client: &reqwest::Client,
+    ) -> anyhow::Result<ServerProcess> {
+        Self::start_with_env(data_dir, database_url, log, client, &[]).await
+    }
+
+    /// [`ServerProcess::start`] with more environment variables for the server (e.g.
+    /// `FKI_AMQP_URL`).
+    pub async fn start_with_env(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        log: PathBuf,
+        client: &reqwest::Client,
+        env: &[(&str, &str)],
     ) -> anyhow::Result<ServerProcess> {
         let exe = std::env::current_exe().context("cannot find the fki executable")?;
         let port = free_port()?;
@@ -58,6 +71,8 @@ impl ServerProcess {
         cmd.env("FKI_LOG", LOG_FILTER)
             .env_remove("FKI_DATABASE_URL")
             .env_remove("FKI_LOG_FORMAT")
+            .env_remove("FKI_AMQP_URL")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(logfile)
