@@ -14,9 +14,15 @@
 //! so a receiver can tell fki's pushes from anyone else's.
 //!
 //! **Order.** Per dueslag the head of the queue is delivered before anything behind it: the
-//! next message is never sent before the previous one was acknowledged (`kvitter`) or moved to
-//! the fejlkø. Workers' acknowledgements are recorded in groups by one task (`kvitteringer`,
-//! one write transaction per group); each worker waits until its own is durable. A failed attempt is counted (`forsoeg_fejlet`) with the next attempt after an
+//! next message is never sent before the receiver acknowledged the previous one (answered
+//! StatusKode 20) or it moved to the fejlkø. A worker reads up to [`LAES_FORUD`] due messages
+//! of its queue at once and pushes them one by one. Acknowledgements are recorded (`kvitter`)
+//! in groups by one task (`kvitteringer`, one write transaction per group) **off the worker's
+//! path**: the worker hands each one over and goes on with its next message; before it reads
+//! its queue again, and before it stops, it waits until all it handed over are durable. A
+//! crash in between, or a failed recording, means the receiver gets those messages again, in
+//! their order (at least once). A read-ahead is dropped when an attempt fails or is abandoned,
+//! so nothing overtakes a message waiting for its retry. A failed attempt is counted (`forsoeg_fejlet`) with the next attempt after an
 //! exponential backoff ([`PushConfig::backoff_base`] doubling per attempt, capped at
 //! [`PushConfig::backoff_max`], with jitter: a random point in the upper half); once a message
 //! has had [`Dueslag::maks_forsoeg`] attempts it moves to the fejlkø with its last error and
@@ -58,6 +64,8 @@ pub const CONTENT_TYPE_XML: &str = "text/xml; charset=utf-8";
 const MAX_SVAR: usize = 1024 * 1024;
 /// Pause after a store failure before the worker tries again.
 const STORE_PAUSE: Duration = Duration::from_secs(1);
+/// Due messages a worker reads from its queue at once (it still pushes them one by one).
+pub const LAES_FORUD: u32 = 32;
 
 /// How push delivery behaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,22 +201,57 @@ async fn kvitteringer(bf: Arc<Beskedfordeler>, mut rx: mpsc::Receiver<Kvittering
     }
 }
 
+/// An acknowledgement handed to [`kvitteringer`] and not yet known to be durable: its
+/// levering's `loebenr` and `fordelt`, the time it was acknowledged, and the outcome to come.
+struct Afventer {
+    loebenr: i64,
+    fordelt: i64,
+    nu: i64,
+    svar: oneshot::Receiver<fki_oio::store::StoreResult<bool>>,
+}
+
 impl Push {
-    /// Record an acknowledgement through [`kvitteringer`] and wait until it is durable.
-    async fn kvitter(
-        &self,
-        dueslag: Uuid,
-        loebenr: i64,
-        nu: i64,
-    ) -> fki_oio::store::StoreResult<bool> {
-        let (tx, rx) = oneshot::channel();
-        let stoppet =
-            || fki_oio::store::StoreError::Backend("the acknowledgement task has stopped".into());
+    /// Hand an acknowledgement to [`kvitteringer`]; [`Push::afvent`] learns its outcome. `None`
+    /// when the task has stopped (the message stays Klar and is sent again).
+    async fn kvitter(&self, dueslag: Uuid, l: &Leveret, nu: i64) -> Option<Afventer> {
+        let (tx, svar) = oneshot::channel();
+        let loebenr = l.levering.loebenr;
         self.kvittering
             .send((dueslag, loebenr, nu, tx))
             .await
-            .map_err(|_| stoppet())?;
-        rx.await.map_err(|_| stoppet())?
+            .ok()?;
+        Some(Afventer {
+            loebenr,
+            fordelt: l.levering.fordelt,
+            nu,
+            svar,
+        })
+    }
+
+    /// Wait until every acknowledgement handed over is recorded, and count them. One that
+    /// failed leaves its message Klar: the next read of the queue gives it again (at least
+    /// once).
+    async fn afvent(&self, d: &Dueslag, afventer: &mut Vec<Afventer>) {
+        let metrics = &self.bf.metrics;
+        for a in afventer.drain(..) {
+            match a.svar.await {
+                Ok(Ok(true)) => {
+                    metrics.delivered.fetch_add(1, Relaxed);
+                    metrics.delivery_latency.observe_us(a.nu - a.fordelt);
+                    tracing::debug!(dueslag = %d.uuid, loebenr = a.loebenr, "pushed");
+                }
+                // Moved meanwhile (an operator, the receiver): nothing to record.
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(dueslag = %d.uuid, loebenr = a.loebenr, error = %e,
+                        "push: recording the acknowledgement failed; the message will be sent again");
+                }
+                Err(_) => {
+                    tracing::warn!(dueslag = %d.uuid, loebenr = a.loebenr,
+                        "push: the acknowledgement task stopped; the message will be sent again");
+                }
+            }
+        }
     }
 }
 
@@ -321,48 +364,97 @@ async fn supervisor(p: Arc<Push>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// What a worker waits for between looks at its queue.
+/// What a worker does after an attempt or a look at its queue.
 enum Vent {
-    /// Look again at once.
+    /// Go on with the next message read ahead (or read the queue).
     Nej,
-    /// Until woken, the dueslag changed, or this long passed.
+    /// Drop what was read ahead and read the queue again (the attempt failed or was
+    /// abandoned: nothing may overtake that message).
+    Forfra,
+    /// Drop what was read ahead, then wait until woken, the dueslag changed, or this long
+    /// passed.
     Hoejst(Duration),
 }
 
 /// One dueslag's delivery loop (see the module docs).
 async fn arbejder(p: Arc<Push>, mut rx: watch::Receiver<Option<Dueslag>>) {
+    // Due messages read ahead, in order, and acknowledgements not yet known to be durable.
+    let mut forud: std::collections::VecDeque<Leveret> = Default::default();
+    let mut afventer: Vec<Afventer> = Vec::new();
+    let mut sidst: Option<Dueslag> = None;
     loop {
-        if rx.has_changed().is_err() {
-            return; // the supervisor is gone
-        }
-        let Some(d) = rx.borrow_and_update().clone() else {
-            return;
+        let d = if rx.has_changed().is_err() {
+            None // the supervisor is gone
+        } else {
+            rx.borrow_and_update().clone()
         };
-        let Some(url) = d.levering.callback_url().map(str::to_owned) else {
-            return;
-        };
-        // Registered before looking, so a message stored meanwhile wakes the wait below.
-        let notify = p.bf.notify_for(d.uuid);
-        let vaekket = notify.notified();
-        let nu = fki_oio::time::now();
-        let vent = match p.bf.store.klar(d.uuid, nu, 1).await {
-            Err(e) => {
-                tracing::warn!(dueslag = %d.uuid, error = %e, "push: cannot read the dueslag");
-                Vent::Hoejst(STORE_PAUSE)
+        let (Some(d), Some(url)) = (
+            d.clone(),
+            d.as_ref()
+                .and_then(|d| d.levering.callback_url().map(str::to_owned)),
+        ) else {
+            if let Some(d) = &sidst {
+                p.afvent(d, &mut afventer).await;
             }
-            Ok(head) => match head.into_iter().next() {
-                None => Vent::Hoejst(p.config.relist_every),
-                Some(l) if l.levering.naeste_forsoeg > nu => Vent::Hoejst(Duration::from_micros(
-                    (l.levering.naeste_forsoeg - nu) as u64,
-                )),
-                Some(l) => p.lever(&d, &url, l, &mut rx).await,
-            },
+            return;
         };
-        if let Vent::Hoejst(t) = vent {
-            tokio::select! {
-                _ = vaekket => {}
-                _ = tokio::time::sleep(t) => {}
-                r = rx.changed() => if r.is_err() { return },
+        if sidst.as_ref() != Some(&d) {
+            forud.clear();
+        }
+        sidst = Some(d.clone());
+        let vent = match forud.pop_front() {
+            Some(l) => p.lever(&d, &url, l, &mut rx, &mut afventer).await,
+            None => {
+                // Everything pushed so far is recorded before the queue is read again.
+                p.afvent(&d, &mut afventer).await;
+                // Registered before looking, so a message stored meanwhile wakes the wait below.
+                let notify = p.bf.notify_for(d.uuid);
+                let vaekket = notify.notified();
+                let nu = fki_oio::time::now();
+                let vent = match p.bf.store.klar(d.uuid, nu, LAES_FORUD).await {
+                    Err(e) => {
+                        tracing::warn!(dueslag = %d.uuid, error = %e, "push: cannot read the dueslag");
+                        Vent::Hoejst(STORE_PAUSE)
+                    }
+                    Ok(head) => match head.first() {
+                        None => Vent::Hoejst(p.config.relist_every),
+                        Some(l) if l.levering.naeste_forsoeg > nu => Vent::Hoejst(
+                            Duration::from_micros((l.levering.naeste_forsoeg - nu) as u64),
+                        ),
+                        Some(_) => {
+                            forud.extend(
+                                head.into_iter()
+                                    .take_while(|l| l.levering.naeste_forsoeg <= nu),
+                            );
+                            Vent::Nej
+                        }
+                    },
+                };
+                if let Vent::Hoejst(t) = vent {
+                    tokio::select! {
+                        _ = vaekket => {}
+                        _ = tokio::time::sleep(t) => {}
+                        r = rx.changed() => if r.is_err() {
+                            p.afvent(&d, &mut afventer).await;
+                            return;
+                        },
+                    }
+                }
+                continue;
+            }
+        };
+        match vent {
+            Vent::Nej => {}
+            Vent::Forfra => forud.clear(),
+            Vent::Hoejst(t) => {
+                forud.clear();
+                tokio::select! {
+                    _ = tokio::time::sleep(t) => {}
+                    r = rx.changed() => if r.is_err() {
+                        p.afvent(&d, &mut afventer).await;
+                        return;
+                    },
+                }
             }
         }
     }
@@ -379,6 +471,7 @@ impl Push {
         url: &str,
         l: Leveret,
         rx: &mut watch::Receiver<Option<Dueslag>>,
+        afventer: &mut Vec<Afventer>,
     ) -> Vent {
         let store = &self.bf.store;
         let metrics = &self.bf.metrics;
@@ -404,7 +497,7 @@ impl Push {
         };
         let udfald = tokio::select! {
             r = self.post(url, body) => r,
-            _ = rx.changed() => return Vent::Nej,
+            _ = rx.changed() => return Vent::Forfra,
         };
         let (status, resultat) = match &udfald {
             Ok(()) => (20, "ok"),
@@ -419,27 +512,15 @@ impl Push {
         );
         match udfald {
             Ok(()) => {
-                let nu = fki_oio::time::now();
-                // The receiver has it: try hard to record that (else it gets it again).
-                let mut igen = 0;
-                loop {
-                    match self.kvitter(d.uuid, loebenr, nu).await {
-                        Ok(true) => {
-                            metrics.delivered.fetch_add(1, Relaxed);
-                            metrics.delivery_latency.observe_us(nu - l.levering.fordelt);
-                            tracing::debug!(dueslag = %d.uuid, loebenr, forsoeg, "pushed");
-                            return Vent::Nej;
-                        }
-                        Ok(false) => {
-                            // Moved meanwhile (an operator, another process): nothing to record.
-                            return Vent::Nej;
-                        }
-                        Err(e) if igen < 5 => {
-                            igen += 1;
-                            tracing::warn!(dueslag = %d.uuid, loebenr, error = %e, "push: recording the acknowledgement failed; retrying");
-                            tokio::time::sleep(Duration::from_millis(100 * igen)).await;
-                        }
-                        Err(e) => return self.store_fejl(d, e),
+                // The receiver has it: recorded off this path (see the module docs).
+                match self.kvitter(d.uuid, &l, fki_oio::time::now()).await {
+                    Some(a) => {
+                        afventer.push(a);
+                        Vent::Nej
+                    }
+                    None => {
+                        tracing::error!(dueslag = %d.uuid, loebenr, "push: the acknowledgement task has stopped");
+                        Vent::Hoejst(STORE_PAUSE)
                     }
                 }
             }
@@ -457,12 +538,12 @@ impl Push {
                                     metrics.dead_lettered.fetch_add(1, Relaxed);
                                     tracing::warn!(dueslag = %d.uuid, loebenr, attempts = n, error = %fejl, "push: message moved to the fejlkø");
                                 }
-                                Vent::Nej
+                                Vent::Forfra
                             }
                             Err(e) => self.store_fejl(d, e),
                         }
                     }
-                    Ok(_) => Vent::Nej,
+                    Ok(_) => Vent::Forfra,
                     Err(e) => self.store_fejl(d, e),
                 }
             }
