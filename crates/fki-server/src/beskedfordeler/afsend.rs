@@ -214,9 +214,10 @@ pub async fn afsend_xml(state: &AppState, kalder: &Kalder, xml: &str) -> Respons
 
 /// Accept a message from `kalder`: the StandardRetur (with its HTTP status) once the message
 /// is stored durably with its leveringer, or why not. The core shared by HTTP and AMQP; AMQP
-/// calls its two halves ([`indsend`], [`Indsendt::afslut`]) itself, so that the messages of
-/// one channel are queued for the writer in the order they arrived while their commits are
-/// awaited concurrently.
+/// calls its parts ([`forbered`], [`Forberedt::stil`], [`Indsendt::afslut`]) itself, so that
+/// several messages are parsed and distributed at once, the messages of one channel are
+/// queued for the writer in the order they arrived, and their commits are awaited
+/// concurrently.
 pub async fn afsend_retur(
     state: &AppState,
     kalder: &Kalder,
@@ -243,6 +244,34 @@ pub async fn indsend(
     kalder: &Kalder,
     xml: &str,
 ) -> Result<Indsendt, (StatusCode, StandardRetur)> {
+    forbered(state, kalder, xml).await?.stil(state).await
+}
+
+/// A message parsed and distributed (its dueslag decided), not yet queued for the writer.
+#[derive(Debug)]
+pub struct Forberedt {
+    ny: NyBesked,
+}
+
+impl Forberedt {
+    /// Queue it for the writer (group commit). Messages queued one after another are
+    /// committed in that order.
+    pub async fn stil(self, state: &AppState) -> Result<Indsendt, (StatusCode, StandardRetur)> {
+        let dueslag = self.ny.dueslag.clone();
+        match state.beskedfordeler.stil_i_koe(self.ny).await {
+            Ok(svar) => Ok(Indsendt { svar, dueslag }),
+            Err(e) => Err(gem_fejlet(state, e)),
+        }
+    }
+}
+
+/// The part of [`indsend`] that needs no order (it may run for several messages at once):
+/// parse the message and decide its dueslag.
+pub async fn forbered(
+    state: &AppState,
+    kalder: &Kalder,
+    xml: &str,
+) -> Result<Forberedt, (StatusCode, StandardRetur)> {
     let bf = &state.beskedfordeler;
     let besked = laes_besked(xml)
         .map_err(|e| afvist(state, StatusCode::BAD_REQUEST, StatusKode::UgyldigInput, e))?;
@@ -259,18 +288,16 @@ pub async fn indsend(
         )
     })?;
     let dueslag = fordeling.modtagere(&kalder.cvr, &besked.beskedkuvert.filtreringsdata);
-    let ny = NyBesked {
-        besked_id,
-        afsender: kalder.system,
-        myndighed: kalder.cvr.clone(),
-        modtaget: fki_oio::time::now(),
-        xml: besked.to_xml(),
-        dueslag: dueslag.clone(),
-    };
-    match bf.stil_i_koe(ny).await {
-        Ok(svar) => Ok(Indsendt { svar, dueslag }),
-        Err(e) => Err(gem_fejlet(state, e)),
-    }
+    Ok(Forberedt {
+        ny: NyBesked {
+            besked_id,
+            afsender: kalder.system,
+            myndighed: kalder.cvr.clone(),
+            modtaget: fki_oio::time::now(),
+            xml: besked.to_xml(),
+            dueslag,
+        },
+    })
 }
 
 impl Indsendt {

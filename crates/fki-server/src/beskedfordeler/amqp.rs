@@ -15,7 +15,8 @@
 //!   system, an agreement active now for its CVR. There is no holder-of-key proof over AMQP:
 //!   the assertion is a bearer token here (see `docs/security.md`);
 //! - body: `AfsendBeskedInput` or a bare `Haendelsesbesked`, handled by the same code as the
-//!   HTTP afsend ([`super::afsend::indsend`] and [`super::afsend::Indsendt::afslut`]);
+//!   HTTP afsend ([`super::afsend::forbered`], [`super::afsend::Forberedt::stil`] and
+//!   [`super::afsend::Indsendt::afslut`]);
 //! - answer: a `StandardRetur` document published to the delivery's `reply_to` (e.g. direct
 //!   reply-to, `amq.rabbitmq.reply-to`) with its `correlation_id`, **after** the message is
 //!   stored durably (its group commit returned); then the delivery is acknowledged. StatusKode
@@ -29,11 +30,12 @@
 //! with `unmarshal(StandardReturType.class, …)`, which binds the root element's children, so
 //! its `StatusKode` must be a child of the root.
 //!
-//! Deliveries are taken in order: the token check, parsing and distribution run one delivery
-//! at a time and queue the message for the writer in arrival order (so the messages of one
-//! sender's channel keep their order in every dueslag); the commits, answers and
-//! acknowledgements run concurrently (up to [`PREFETCH`] unacknowledged deliveries), so many
-//! messages share one commit.
+//! Deliveries are queued for the writer in arrival order, so the messages of one sender's
+//! channel keep their order in every dueslag. The work before that, the token check, parsing
+//! and distribution, runs for several deliveries at once (tasks, so on every core), and the
+//! results are taken in arrival order ([`afsend_loekke`]); the commits, answers and
+//! acknowledgements run concurrently too (up to [`PREFETCH`] unacknowledged deliveries), so
+//! many messages share one commit.
 //!
 //! **Amqp dueslag.** For each active dueslag with `levering: amqp` a forwarder declares a
 //! durable queue named by the dueslag's UUID and publishes the dueslag's Klar leveringer in
@@ -380,15 +382,35 @@ async fn afsend_loekke(
     fejl: mpsc::Sender<String>,
 ) {
     let mut igang = JoinSet::new();
+    // Deliveries being checked, parsed and distributed, each in a task; taken in arrival order.
+    let mut forberedes = futures::stream::FuturesOrdered::new();
     loop {
         tokio::select! {
             biased;
             () = stoppet(&mut stop) => break,
             Some(_) = igang.join_next(), if !igang.is_empty() => {}
-            next = consumer.next() => match next {
-                Some(Ok(d)) => {
-                    let (forloeb, hvem) = modtag(&state, &d).await;
+            Some(f) = forberedes.next(), if !forberedes.is_empty() => match f {
+                Ok((d, forberedt, hvem)) => {
+                    let forloeb = match forberedt {
+                        Ok(f) => match afsend::Forberedt::stil(f, &state).await {
+                            Ok(i) => Forloeb::Koe(i),
+                            Err((_, r)) => Forloeb::Svar(r),
+                        },
+                        Err(r) => Forloeb::Svar(r),
+                    };
                     igang.spawn(afslut(state.clone(), a.svar_ch.clone(), d, forloeb, hvem));
+                }
+                // Its delivery is neither answered nor acknowledged: the broker delivers it
+                // again when the channel closes.
+                Err(e) => tracing::error!(error = %e, "AMQP afsend: a delivery's task failed"),
+            },
+            next = consumer.next(), if forberedes.len() < PREFETCH as usize => match next {
+                Some(Ok(d)) => {
+                    let state = state.clone();
+                    forberedes.push_back(tokio::spawn(async move {
+                        let (forberedt, hvem) = modtag(&state, &d).await;
+                        (d, forberedt, hvem)
+                    }));
                 }
                 Some(Err(e)) => {
                     let _ = fejl.try_send(format!("afsend consumer: {e}"));
@@ -429,11 +451,14 @@ fn header_tekst(headers: Option<&FieldTable>, navn: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// The in-order part: who sends, is the message sound, queue it for the writer.
-async fn modtag(state: &AppState, d: &Delivery) -> (Forloeb, Hvem) {
+/// Before the in-order part: who sends, is the message sound, where does it go.
+async fn modtag(
+    state: &AppState,
+    d: &Delivery,
+) -> (Result<afsend::Forberedt, StandardRetur>, Hvem) {
     let kalder = match kalder(state, d).await {
         Ok(k) => k,
-        Err((r, hvem)) => return (Forloeb::Svar(r), hvem),
+        Err((r, hvem)) => return (Err(r), hvem),
     };
     let hvem = Hvem {
         system: Some(kalder.system),
@@ -443,33 +468,32 @@ async fn modtag(state: &AppState, d: &Delivery) -> (Forloeb, Hvem) {
     (modtag_fra(state, d, &kalder).await, hvem)
 }
 
-async fn modtag_fra(state: &AppState, d: &Delivery, kalder: &Kalder) -> Forloeb {
+async fn modtag_fra(
+    state: &AppState,
+    d: &Delivery,
+    kalder: &Kalder,
+) -> Result<afsend::Forberedt, StandardRetur> {
     if d.data.len() > kuvert::MAX_BYTES {
-        return Forloeb::Svar(
-            afvist(
-                state,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                StatusKode::ForStor,
-                format!("the message is larger than {} bytes", kuvert::MAX_BYTES),
-            )
-            .1,
-        );
+        return Err(afvist(
+            state,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusKode::ForStor,
+            format!("the message is larger than {} bytes", kuvert::MAX_BYTES),
+        )
+        .1);
     }
     let Ok(xml) = std::str::from_utf8(&d.data) else {
-        return Forloeb::Svar(
-            afvist(
-                state,
-                StatusCode::BAD_REQUEST,
-                StatusKode::UgyldigInput,
-                "the body is not UTF-8",
-            )
-            .1,
-        );
+        return Err(afvist(
+            state,
+            StatusCode::BAD_REQUEST,
+            StatusKode::UgyldigInput,
+            "the body is not UTF-8",
+        )
+        .1);
     };
-    match afsend::indsend(state, kalder, xml).await {
-        Ok(i) => Forloeb::Koe(i),
-        Err((_, r)) => Forloeb::Svar(r),
-    }
+    afsend::forbered(state, kalder, xml)
+        .await
+        .map_err(|(_, r)| r)
 }
 
 /// The sender of a delivery: from its token, or under `--dev-open` from its
@@ -833,36 +857,29 @@ async fn videresend_til(
                 .map_err(|e| format!("publishing: {e}"))?;
             afventer.push((l.levering.loebenr, confirm));
         }
-        // Confirms come in publish order; record each before looking at the next, so the
-        // store's head is always the first message the broker has not confirmed.
+        // Confirms come in publish order. The confirmed prefix is recorded in one write
+        // transaction (also when a later one failed), so the store's head is always the first
+        // message the broker has not confirmed.
+        let mut bekraeftet = Vec::with_capacity(afventer.len());
+        let mut fejl = None;
         for (loebenr, confirm) in afventer {
-            let c = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
-                .await
-                .map_err(|_| {
-                    format!("no confirm for levering {loebenr} within {CONFIRM_TIMEOUT:?}")
-                })?
-                .map_err(|e| format!("confirm of levering {loebenr}: {e}"))?;
-            match c {
-                Confirmation::Ack(None) => {}
-                Confirmation::Ack(Some(r)) => {
-                    return Err(format!(
-                        "levering {loebenr} was returned: {} {}",
-                        r.reply_code, r.reply_text
-                    ));
-                }
-                Confirmation::Nack(_) => {
-                    return Err(format!("the broker nacked levering {loebenr}"));
-                }
-                Confirmation::NotRequested => {
-                    return Err("the channel is not in confirm mode".to_owned());
+            match bekraeftelse(loebenr, confirm).await {
+                Ok(()) => bekraeftet.push((dueslag, loebenr)),
+                Err(e) => {
+                    fejl = Some(e);
+                    break;
                 }
             }
-            match bf
+        }
+        if !bekraeftet.is_empty() {
+            let gjort = bf
                 .store
-                .kvitter(dueslag, loebenr, fki_oio::time::now())
+                .kvitter_par(&bekraeftet, fki_oio::time::now())
                 .await
-            {
-                Ok(true) => {
+                .map_err(|e| format!("recording {} leveringer: {e}", bekraeftet.len()))?;
+            for ((_, loebenr), g) in bekraeftet.iter().zip(gjort) {
+                // `false`: acknowledged (or moved) meanwhile by someone else.
+                if g {
                     bf.metrics.delivered.fetch_add(1, Relaxed);
                     bf.optager.levering_amqp(
                         *ejer,
@@ -870,10 +887,28 @@ async fn videresend_til(
                         format!("dueslag {dueslag} loebenr {loebenr}: in its RabbitMQ queue"),
                     );
                 }
-                Ok(false) => {} // acknowledged (or moved) meanwhile by someone else
-                Err(e) => return Err(format!("recording levering {loebenr}: {e}")),
             }
         }
+        if let Some(e) = fejl {
+            return Err(e);
+        }
+    }
+}
+
+/// Wait for the broker's confirm of one published levering.
+async fn bekraeftelse(loebenr: i64, confirm: lapin::PublisherConfirm) -> Result<(), String> {
+    let c = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+        .await
+        .map_err(|_| format!("no confirm for levering {loebenr} within {CONFIRM_TIMEOUT:?}"))?
+        .map_err(|e| format!("confirm of levering {loebenr}: {e}"))?;
+    match c {
+        Confirmation::Ack(None) => Ok(()),
+        Confirmation::Ack(Some(r)) => Err(format!(
+            "levering {loebenr} was returned: {} {}",
+            r.reply_code, r.reply_text
+        )),
+        Confirmation::Nack(_) => Err(format!("the broker nacked levering {loebenr}")),
+        Confirmation::NotRequested => Err("the channel is not in confirm mode".to_owned()),
     }
 }
 
