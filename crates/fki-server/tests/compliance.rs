@@ -24,7 +24,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 const CVR: &str = "11111111";
-const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
 /// `tests/fixtures/<sti>`'s root element (`sf1470/…` when `sti` names no folder).
 fn fixture(sti: &str) -> String {
@@ -113,34 +112,18 @@ impl Env {
         payload: &str,
         signeret: bool,
     ) -> (u16, String) {
-        let envelope = format!(
-            "<soap:Envelope xmlns:soap=\"{SOAP11}\"><soap:Header>\
-<Action xmlns=\"http://www.w3.org/2005/08/addressing\">http://kombit.dk/sts/{tjeneste}/importer</Action>\
-<MessageID xmlns=\"http://www.w3.org/2005/08/addressing\">urn:uuid:{}</MessageID>\
-<To xmlns=\"http://www.w3.org/2005/08/addressing\">https://localhost/{tjeneste}/6</To>\
-</soap:Header><soap:Body>{payload}</soap:Body></soap:Envelope>",
-            Uuid::new_v4()
-        );
-        let body = if signeret {
-            fki_sts::wssec::sign_service_request(
-                &envelope,
-                &self.assertion(s, entity),
-                s.cert.key_pem(),
-                Utc::now(),
-            )
-            .unwrap()
-        } else {
-            envelope
-        };
-        let r = self
-            .client(s)
-            .post(self.https(&format!("/{tjeneste}/6")))
-            .header("content-type", "text/xml; charset=utf-8")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
+        common::soap11(
+            &self.h,
+            &s.cert,
+            common::Soap11 {
+                path: &format!("/{tjeneste}/6"),
+                action: &format!("http://kombit.dk/sts/{tjeneste}/importer"),
+                header: "",
+                token: signeret.then_some((entity, CVR)),
+                payload,
+            },
+        )
+        .await
     }
 
     /// A pull dueslag of `s` with one abonnement `filter` → (dueslag, abonnement).

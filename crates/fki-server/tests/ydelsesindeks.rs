@@ -24,7 +24,6 @@ use uuid::Uuid;
 
 const CVR: &str = "11111111";
 const ANDEN_CVR: &str = "22222222";
-const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const SD: &str = "urn:oio:sagdok:3.0.0";
 const YI: &str = "urn:oio:sts:ydelse:ydelseindeks:6";
 const XSD: &str = concat!(
@@ -64,23 +63,7 @@ fn fremsoeg_bevillinger(filter: &str) -> String {
     )
 }
 
-fn body_element(envelope: &str) -> String {
-    let doc = roxmltree::Document::parse(envelope).unwrap();
-    let body = doc
-        .descendants()
-        .find(|n| n.has_tag_name((SOAP11, "Body")))
-        .unwrap_or_else(|| panic!("no SOAP 1.1 Body: {envelope}"));
-    let el = body.first_element_child().unwrap();
-    envelope[el.range()].to_owned()
-}
-
-fn texts(xml: &str, ns: &str, local: &str) -> Vec<String> {
-    let doc = roxmltree::Document::parse(xml).unwrap();
-    doc.descendants()
-        .filter(|n| n.has_tag_name((ns, local)))
-        .map(|n| n.text().unwrap_or("").to_owned())
-        .collect()
-}
+use common::{soap11_body as body_element, texts};
 
 fn statuskoder(svar: &str) -> Vec<String> {
     texts(svar, SD, "StatusKode")
@@ -196,39 +179,22 @@ impl Env {
     async fn soap(&self, path: &str, s: &System, cvr: &str, payload: &str) -> String {
         common::xmllint(XSD, payload);
         let transaktion = Uuid::new_v4();
-        let envelope = format!(
-            "<soap:Envelope xmlns:soap=\"{SOAP11}\"><soap:Header>\
-<rh:RequestHeader xmlns:rh=\"http://kombit.dk/xml/schemas/RequestHeader/1/\"><rh:TransactionUUID>{}</rh:TransactionUUID></rh:RequestHeader>\
-<Action xmlns=\"http://www.w3.org/2005/08/addressing\">http://kombit.dk/sts/ydelseindeks/x</Action>\
-<MessageID xmlns=\"http://www.w3.org/2005/08/addressing\">urn:uuid:{}</MessageID>\
-<To xmlns=\"http://www.w3.org/2005/08/addressing\">https://localhost{path}</To>\
-</soap:Header><soap:Body>{payload}</soap:Body></soap:Envelope>",
-            transaktion,
-            Uuid::new_v4()
+        let header = format!(
+            "<rh:RequestHeader xmlns:rh=\"http://kombit.dk/xml/schemas/RequestHeader/1/\">\
+<rh:TransactionUUID>{transaktion}</rh:TransactionUUID></rh:RequestHeader>"
         );
-        let a = saml::issue_assertion(&AssertionSpec::new(
-            &self.h().state.sts.key,
-            s.cert.cert_der(),
-            ENTITY_YDELSESINDEKS,
-            cvr,
-            &PrivilegeList::for_cvr(cvr, &[]),
-            Utc::now(),
-        ))
-        .unwrap();
-        let signed =
-            fki_sts::wssec::sign_service_request(&envelope, &a.xml, s.cert.key_pem(), Utc::now())
-                .unwrap();
-        let https = self.h().https_addr.unwrap();
-        let client = common::tls_client(&self.h().state.ca, Some(&s.cert), https);
-        let r = client
-            .post(format!("https://localhost:{}{path}", https.port()))
-            .header("content-type", "text/xml; charset=utf-8")
-            .body(signed)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
+        let (status, text) = common::soap11(
+            self.h(),
+            &s.cert,
+            common::Soap11 {
+                path,
+                action: "http://kombit.dk/sts/ydelseindeks/x",
+                header: &header,
+                token: Some((ENTITY_YDELSESINDEKS, cvr)),
+                payload,
+            },
+        )
+        .await;
         assert_eq!(status, 200, "{text}");
         // The RequestHeader comes back.
         assert!(text.contains(&transaktion.to_string()), "{text}");

@@ -185,3 +185,86 @@ pub async fn oio_objekt(
         .await
         .unwrap();
 }
+
+/// SOAP 1.1's envelope namespace.
+pub const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+/// What [`soap11`] sends.
+pub struct Soap11<'a> {
+    /// Path on the server's HTTPS listener, e.g. `/sagdokumentindeks/6`.
+    pub path: &'a str,
+    /// The WS-Addressing Action.
+    pub action: &'a str,
+    /// More header elements before WS-Addressing's (e.g. KOMBIT's RequestHeader).
+    pub header: &'a str,
+    /// Sign with a token for this entity and CVR, issued by the server's STS to the system's
+    /// certificate; `None`: send it unsigned.
+    pub token: Option<(&'a str, &'a str)>,
+    /// The Body's element.
+    pub payload: &'a str,
+}
+
+/// A SOAP 1.1 request as KOMBIT's clients send it, over HTTPS with the system's certificate
+/// `cert` → (HTTP status, answer).
+pub async fn soap11(h: &fki_server::ServerHandle, cert: &Issued, s: Soap11<'_>) -> (u16, String) {
+    let Soap11 {
+        path,
+        action,
+        header,
+        token,
+        payload,
+    } = s;
+    let envelope = format!(
+        "<soap:Envelope xmlns:soap=\"{SOAP11}\"><soap:Header>{header}\
+<Action xmlns=\"http://www.w3.org/2005/08/addressing\">{action}</Action>\
+<MessageID xmlns=\"http://www.w3.org/2005/08/addressing\">urn:uuid:{}</MessageID>\
+<To xmlns=\"http://www.w3.org/2005/08/addressing\">https://localhost{path}</To>\
+</soap:Header><soap:Body>{payload}</soap:Body></soap:Envelope>",
+        Uuid::new_v4()
+    );
+    let body = match token {
+        Some((entity, cvr)) => {
+            let a = fki_sts::saml::issue_assertion(&fki_sts::saml::AssertionSpec::new(
+                &h.state.sts.key,
+                cert.cert_der(),
+                entity,
+                cvr,
+                &fki_sts::bpp::PrivilegeList::for_cvr(cvr, &[]),
+                Utc::now(),
+            ))
+            .unwrap();
+            fki_sts::wssec::sign_service_request(&envelope, &a.xml, cert.key_pem(), Utc::now())
+                .unwrap()
+        }
+        None => envelope,
+    };
+    let https = h.https_addr.unwrap();
+    let r = tls_client(&h.state.ca, Some(cert), https)
+        .post(format!("https://localhost:{}{path}", https.port()))
+        .header("content-type", "text/xml; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The first element of a SOAP 1.1 envelope's Body (its namespace declarations are on it).
+pub fn soap11_body(envelope: &str) -> String {
+    let doc = roxmltree::Document::parse(envelope).unwrap();
+    let body = doc
+        .descendants()
+        .find(|n| n.has_tag_name((SOAP11, "Body")))
+        .unwrap_or_else(|| panic!("no SOAP 1.1 Body: {envelope}"));
+    let el = body.first_element_child().unwrap();
+    envelope[el.range()].to_owned()
+}
+
+/// The texts of every element `{ns}local` in `xml`, in document order.
+pub fn texts(xml: &str, ns: &str, local: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name((ns, local)))
+        .map(|n| n.text().unwrap_or("").to_owned())
+        .collect()
+}
