@@ -1,14 +1,16 @@
 //! Smoke test of `fki bench beskedfordeler`: 50 abonnementer on 6 dueslag, two Værdilister of
 //! 1,000 CPR URNs, one-second phases, through the built binary. The PostgreSQL variant runs
 //! only when `FKI_TEST_POSTGRES_URL` is set. RabbitMQ is measured when one answers on the
-//! default URL and reported as skipped otherwise; both are fine here.
+//! default URL and reported as skipped otherwise; both are fine here. The AMQP variant
+//! (`--transport amqp`: afsend as KOMBIT's RPC, amqp dueslag read from RabbitMQ) runs when
+//! `FKI_TEST_AMQP_URL` is set.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn bench(backend: &str, postgres_url: Option<&str>) -> Value {
+fn bench(backend: &str, postgres_url: Option<&str>, amqp_url: Option<&str>) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fki"));
@@ -35,6 +37,9 @@ fn bench(backend: &str, postgres_url: Option<&str>) -> Value {
     if let Some(url) = postgres_url {
         cmd.args(["--postgres-url", url]);
     }
+    if let Some(url) = amqp_url {
+        cmd.args(["--transport", "amqp", "--amqp-url", url]);
+    }
     let started = Instant::now();
     let out = cmd.output().expect("run fki bench beskedfordeler");
     let took = started.elapsed();
@@ -53,7 +58,25 @@ fn bench(backend: &str, postgres_url: Option<&str>) -> Value {
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(doc["errors"], 0, "{doc:#}");
     assert_eq!(doc["failures"].as_array().unwrap().len(), 0, "{doc:#}");
-    assert_eq!(doc["amqp_afsend"]["measured"], false, "{doc:#}");
+    let path = &doc["amqp_path"];
+    match amqp_url {
+        None => {
+            assert_eq!(doc["transport"], "http", "{doc:#}");
+            assert_eq!(path["measured"], false, "{doc:#}");
+        }
+        Some(_) => {
+            // fki's AMQP afsend set against RabbitMQ's raw rate of the same shape.
+            assert_eq!(doc["transport"], "amqp", "{doc:#}");
+            assert_eq!(path["measured"], true, "{doc:#}");
+            let raw = path["raw_sync_confirmed_per_s"].as_f64().unwrap();
+            let b = &path["backends"][0];
+            assert_eq!(b["backend"], backend, "{path:#}");
+            let accepted = b["accepted_per_s"].as_f64().unwrap();
+            assert!(accepted > 0.0 && raw > 0.0, "{path:#}");
+            let share = b["share_of_raw"].as_f64().unwrap();
+            assert!((share - accepted / raw).abs() < 0.01, "{path:#}");
+        }
+    }
     let amqp = &doc["amqp_publish_confirm"];
     if amqp["measured"] == true {
         for shape in ["sync", "window"] {
@@ -143,7 +166,16 @@ fn bench(backend: &str, postgres_url: Option<&str>) -> Value {
 
 #[test]
 fn bench_beskedfordeler_sqlite_smoke() {
-    bench("sqlite", None);
+    bench("sqlite", None, None);
+}
+
+#[test]
+fn bench_beskedfordeler_amqp_smoke() {
+    let Ok(url) = std::env::var("FKI_TEST_AMQP_URL") else {
+        eprintln!("skipped bench_beskedfordeler_amqp_smoke: FKI_TEST_AMQP_URL is not set");
+        return;
+    };
+    bench("sqlite", None, Some(&url));
 }
 
 #[test]
@@ -152,5 +184,5 @@ fn bench_beskedfordeler_postgres_smoke() {
         eprintln!("skipped bench_beskedfordeler_postgres_smoke: FKI_TEST_POSTGRES_URL is not set");
         return;
     };
-    bench("postgres", Some(&url));
+    bench("postgres", Some(&url), None);
 }
