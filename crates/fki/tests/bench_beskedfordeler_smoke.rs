@@ -62,11 +62,13 @@ fn bench(backend: &str, postgres_url: Option<&str>, amqp_url: Option<&str>) -> V
     match amqp_url {
         None => {
             assert_eq!(doc["transport"], "http", "{doc:#}");
+            assert_eq!(doc["pull"], "http", "{doc:#}");
             assert_eq!(path["measured"], false, "{doc:#}");
         }
         Some(_) => {
             // fki's AMQP afsend set against RabbitMQ's raw rate of the same shape.
             assert_eq!(doc["transport"], "amqp", "{doc:#}");
+            assert_eq!(doc["pull"], "amqp", "{doc:#}");
             assert_eq!(path["measured"], true, "{doc:#}");
             let raw = path["raw_sync_confirmed_per_s"].as_f64().unwrap();
             let b = &path["backends"][0];

@@ -44,7 +44,9 @@
 //! (`AFSEND_BESKED_EXCHANGE`, direct reply-to, one channel per sender), the odd dueslag are
 //! `levering: amqp` and are read by consumers of their RabbitMQ queues (arrival when the
 //! delivery is read, delivered when it is acknowledged to the broker), and the accepted rate
-//! at max rate is set against RabbitMQ's raw publish-confirm rate of the same shape.
+//! at max rate is set against RabbitMQ's raw publish-confirm rate of the same shape. `--pull
+//! http|amqp` reads the non-push dueslag otherwise than `--transport` says, so the two AMQP
+//! halves can be measured apart.
 //!
 //! Every request goes to 127.0.0.1 and every phase is bounded in time. Any failed request, any
 //! message delivered where its filters do not send it, or missing after a completed drain, is an
@@ -159,6 +161,18 @@ pub struct BeskedfordelerArgs {
     /// their RabbitMQ queues; needs RabbitMQ at `--amqp-url`).
     #[arg(long, value_enum, default_value_t = Transport::Http)]
     transport: Transport,
+    /// How the non-push dueslag are read, when not as `--transport` says: `http` (pull over
+    /// HTTP) or `amqp` (amqp dueslag read from RabbitMQ). E.g. `--transport amqp --pull http`
+    /// measures the AMQP afsend without the forwarders' traffic.
+    #[arg(long, value_enum)]
+    pull: Option<Transport>,
+}
+
+impl BeskedfordelerArgs {
+    /// How the non-push dueslag are read.
+    fn pull(&self) -> Transport {
+        self.pull.unwrap_or(self.transport)
+    }
 }
 
 /// How the senders and the non-push receivers talk to the server.
@@ -274,6 +288,7 @@ pub async fn run(a: BeskedfordelerArgs) -> anyhow::Result<()> {
             "runs": runs.iter().map(|r| r.to_json(&a)).collect::<Vec<_>>(),
             "amqp_publish_confirm": amqp.to_json(payload.len()),
             "transport": a.transport.name(),
+            "pull": a.pull().name(),
             "amqp_path": amqp_path,
         });
         let text = serde_json::to_string_pretty(&doc)?;
@@ -839,8 +854,12 @@ struct Ctx {
     pools: Pools,
     tracker: Arc<Tracker>,
     errors: Arc<Errors>,
-    /// RabbitMQ, under `--transport amqp`.
+    /// RabbitMQ, when afsend or the non-push dueslag go through it.
     amqp: Option<Arc<lapin::Connection>>,
+    /// Afsend over AMQP (else HTTP).
+    afsend_amqp: bool,
+    /// The non-push dueslag are amqp dueslag (else pulled over HTTP).
+    pull_amqp: bool,
 }
 
 /// The server's Beskedfordeler counters (`/metrics`).
@@ -1172,6 +1191,8 @@ async fn setup(
         tracker,
         errors,
         amqp,
+        afsend_amqp: a.transport == Transport::Amqp,
+        pull_amqp: a.pull() == Transport::Amqp,
     };
     let s = ctx
         .admin_post(
@@ -1223,7 +1244,7 @@ async fn setup(
     );
 
     // Dueslag: even push, odd pull (over HTTP or AMQP).
-    let pull = if ctx.amqp.is_some() { "amqp" } else { "pull" };
+    let pull = if ctx.pull_amqp { "amqp" } else { "pull" };
     let mut dueslag = Vec::new();
     for i in 0..a.dueslag {
         let push = i % 2 == 0;
@@ -1332,7 +1353,7 @@ async fn sender(
 ) -> Sender {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut r = Sender::new();
-    let mut rpc = match &ctx.amqp {
+    let mut rpc = match ctx.amqp.as_ref().filter(|_| ctx.afsend_amqp) {
         Some(c) => match over_amqp::Rpc::open(c, ctx.system).await {
             Ok(rpc) => Some(rpc),
             Err(e) => {
@@ -1680,17 +1701,18 @@ async fn measure(
     let tracker = Arc::new(Tracker::new());
     let errors = Arc::new(Errors::default());
     let (push_base, receiver_task) = serve_receiver(tracker.clone(), errors.clone()).await?;
-    // Under --transport amqp the server talks to RabbitMQ, with an afsend queue of its own.
-    let (afsend_queue, amqp) = match a.transport {
-        Transport::Http => (None, None),
-        Transport::Amqp => match over_amqp::connect(&a.amqp_url).await {
+    // When afsend or pull go through RabbitMQ the server talks to it, with an afsend queue of
+    // its own.
+    let (afsend_queue, amqp) = match (a.transport, a.pull()) {
+        (Transport::Http, Transport::Http) => (None, None),
+        _ => match over_amqp::connect(&a.amqp_url).await {
             Ok(c) => (
                 Some(format!("fki.bench.afsend.{}", Uuid::new_v4().simple())),
                 Some(Arc::new(c)),
             ),
             Err(e) => {
                 receiver_task.abort();
-                return Err(e.context(format!("--transport amqp at {}", redact(&a.amqp_url))));
+                return Err(e.context(format!("RabbitMQ at {}", redact(&a.amqp_url))));
             }
         },
     };
@@ -1736,7 +1758,9 @@ async fn measure(
     receiver_task.abort();
     if let Some(q) = &afsend_queue {
         let mut queues = vec![q.clone()];
-        if let Ok(x) = &exercised {
+        if let Ok(x) = &exercised
+            && a.pull() == Transport::Amqp
+        {
             queues.extend(
                 x.setup
                     .dueslag
@@ -1826,7 +1850,7 @@ async fn exercise(
         .enumerate()
         .filter(|(_, d)| !d.push)
         .map(|(i, d)| {
-            if ctx.amqp.is_some() {
+            if ctx.pull_amqp {
                 tokio::spawn(over_amqp::pull_task(
                     ctx.clone(),
                     i as u16,
@@ -2170,9 +2194,10 @@ impl BackendResult {
         let _ = writeln!(t);
         let _ = writeln!(
             t,
-            "fki bench beskedfordeler — {} — afsend and pull over {} — {} abonnementer on {} dueslag ({} push, {} pull), {} Værdilister × {} CPR URNs; {} senders, {} s per phase, {} cores, commit {}{}",
+            "fki bench beskedfordeler — {} — afsend over {}, pull over {} — {} abonnementer on {} dueslag ({} push, {} pull), {} Værdilister × {} CPR URNs; {} senders, {} s per phase, {} cores, commit {}{}",
             self.backend.name(),
             a.transport.name(),
+            a.pull().name(),
             self.setup.abonnementer.len(),
             self.setup.dueslag.len(),
             self.push_dueslag,
