@@ -100,26 +100,20 @@ impl Env {
 
     /// A SOAP call as `s`, signed with its key → (HTTP status, response text).
     async fn soap(&self, s: &System, payload: &str, signed: bool) -> (u16, String) {
-        let envelope = format!(
-            "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Header>\
-<Action xmlns=\"http://www.w3.org/2005/08/addressing\">http://kombit.dk/sts/beskedfordeler/vaerdiliste/x</Action>\
-<MessageID xmlns=\"http://www.w3.org/2005/08/addressing\">urn:uuid:{}</MessageID>\
-<To xmlns=\"http://www.w3.org/2005/08/addressing\">https://beskedfordeler.eksterntest-stoettesystemerne.dk/service/Beskedfordeler/1</To>\
-</soap:Header><soap:Body>{}</soap:Body></soap:Envelope>",
-            Uuid::new_v4(),
-            uden_deklaration(payload)
+        let body = common::soap11_request(
+            self.h(),
+            Some(&s.cert),
+            &common::Soap11 {
+                path: "/service/Beskedfordeler/1",
+                to: Some(
+                    "https://beskedfordeler.eksterntest-stoettesystemerne.dk/service/Beskedfordeler/1",
+                ),
+                action: "http://kombit.dk/sts/beskedfordeler/vaerdiliste/x",
+                header: "",
+                token: signed.then_some((BFO_MODTAG, CVR)),
+                payload: uden_deklaration(payload),
+            },
         );
-        let body = if signed {
-            fki_sts::wssec::sign_service_request(
-                &envelope,
-                &self.assertion(s, BFO_MODTAG),
-                s.cert.key_pem(),
-                Utc::now(),
-            )
-            .unwrap()
-        } else {
-            envelope
-        };
         let r = reqwest::Client::new()
             .post(format!("{}/service/Beskedfordeler/1", self.h().url()))
             .header("content-type", "text/xml; charset=utf-8")

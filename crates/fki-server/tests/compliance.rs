@@ -117,6 +117,7 @@ impl Env {
             &s.cert,
             common::Soap11 {
                 path: &format!("/{tjeneste}/6"),
+                to: None,
                 action: &format!("http://kombit.dk/sts/{tjeneste}/importer"),
                 header: "",
                 token: signeret.then_some((entity, CVR)),

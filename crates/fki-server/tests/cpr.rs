@@ -117,35 +117,18 @@ impl Env {
     /// POST a SOAP 1.1 PersonLookupRequest with `payload` in the Body, signed by `s` with a
     /// token for `cvr` unless `s` is `None` → (status, envelope).
     async fn post(&self, s: Option<(&System, &str)>, payload: &str) -> (u16, String) {
-        let envelope = format!(
-            "<soap:Envelope xmlns:soap=\"{SOAP11}\"><soap:Header>\
-<Action xmlns=\"http://www.w3.org/2005/08/addressing\">http://serviceplatformen.dk/xml/wsdl/soap11/CPR/PersonBaseDataExtended/4/PersonLookup</Action>\
-<MessageID xmlns=\"http://www.w3.org/2005/08/addressing\">urn:uuid:{}</MessageID>\
-<To xmlns=\"http://www.w3.org/2005/08/addressing\">https://localhost{STI}</To>\
-</soap:Header><soap:Body>{payload}</soap:Body></soap:Envelope>",
-            Uuid::new_v4()
+        let body = common::soap11_request(
+            self.h(),
+            s.map(|(s, _)| &s.cert),
+            &common::Soap11 {
+                path: STI,
+                to: None,
+                action: "http://serviceplatformen.dk/xml/wsdl/soap11/CPR/PersonBaseDataExtended/4/PersonLookup",
+                header: "",
+                token: s.map(|(_, cvr)| (ENTITY_CPR_PERSONBASEDATAEXTENDED, cvr)),
+                payload,
+            },
         );
-        let body = match s {
-            Some((s, cvr)) => {
-                let a = saml::issue_assertion(&AssertionSpec::new(
-                    &self.h().state.sts.key,
-                    s.cert.cert_der(),
-                    ENTITY_CPR_PERSONBASEDATAEXTENDED,
-                    cvr,
-                    &PrivilegeList::for_cvr(cvr, &[]),
-                    Utc::now(),
-                ))
-                .unwrap();
-                fki_sts::wssec::sign_service_request(
-                    &envelope,
-                    &a.xml,
-                    s.cert.key_pem(),
-                    Utc::now(),
-                )
-                .unwrap()
-            }
-            None => envelope,
-        };
         let r = reqwest::Client::new()
             .post(format!("{}{STI}", self.h().url()))
             .header("content-type", "text/xml; charset=utf-8")

@@ -142,6 +142,7 @@ impl Env {
             &s.cert,
             common::Soap11 {
                 path,
+                to: None,
                 action: "http://kombit.dk/sts/sagdokumentindeks/x",
                 header: "",
                 token: Some((ENTITY_SAGDOKUMENTINDEKS, cvr)),

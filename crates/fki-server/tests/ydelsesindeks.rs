@@ -188,6 +188,7 @@ impl Env {
             &s.cert,
             common::Soap11 {
                 path,
+                to: None,
                 action: "http://kombit.dk/sts/ydelseindeks/x",
                 header: &header,
                 token: Some((ENTITY_YDELSESINDEKS, cvr)),

@@ -190,9 +190,12 @@ pub async fn oio_objekt(
 pub const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
 /// What [`soap11`] sends.
+#[derive(Clone, Copy)]
 pub struct Soap11<'a> {
     /// Path on the server's HTTPS listener, e.g. `/sagdokumentindeks/6`.
     pub path: &'a str,
+    /// The WS-Addressing To; `None`: `https://localhost` and the path.
+    pub to: Option<&'a str>,
     /// The WS-Addressing Action.
     pub action: &'a str,
     /// More header elements before WS-Addressing's (e.g. KOMBIT's RequestHeader).
@@ -207,46 +210,57 @@ pub struct Soap11<'a> {
 /// A SOAP 1.1 request as KOMBIT's clients send it, over HTTPS with the system's certificate
 /// `cert` → (HTTP status, answer).
 pub async fn soap11(h: &fki_server::ServerHandle, cert: &Issued, s: Soap11<'_>) -> (u16, String) {
-    let Soap11 {
-        path,
-        action,
-        header,
-        token,
-        payload,
-    } = s;
-    let envelope = format!(
-        "<soap:Envelope xmlns:soap=\"{SOAP11}\"><soap:Header>{header}\
-<Action xmlns=\"http://www.w3.org/2005/08/addressing\">{action}</Action>\
-<MessageID xmlns=\"http://www.w3.org/2005/08/addressing\">urn:uuid:{}</MessageID>\
-<To xmlns=\"http://www.w3.org/2005/08/addressing\">https://localhost{path}</To>\
-</soap:Header><soap:Body>{payload}</soap:Body></soap:Envelope>",
-        Uuid::new_v4()
-    );
-    let body = match token {
-        Some((entity, cvr)) => {
-            let a = fki_sts::saml::issue_assertion(&fki_sts::saml::AssertionSpec::new(
-                &h.state.sts.key,
-                cert.cert_der(),
-                entity,
-                cvr,
-                &fki_sts::bpp::PrivilegeList::for_cvr(cvr, &[]),
-                Utc::now(),
-            ))
-            .unwrap();
-            fki_sts::wssec::sign_service_request(&envelope, &a.xml, cert.key_pem(), Utc::now())
-                .unwrap()
-        }
-        None => envelope,
-    };
+    let body = soap11_request(h, Some(cert), &s);
     let https = h.https_addr.unwrap();
     let r = tls_client(&h.state.ca, Some(cert), https)
-        .post(format!("https://localhost:{}{path}", https.port()))
+        .post(format!("https://localhost:{}{}", https.port(), s.path))
         .header("content-type", "text/xml; charset=utf-8")
         .body(body)
         .send()
         .await
         .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The envelope [`soap11`] sends: WS-Addressing headers after `s.header`, the Body `s.payload`,
+/// signed with `cert`'s key and a token issued by the server's STS to `cert` when `s.token` is
+/// set (then `cert` is required).
+pub fn soap11_request(
+    h: &fki_server::ServerHandle,
+    cert: Option<&Issued>,
+    s: &Soap11<'_>,
+) -> String {
+    let Soap11 {
+        path,
+        to,
+        action,
+        header,
+        token,
+        payload,
+    } = *s;
+    let to = to.map_or_else(|| format!("https://localhost{path}"), str::to_owned);
+    let envelope = format!(
+        "<soap:Envelope xmlns:soap=\"{SOAP11}\"><soap:Header>{header}\
+<Action xmlns=\"http://www.w3.org/2005/08/addressing\">{action}</Action>\
+<MessageID xmlns=\"http://www.w3.org/2005/08/addressing\">urn:uuid:{}</MessageID>\
+<To xmlns=\"http://www.w3.org/2005/08/addressing\">{to}</To>\
+</soap:Header><soap:Body>{payload}</soap:Body></soap:Envelope>",
+        Uuid::new_v4()
+    );
+    let Some((entity, cvr)) = token else {
+        return envelope;
+    };
+    let cert = cert.expect("a signed request needs the system's certificate");
+    let a = fki_sts::saml::issue_assertion(&fki_sts::saml::AssertionSpec::new(
+        &h.state.sts.key,
+        cert.cert_der(),
+        entity,
+        cvr,
+        &fki_sts::bpp::PrivilegeList::for_cvr(cvr, &[]),
+        Utc::now(),
+    ))
+    .unwrap();
+    fki_sts::wssec::sign_service_request(&envelope, &a.xml, cert.key_pem(), Utc::now()).unwrap()
 }
 
 /// The first element of a SOAP 1.1 envelope's Body (its namespace declarations are on it).
