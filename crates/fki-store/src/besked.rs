@@ -386,6 +386,15 @@ pub trait BeskedStore: Send + Sync {
     /// statement per [`KVITTER_CHUNK`]): per `(dueslag, loebenr)`, whether it went Klar →
     /// Kvitteret (a pair repeated counts for its first only).
     async fn kvitter_par(&self, par: &[(Uuid, i64)], nu: i64) -> StoreResult<Vec<bool>>;
+    /// [`Self::modtag`] and [`Self::kvitter_par`] in ONE write transaction, so that a server's
+    /// writer commits the messages and the acknowledgements waiting at one moment together
+    /// (the store has one writer at a time on SQLite). Answers as the two do, in input order.
+    async fn modtag_og_kvitter(
+        &self,
+        beskeder: Vec<NyBesked>,
+        par: &[(Uuid, i64)],
+        nu: i64,
+    ) -> StoreResult<(Vec<Modtaget>, Vec<bool>)>;
     /// Count a failed attempt of a Klar levering: `forsoeg + 1`, the next attempt not before
     /// `naeste_forsoeg`, `sidste_fejl = fejl`. Returns the new count, `None` if the levering is
     /// not Klar (or missing). Moving it to the fejlkø after [`Dueslag::maks_forsoeg`] attempts

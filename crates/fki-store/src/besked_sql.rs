@@ -24,8 +24,8 @@ use fki_oio::store::{StoreError, StoreResult};
 use uuid::Uuid;
 
 use crate::besked::{
-    Abonnement, Besked, Dueslag, Leveret, Levering, LeveringStatus, Leveringsform, NyBesked,
-    Vaerdiliste,
+    Abonnement, Besked, Dueslag, Leveret, Levering, LeveringStatus, Leveringsform, Modtaget,
+    NyBesked, Vaerdiliste,
 };
 use crate::sql::{Bind, Sql, parse_uuid};
 
@@ -92,6 +92,23 @@ pub(crate) struct DueslagRow {
     callback_url: Option<String>,
     maks_forsoeg: i64,
     oprettet: i64,
+}
+
+impl crate::sqlite_direkte::FraRaekke for DueslagRow {
+    /// Columns of [`DUESLAG_COLS`].
+    fn fra_raekke(r: &crate::sqlite_direkte::Raekke<'_>) -> StoreResult<Self> {
+        Ok(DueslagRow {
+            uuid: r.text(0)?,
+            navn: r.text(1)?,
+            ejer: r.text(2)?,
+            myndighed: r.text(3)?,
+            aktiv: r.i64(4) != 0,
+            levering: r.text(5)?,
+            callback_url: r.opt_text(6)?,
+            maks_forsoeg: r.i64(7),
+            oprettet: r.i64(8),
+        })
+    }
 }
 
 impl crate::exec::IntoDomain for DueslagRow {
@@ -216,6 +233,28 @@ pub(crate) struct LeveretRow {
     myndighed: String,
     modtaget: i64,
     xml: String,
+}
+
+impl crate::sqlite_direkte::FraRaekke for LeveretRow {
+    /// Columns of [`LEVERET_COLS`].
+    fn fra_raekke(r: &crate::sqlite_direkte::Raekke<'_>) -> StoreResult<Self> {
+        Ok(LeveretRow {
+            dueslag: r.text(0)?,
+            loebenr: r.i64(1),
+            besked_seq: r.i64(2),
+            status: r.text(3)?,
+            forsoeg: r.i64(4),
+            naeste_forsoeg: r.i64(5),
+            fordelt: r.i64(6),
+            leveret: r.opt_i64(7),
+            sidste_fejl: r.opt_text(8)?,
+            besked_id: r.text(9)?,
+            afsender: r.text(10)?,
+            myndighed: r.text(11)?,
+            modtaget: r.i64(12),
+            xml: r.text(13)?,
+        })
+    }
 }
 
 impl crate::exec::IntoDomain for LeveretRow {
@@ -812,13 +851,276 @@ pub(crate) fn ryd(foer: i64) -> [Sql; 2] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Write transactions of the hot path, once for every way of running them
+
+pub(crate) const MODTAG_CTX: &str = "accepting messages";
+pub(crate) const KVITTER_CTX: &str = "acknowledging leveringer";
+pub(crate) const KLAR_CTX: &str = "reading klar leveringer";
+
+/// What accepting messages and acknowledging leveringer need of an open write transaction.
+/// Implemented by the sqlx transactions of both backends (`besked_udfoer!`) and by SQLite's
+/// direct handle ([`crate::sqlite_direkte::Direkte`]), so the flows below exist once.
+pub(crate) trait Skriver {
+    /// Every row's first two columns as (text, integer).
+    async fn par(&mut self, q: Sql, ctx: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// The first column of every row, as integers.
+    async fn tal(&mut self, q: Sql, ctx: &str) -> StoreResult<Vec<i64>>;
+    /// Rows changed.
+    async fn udfoer(&mut self, q: Sql, ctx: &str) -> StoreResult<u64>;
+}
+
+impl Skriver for crate::sqlite_direkte::Direkte {
+    async fn par(&mut self, q: Sql, ctx: &str) -> StoreResult<Vec<(String, i64)>> {
+        crate::sqlite_direkte::Direkte::par(self, q, ctx)
+    }
+    async fn tal(&mut self, q: Sql, ctx: &str) -> StoreResult<Vec<i64>> {
+        crate::sqlite_direkte::Direkte::tal(self, q, ctx)
+    }
+    async fn udfoer(&mut self, q: Sql, ctx: &str) -> StoreResult<u64> {
+        crate::sqlite_direkte::Direkte::udfoer(self, q, ctx)
+    }
+}
+
+/// The result of a flow run on an executor that never waits ([`crate::sqlite_direkte`]).
+pub(crate) fn straks<T>(f: impl std::future::Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    use futures::FutureExt as _;
+    f.now_or_never().unwrap_or_else(|| {
+        Err(StoreError::Backend(
+            "a direct SQLite statement waited".into(),
+        ))
+    })
+}
+
+/// Accept a batch of messages inside `tx` (see [`crate::besked::BeskedStore::modtag`]).
+pub(crate) async fn modtag_i<T: Skriver>(
+    tx: &mut T,
+    beskeder: &[NyBesked],
+) -> StoreResult<Vec<Modtaget>> {
+    const CTX: &str = MODTAG_CTX;
+    // Stored in BeskedId order (the first of repeats in the batch first), so that concurrent
+    // batches wait for each other's BeskedIds in one order: no deadlock.
+    let mut orden: Vec<usize> = (0..beskeder.len()).collect();
+    orden.sort_by_key(|&i| (beskeder[i].besked_id, i));
+    // The first of each BeskedId in the batch, in BeskedId order, and for every message the
+    // index of its first.
+    let mut foerste: Vec<usize> = Vec::new();
+    let mut af = vec![0usize; beskeder.len()];
+    for i in orden {
+        match foerste.last() {
+            Some(&f) if beskeder[f].besked_id == beskeder[i].besked_id => af[i] = f,
+            _ => {
+                foerste.push(i);
+                af[i] = i;
+            }
+        }
+    }
+    let mut indsat: HashMap<String, i64> = HashMap::with_capacity(foerste.len());
+    for q in insert_beskeder(beskeder, &foerste) {
+        indsat.extend(tx.par(q, CTX).await?);
+    }
+    // Per first: its seq, and whether this batch stored it.
+    let mut seq_af: Vec<Option<(i64, bool)>> = vec![None; beskeder.len()];
+    let mut nye: Vec<(usize, i64)> = Vec::new();
+    for &i in &foerste {
+        let b = &beskeder[i];
+        let m = match indsat.get(&b.besked_id.to_string()) {
+            Some(&seq) => {
+                nye.push((i, seq));
+                (seq, true)
+            }
+            None => {
+                let seq = tx
+                    .tal(select_seq(b.besked_id), CTX)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| {
+                        StoreError::Conflict(format!(
+                            "{CTX}: message {} vanished while being accepted",
+                            b.besked_id
+                        ))
+                    })?;
+                (seq, false)
+            }
+        };
+        seq_af[i] = Some(m);
+    }
+    let svar: Vec<Modtaget> = (0..beskeder.len())
+        .map(|i| {
+            let (seq, ny) = seq_af[af[i]].expect("every first has a seq");
+            Modtaget {
+                seq,
+                ny: ny && af[i] == i,
+            }
+        })
+        .collect();
+    // Numbered in batch order.
+    nye.sort_unstable();
+    let mut naeste = HashMap::new();
+    for (dueslag, n) in behov(beskeder, &nye) {
+        if let Some(efter) = tx
+            .tal(reserve_loebenr(dueslag, n), CTX)
+            .await?
+            .into_iter()
+            .next()
+        {
+            naeste.insert(dueslag, efter - n);
+        }
+    }
+    let leveringer = nummerer(beskeder, &nye, naeste);
+    for q in insert_leveringer(&leveringer) {
+        tx.udfoer(q, CTX).await?;
+    }
+    Ok(svar)
+}
+
+/// What one write transaction of the hot path did: the answers for the messages, and the
+/// acknowledged pairs that were Klar.
+pub(crate) type Skrevet = (Vec<Modtaget>, std::collections::HashSet<(String, i64)>);
+
+/// Accept `beskeder` and acknowledge `par` (at `nu`) inside `tx`.
+pub(crate) async fn skriv_i<T: Skriver>(
+    tx: &mut T,
+    beskeder: &[NyBesked],
+    par: &[(Uuid, i64)],
+    nu: i64,
+) -> StoreResult<Skrevet> {
+    let svar = modtag_i(tx, beskeder).await?;
+    let gjort = kvitter_par_i(tx, par, nu).await?;
+    Ok((svar, gjort))
+}
+
+/// Acknowledge `(dueslag, loebenr)` pairs inside `tx`; the pairs that were Klar.
+pub(crate) async fn kvitter_par_i<T: Skriver>(
+    tx: &mut T,
+    par: &[(Uuid, i64)],
+    nu: i64,
+) -> StoreResult<std::collections::HashSet<(String, i64)>> {
+    let mut gjort = std::collections::HashSet::new();
+    for chunk in par.chunks(crate::besked::KVITTER_CHUNK) {
+        gjort.extend(tx.par(kvitter_par(chunk, nu), KVITTER_CTX).await?);
+    }
+    Ok(gjort)
+}
+
+/// The statements of the hot path for one backend (accepting, acknowledging, reading a
+/// dueslag's head): `skriv = sqlx` runs them through sqlx on the pools `$read` and `$write`,
+/// `skriv = direkte` on the handle of a connection of those pools ([`crate::sqlite_direkte`],
+/// SQLite only).
+macro_rules! besked_udfoer {
+    ($store:ty, read = $read:ident, write = $write:ident, skriv = sqlx) => {
+        /// A sqlx transaction as [`Skriver`]($crate::besked_sql::Skriver).
+        struct SqlxSkriver<'a>(
+            &'a mut sqlx::Transaction<'static, <Conn as sqlx::Connection>::Database>,
+        );
+
+        impl $crate::besked_sql::Skriver for SqlxSkriver<'_> {
+            async fn par(&mut self, q: Sql, ctx: &str) -> StoreResult<Vec<(String, i64)>> {
+                fetch_all::<(String, i64), _>(&mut **self.0, q, ctx).await
+            }
+            async fn tal(&mut self, q: Sql, ctx: &str) -> StoreResult<Vec<i64>> {
+                fetch_column(&mut **self.0, q, ctx).await
+            }
+            async fn udfoer(&mut self, q: Sql, ctx: &str) -> StoreResult<u64> {
+                execute(&mut **self.0, q, ctx).await
+            }
+        }
+
+        impl $store {
+            /// One attempt of [`BeskedStore::modtag_og_kvitter`](crate::besked::BeskedStore::modtag_og_kvitter).
+            async fn besked_skriv_once(
+                &self,
+                beskeder: &[$crate::besked::NyBesked],
+                par: &[(uuid::Uuid, i64)],
+                nu: i64,
+            ) -> StoreResult<$crate::besked_sql::Skrevet> {
+                const CTX: &str = $crate::besked_sql::MODTAG_CTX;
+                let mut tx = self.besked_begin(CTX).await?;
+                let r = $crate::besked_sql::skriv_i(&mut SqlxSkriver(&mut tx), beskeder, par, nu)
+                    .await?;
+                tx.commit().await.map_err(db_err(CTX))?;
+                Ok(r)
+            }
+
+            /// Every row of a read on the pool `$read`, converted to its domain value.
+            async fn besked_laes<R>(
+                &self,
+                q: Sql,
+                ctx: &str,
+            ) -> StoreResult<Vec<<R as $crate::exec::IntoDomain>::Out>>
+            where
+                R: $crate::sqlite_direkte::FraRaekke
+                    + $crate::exec::IntoDomain
+                    + for<'r> sqlx::FromRow<
+                        'r,
+                        <<Conn as sqlx::Connection>::Database as sqlx::Database>::Row,
+                    > + Send
+                    + Unpin,
+            {
+                fetch_all_into::<R, _>(&self.$read, q, ctx).await
+            }
+        }
+    };
+    ($store:ty, read = $read:ident, write = $write:ident, skriv = direkte) => {
+        impl $store {
+            /// One attempt of [`BeskedStore::modtag_og_kvitter`](crate::besked::BeskedStore::modtag_og_kvitter).
+            async fn besked_skriv_once(
+                &self,
+                beskeder: &[$crate::besked::NyBesked],
+                par: &[(uuid::Uuid, i64)],
+                nu: i64,
+            ) -> StoreResult<$crate::besked_sql::Skrevet> {
+                const CTX: &str = $crate::besked_sql::MODTAG_CTX;
+                let mut conn = self.$write.acquire().await.map_err(db_err(CTX))?;
+                $crate::sqlite_direkte::transaktion(&mut conn, CTX, |d| {
+                    $crate::besked_sql::straks($crate::besked_sql::skriv_i(d, beskeder, par, nu))
+                })
+                .await
+            }
+
+            /// Every row of a read on a connection of `$read`, converted to its domain value.
+            async fn besked_laes<R>(
+                &self,
+                q: Sql,
+                ctx: &str,
+            ) -> StoreResult<Vec<<R as $crate::exec::IntoDomain>::Out>>
+            where
+                R: $crate::sqlite_direkte::FraRaekke
+                    + $crate::exec::IntoDomain
+                    + for<'r> sqlx::FromRow<
+                        'r,
+                        <<Conn as sqlx::Connection>::Database as sqlx::Database>::Row,
+                    > + Send
+                    + Unpin,
+            {
+                let mut conn = self.$read.acquire().await.map_err(db_err(ctx))?;
+                $crate::sqlite_direkte::laes(&mut conn, ctx, |d| {
+                    d.raekker(q, ctx, R::fra_raekke)?
+                        .into_iter()
+                        .map($crate::exec::IntoDomain::into_domain)
+                        .collect()
+                })
+                .await
+            }
+        }
+    };
+}
+pub(crate) use besked_udfoer;
+
+// ---------------------------------------------------------------------------------------------
 // The implementation, stamped out per backend
 
 /// `impl BeskedStore for $store`, reading through the pool field `$read` and writing through
 /// `$write`, whose transactions start with the statement `$begin`. Expands inside a backend
 /// module after `exec_helpers!`, whose `execute`/`fetch_*` it calls.
 macro_rules! besked_impl {
-    ($store:ty, read = $read:ident, write = $write:ident, begin = $begin:literal) => {
+    (
+        $store:ty,
+        read = $read:ident,
+        write = $write:ident,
+        begin = $begin:literal,
+        skriv = $skriv:ident
+    ) => {
         impl $store {
             async fn besked_begin(
                 &self,
@@ -901,99 +1203,9 @@ macro_rules! besked_impl {
                 Ok(n)
             }
 
-            /// One attempt of [`BeskedStore::modtag`](crate::besked::BeskedStore::modtag).
-            async fn besked_modtag_once(
-                &self,
-                beskeder: &[$crate::besked::NyBesked],
-            ) -> StoreResult<Vec<$crate::besked::Modtaget>> {
-                use $crate::besked::Modtaget;
-                const CTX: &str = "accepting messages";
-                let mut tx = self.besked_begin(CTX).await?;
-                // Stored in BeskedId order (the first of repeats in the batch first), so that
-                // concurrent batches wait for each other's BeskedIds in one order: no deadlock.
-                let mut orden: Vec<usize> = (0..beskeder.len()).collect();
-                orden.sort_by_key(|&i| (beskeder[i].besked_id, i));
-                // The first of each BeskedId in the batch, in BeskedId order, and for every
-                // message the index of its first.
-                let mut foerste: Vec<usize> = Vec::new();
-                let mut af = vec![0usize; beskeder.len()];
-                for i in orden {
-                    match foerste.last() {
-                        Some(&f) if beskeder[f].besked_id == beskeder[i].besked_id => af[i] = f,
-                        _ => {
-                            foerste.push(i);
-                            af[i] = i;
-                        }
-                    }
-                }
-                let mut indsat: std::collections::HashMap<String, i64> =
-                    std::collections::HashMap::with_capacity(foerste.len());
-                for q in $crate::besked_sql::insert_beskeder(beskeder, &foerste) {
-                    indsat.extend(fetch_all::<(String, i64), _>(&mut *tx, q, CTX).await?);
-                }
-                // Per first: its seq, and whether this batch stored it.
-                let mut seq_af: Vec<Option<(i64, bool)>> = vec![None; beskeder.len()];
-                let mut nye: Vec<(usize, i64)> = Vec::new();
-                for &i in &foerste {
-                    let b = &beskeder[i];
-                    let m = match indsat.get(&b.besked_id.to_string()) {
-                        Some(&seq) => {
-                            nye.push((i, seq));
-                            (seq, true)
-                        }
-                        None => {
-                            let seq: i64 = fetch_column(
-                                &mut *tx,
-                                $crate::besked_sql::select_seq(b.besked_id),
-                                CTX,
-                            )
-                            .await?
-                            .into_iter()
-                            .next()
-                            .ok_or_else(|| {
-                                StoreError::Conflict(format!(
-                                    "{CTX}: message {} vanished while being accepted",
-                                    b.besked_id
-                                ))
-                            })?;
-                            (seq, false)
-                        }
-                    };
-                    seq_af[i] = Some(m);
-                }
-                let svar: Vec<Modtaget> = (0..beskeder.len())
-                    .map(|i| {
-                        let (seq, ny) = seq_af[af[i]].expect("every first has a seq");
-                        Modtaget {
-                            seq,
-                            ny: ny && af[i] == i,
-                        }
-                    })
-                    .collect();
-                // Numbered in batch order.
-                nye.sort_unstable();
-                let mut naeste = std::collections::HashMap::new();
-                for (dueslag, n) in $crate::besked_sql::behov(beskeder, &nye) {
-                    let efter: Option<i64> = fetch_column(
-                        &mut *tx,
-                        $crate::besked_sql::reserve_loebenr(dueslag, n),
-                        CTX,
-                    )
-                    .await?
-                    .into_iter()
-                    .next();
-                    if let Some(efter) = efter {
-                        naeste.insert(dueslag, efter - n);
-                    }
-                }
-                let leveringer = $crate::besked_sql::nummerer(beskeder, &nye, naeste);
-                for q in $crate::besked_sql::insert_leveringer(&leveringer) {
-                    execute(&mut *tx, q, CTX).await?;
-                }
-                tx.commit().await.map_err(db_err(CTX))?;
-                Ok(svar)
-            }
         }
+
+        $crate::besked_sql::besked_udfoer!($store, read = $read, write = $write, skriv = $skriv);
 
         #[async_trait::async_trait]
         impl $crate::besked::BeskedStore for $store {
@@ -1007,12 +1219,13 @@ macro_rules! besked_impl {
                 &self,
                 uuid: uuid::Uuid,
             ) -> StoreResult<Option<$crate::besked::Dueslag>> {
-                fetch_optional_into::<$crate::besked_sql::DueslagRow, _>(
-                    &self.$read,
-                    $crate::besked_sql::select_dueslag(uuid),
-                    "reading dueslag",
-                )
-                .await
+                Ok(self
+                    .besked_laes::<$crate::besked_sql::DueslagRow>(
+                        $crate::besked_sql::select_dueslag(uuid),
+                        "reading dueslag",
+                    )
+                    .await?
+                    .pop())
             }
 
             async fn list_dueslag(
@@ -1258,9 +1471,21 @@ macro_rules! besked_impl {
                 if beskeder.is_empty() {
                     return Ok(Vec::new());
                 }
+                Ok(self.modtag_og_kvitter(beskeder, &[], 0).await?.0)
+            }
+
+            async fn modtag_og_kvitter(
+                &self,
+                beskeder: Vec<$crate::besked::NyBesked>,
+                par: &[(uuid::Uuid, i64)],
+                nu: i64,
+            ) -> StoreResult<(Vec<$crate::besked::Modtaget>, Vec<bool>)> {
+                if beskeder.is_empty() && par.is_empty() {
+                    return Ok((Vec::new(), Vec::new()));
+                }
                 let mut attempt = 1;
-                loop {
-                    match self.besked_modtag_once(&beskeder).await {
+                let (svar, mut gjort) = loop {
+                    match self.besked_skriv_once(&beskeder, par, nu).await {
                         Err(StoreError::Conflict(e))
                             if attempt < $crate::besked_sql::MODTAG_ATTEMPTS =>
                         {
@@ -1271,9 +1496,14 @@ macro_rules! besked_impl {
                             .await;
                             attempt += 1;
                         }
-                        r => return r,
+                        r => break r?,
                     }
-                }
+                };
+                let kvitteret = par
+                    .iter()
+                    .map(|(d, l)| gjort.remove(&(d.to_string(), *l)))
+                    .collect();
+                Ok((svar, kvitteret))
             }
 
             async fn klar(
@@ -1282,16 +1512,16 @@ macro_rules! besked_impl {
                 nu: i64,
                 limit: u32,
             ) -> StoreResult<Vec<$crate::besked::Leveret>> {
-                let l = fetch_all_into::<$crate::besked_sql::LeveretRow, _>(
-                    &self.$read,
-                    $crate::besked_sql::select_leveret(
-                        dueslag,
-                        $crate::besked::LeveringStatus::Klar,
-                        limit,
-                    ),
-                    "reading klar leveringer",
-                )
-                .await?;
+                let l = self
+                    .besked_laes::<$crate::besked_sql::LeveretRow>(
+                        $crate::besked_sql::select_leveret(
+                            dueslag,
+                            $crate::besked::LeveringStatus::Klar,
+                            limit,
+                        ),
+                        $crate::besked_sql::KLAR_CTX,
+                    )
+                    .await?;
                 Ok($crate::besked_sql::til_foerste_ikke_forfaldne(l, nu))
             }
 
@@ -1333,28 +1563,10 @@ macro_rules! besked_impl {
                 par: &[(uuid::Uuid, i64)],
                 nu: i64,
             ) -> StoreResult<Vec<bool>> {
-                const CTX: &str = "acknowledging leveringer";
                 if par.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut tx = self.besked_begin(CTX).await?;
-                let mut gjort: std::collections::HashSet<(String, i64)> =
-                    std::collections::HashSet::new();
-                for chunk in par.chunks($crate::besked::KVITTER_CHUNK) {
-                    gjort.extend(
-                        fetch_all::<(String, i64), _>(
-                            &mut *tx,
-                            $crate::besked_sql::kvitter_par(chunk, nu),
-                            CTX,
-                        )
-                        .await?,
-                    );
-                }
-                tx.commit().await.map_err(db_err(CTX))?;
-                Ok(par
-                    .iter()
-                    .map(|(d, l)| gjort.remove(&(d.to_string(), *l)))
-                    .collect())
+                Ok(self.modtag_og_kvitter(Vec::new(), par, nu).await?.1)
             }
 
             async fn forsoeg_fejlet(

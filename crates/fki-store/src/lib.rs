@@ -68,6 +68,7 @@ mod exec;
 mod pg;
 mod sql;
 mod sqlite;
+mod sqlite_direkte;
 pub mod testing;
 
 pub use pg::{PgStore, PgTx};

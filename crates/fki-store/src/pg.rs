@@ -42,7 +42,13 @@ use crate::sql::{self, Dialect, Drive, HistorikRow, ObjektRow, RegRow};
 
 exec_helpers!(Postgres, custom_plans_unprepared = true);
 crate::adgang_sql::adgang_impl!(PgStore, read = pool, write = pool);
-crate::besked_sql::besked_impl!(PgStore, read = pool, write = pool, begin = "BEGIN");
+crate::besked_sql::besked_impl!(
+    PgStore,
+    read = pool,
+    write = pool,
+    begin = "BEGIN",
+    skriv = sqlx
+);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

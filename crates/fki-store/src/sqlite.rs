@@ -31,7 +31,8 @@ crate::besked_sql::besked_impl!(
     SqliteStore,
     read = reader,
     write = writer,
-    begin = "BEGIN IMMEDIATE"
+    begin = "BEGIN IMMEDIATE",
+    skriv = direkte
 );
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

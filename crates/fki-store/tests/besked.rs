@@ -36,6 +36,7 @@ conformance!(
     ryd_kvitterede_keeps_klar,
     kvitter_mange_counts_klar_only,
     kvitter_par_across_dueslag,
+    modtag_og_kvitter_in_one_transaction,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -911,6 +912,38 @@ mod bodies {
         );
         assert_eq!(loebenr(&alle_klar(&*s, a).await), vec![3]);
         assert_eq!(loebenr(&alle_klar(&*s, b).await), vec![1, 3]);
+    }
+
+    pub async fn modtag_og_kvitter_in_one_transaction(s: Arc<dyn BeskedStore>, _: Target) {
+        let a = opret(&*s, "A").await.uuid;
+        let b = opret(&*s, "B").await.uuid;
+        let foer: Vec<NyBesked> = (0..2).map(|i| ny(T0 + i, &[a, b])).collect();
+        s.modtag(foer.clone()).await.unwrap();
+        // New messages (one a repeat of a stored one) and acknowledgements of earlier
+        // leveringer (one unknown, one repeated) together.
+        let nye = vec![ny(T0 + 10, &[a]), foer[0].clone(), ny(T0 + 11, &[b])];
+        let (svar, kvitteret) = s
+            .modtag_og_kvitter(nye.clone(), &[(a, 1), (b, 2), (a, 99), (a, 1)], T0 + 20)
+            .await
+            .unwrap();
+        assert_eq!(
+            svar.iter().map(|m| m.ny).collect::<Vec<_>>(),
+            vec![true, false, true]
+        );
+        assert_eq!(kvitteret, vec![true, true, false, false]);
+        // a: 1 acknowledged, 2 and the new 3 Klar; b: 1 Klar, 2 acknowledged, the new 3 Klar.
+        assert_eq!(loebenr(&alle_klar(&*s, a).await), vec![2, 3]);
+        assert_eq!(loebenr(&alle_klar(&*s, b).await), vec![1, 3]);
+        assert_eq!(
+            besked_ids(&alle_klar(&*s, a).await)[1],
+            nye[0].besked_id,
+            "the new message is numbered after the stored ones"
+        );
+        // Nothing at all is a no-op.
+        assert_eq!(
+            s.modtag_og_kvitter(Vec::new(), &[], T0).await.unwrap(),
+            (Vec::new(), Vec::new())
+        );
     }
 
     pub async fn ryd_kvitterede_keeps_klar(s: Arc<dyn BeskedStore>, _: Target) {
