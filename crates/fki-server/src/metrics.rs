@@ -89,6 +89,19 @@ async fn metrics(_: Admin, State(st): State<AppState>) -> Response {
     ] {
         counter(&mut out, name, help, v.load(Relaxed));
     }
+    counter(
+        &mut out,
+        "fki_beskedfordeler_group_commits_total",
+        "Group commits of accepted messages (messages per commit: (accepted + duplicates) / this)",
+        m.group_commits.load(Relaxed),
+    );
+    out.push_str(
+        "# HELP fki_beskedfordeler_group_commit_seconds How long the store took for one group commit\n",
+    );
+    out.push_str(
+        &m.group_commit_time
+            .prometheus("fki_beskedfordeler_group_commit_seconds"),
+    );
     out.push_str(
         "# HELP fki_beskedfordeler_delivery_latency_seconds Distribution to acknowledged push delivery\n",
     );

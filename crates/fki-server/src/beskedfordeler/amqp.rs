@@ -872,11 +872,12 @@ async fn videresend_til(
             }
         }
         if !bekraeftet.is_empty() {
+            // Through the writer, with the messages and acknowledgements waiting with them.
+            let n = bekraeftet.len();
             let gjort = bf
-                .store
-                .kvitter_par(&bekraeftet, fki_oio::time::now())
+                .kvitter(bekraeftet.clone(), fki_oio::time::now())
                 .await
-                .map_err(|e| format!("recording {} leveringer: {e}", bekraeftet.len()))?;
+                .map_err(|e| format!("recording {n} leveringer: {e}"))?;
             for ((_, loebenr), g) in bekraeftet.iter().zip(gjort) {
                 // `false`: acknowledged (or moved) meanwhile by someone else.
                 if g {

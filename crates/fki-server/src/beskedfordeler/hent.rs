@@ -9,7 +9,8 @@
 //! - `POST /beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/kvitter`: acknowledged, it leaves
 //!   the dueslag (204; 404 if it is not waiting).
 //! - `POST /beskedfordeler/dueslag/{uuid}/kvitter` with JSON `{"loebenr": [..]}` (at most
-//!   [`KVITTER_MAKS`]): acknowledge many at once, in one store statement; answers 200
+//!   [`KVITTER_MAKS`]): acknowledge many at once, in one write transaction (the writer's, with
+//!   the messages and acknowledgements waiting at that moment); answers 200
 //!   `{"kvitteret": n}`, n counting those that were waiting (the others, e.g. acknowledged
 //!   before, are skipped: no 404).
 //! - `POST /beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/fejlkoe` (FlytBeskedTilFejlkoe):
@@ -219,12 +220,11 @@ async fn kvitter_mange(
         );
     }
     let bf = &state.beskedfordeler;
-    match bf
-        .store
-        .kvitter_mange(d.uuid, &k.loebenr, fki_oio::time::now())
-        .await
-    {
-        Ok(n) => {
+    // Through the writer, committed with the messages and acknowledgements waiting with it.
+    let par = k.loebenr.iter().map(|l| (d.uuid, *l)).collect();
+    match bf.kvitter(par, fki_oio::time::now()).await {
+        Ok(kvitteret) => {
+            let n = kvitteret.iter().filter(|k| **k).count() as u64;
             bf.metrics.delivered.fetch_add(n, Relaxed);
             axum::Json(json!({ "kvitteret": n })).into_response()
         }

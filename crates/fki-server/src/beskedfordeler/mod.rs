@@ -78,6 +78,11 @@ pub struct Metrics {
     pub refused: AtomicU64,
     /// Pushed messages: distribution → acknowledgement by the receiver.
     pub delivery_latency: Histogram,
+    /// Group commits of accepted messages (batches the writer stored; messages per batch =
+    /// (accepted + duplicates) / this).
+    pub group_commits: AtomicU64,
+    /// How long each group commit took in the store.
+    pub group_commit_time: Histogram,
     /// Change events of Organisation/Klassifikation objects stored for their dueslag.
     pub oio_events_published: AtomicU64,
     /// Change events no dueslag receives (not stored).
@@ -111,11 +116,12 @@ pub struct HistogramSnapshot {
 }
 
 impl Histogram {
-    /// Bounds (seconds) of [`Metrics::delivery_latency`]: from 5 ms (a receiver that answers at
-    /// once) to an hour (a receiver that was down).
+    /// Bounds (seconds) of [`Metrics::delivery_latency`] and [`Metrics::group_commit_time`]:
+    /// from 0.5 ms (a commit, a receiver that answers at once) to an hour (a receiver that was
+    /// down).
     pub const LATENCY_BUCKETS: &'static [f64] = &[
-        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
-        3600.0,
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        60.0, 300.0, 900.0, 3600.0,
     ];
 
     /// A histogram with these upper bounds (seconds, ascending).
@@ -185,9 +191,17 @@ impl Default for Histogram {
 /// active `bfo_modtag` agreements (system, myndighed).
 type Fingeraftryk = (i64, Vec<(Uuid, i64)>, Vec<(Uuid, String)>);
 
-struct Job {
-    ny: NyBesked,
-    svar: oneshot::Sender<StoreResult<Modtaget>>,
+/// Work for the writer task: a message to accept, or acknowledgements to record.
+enum Job {
+    Modtag {
+        ny: NyBesked,
+        svar: oneshot::Sender<StoreResult<Modtaget>>,
+    },
+    Kvitter {
+        par: Vec<(Uuid, i64)>,
+        nu: i64,
+        svar: oneshot::Sender<StoreResult<Vec<bool>>>,
+    },
 }
 
 /// The distributor (see the module docs).
@@ -217,7 +231,7 @@ pub struct Beskedfordeler {
     /// Woken on local changes ([`Self::changed`]), on [`Self::wake`] and for a message to a
     /// dueslag the supervisor does not know: the push supervisor waits on it.
     pub dueslag_aendret: tokio::sync::Notify,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Records each push delivery ([`crate::optagelse`]).
     pub optager: Arc<crate::optagelse::Optager>,
 }
@@ -239,7 +253,8 @@ impl Beskedfordeler {
         optager: Arc<crate::optagelse::Optager>,
     ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
-        tokio::spawn(writer(store.clone(), rx));
+        let metrics = Arc::new(Metrics::default());
+        tokio::spawn(writer(store.clone(), rx, metrics.clone()));
         Arc::new(Beskedfordeler {
             store,
             adgang,
@@ -254,7 +269,7 @@ impl Beskedfordeler {
             kendte_dueslag: Default::default(),
             dueslag_aendret: tokio::sync::Notify::new(),
             amqp_adgange: Default::default(),
-            metrics: Metrics::default(),
+            metrics,
             optager,
         })
     }
@@ -511,16 +526,41 @@ impl Beskedfordeler {
     ) -> StoreResult<oneshot::Receiver<StoreResult<Modtaget>>> {
         let (svar, rx) = oneshot::channel();
         self.writer
-            .send(Job { ny, svar })
+            .send(Job::Modtag { ny, svar })
             .await
             .map_err(|_| StoreError::Backend("the Beskedfordeler writer has stopped".into()))?;
         Ok(rx)
     }
+
+    /// Queue acknowledgements (Klar → Kvitteret at `nu`) for the writer, which records them in
+    /// the same transaction as the messages waiting with them; the receiver learns, per pair,
+    /// whether it was Klar ([`BeskedStore::kvitter_par`]) once that committed.
+    pub async fn kvitter_i_koe(
+        &self,
+        par: Vec<(Uuid, i64)>,
+        nu: i64,
+    ) -> StoreResult<oneshot::Receiver<StoreResult<Vec<bool>>>> {
+        let (svar, rx) = oneshot::channel();
+        self.writer
+            .send(Job::Kvitter { par, nu, svar })
+            .await
+            .map_err(|_| StoreError::Backend("the Beskedfordeler writer has stopped".into()))?;
+        Ok(rx)
+    }
+
+    /// [`Self::kvitter_i_koe`], waiting for the commit.
+    pub async fn kvitter(&self, par: Vec<(Uuid, i64)>, nu: i64) -> StoreResult<Vec<bool>> {
+        self.kvitter_i_koe(par, nu)
+            .await?
+            .await
+            .map_err(|_| StoreError::Backend("the Beskedfordeler writer has stopped".into()))?
+    }
 }
 
-/// The writer task: takes what is waiting (up to [`MAX_BATCH`]), commits it in one
-/// transaction, answers each sender.
-async fn writer(store: Arc<dyn BeskedStore>, mut rx: mpsc::Receiver<Job>) {
+/// The writer task: takes what is waiting (up to [`MAX_BATCH`] jobs), commits the messages and
+/// acknowledgements among them in one transaction
+/// ([`BeskedStore::modtag_og_kvitter`]), answers each sender.
+async fn writer(store: Arc<dyn BeskedStore>, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -529,17 +569,59 @@ async fn writer(store: Arc<dyn BeskedStore>, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let (nye, svar): (Vec<NyBesked>, Vec<_>) = jobs.into_iter().map(|j| (j.ny, j.svar)).unzip();
-        match store.modtag(nye).await {
-            Ok(res) => {
-                for (s, r) in svar.into_iter().zip(res) {
+        let mut nye = Vec::new();
+        let mut modtag_svar = Vec::new();
+        let mut par = Vec::new();
+        // Per acknowledgement job: how many pairs it has, and its answer.
+        let mut kvitter_svar = Vec::new();
+        let mut nu = 0;
+        for j in jobs {
+            match j {
+                Job::Modtag { ny, svar } => {
+                    nye.push(ny);
+                    modtag_svar.push(svar);
+                }
+                Job::Kvitter {
+                    par: p,
+                    nu: n,
+                    svar,
+                } => {
+                    // One time for the group: the latest, so that no leveret is before its
+                    // acknowledgement.
+                    nu = nu.max(n);
+                    kvitter_svar.push((p.len(), svar));
+                    par.extend(p);
+                }
+            }
+        }
+        let start = Instant::now();
+        let med_beskeder = !nye.is_empty();
+        let res = store.modtag_og_kvitter(nye, &par, nu).await;
+        if med_beskeder {
+            metrics
+                .group_commit_time
+                .observe_us(start.elapsed().as_micros() as i64);
+            metrics.group_commits.fetch_add(1, Ordering::Relaxed);
+        }
+        match res {
+            Ok((modtaget, kvitteret)) => {
+                for (s, r) in modtag_svar.into_iter().zip(modtaget) {
                     let _ = s.send(Ok(r));
+                }
+                let mut rest = kvitteret.as_slice();
+                for (n, s) in kvitter_svar {
+                    let (egne, efter) = rest.split_at(n.min(rest.len()));
+                    rest = efter;
+                    let _ = s.send(Ok(egne.to_vec()));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "storing a batch of messages failed");
+                tracing::error!(error = %e, "storing a batch of messages and acknowledgements failed");
                 let tekst = e.to_string();
-                for s in svar {
+                for s in modtag_svar {
+                    let _ = s.send(Err(StoreError::Backend(tekst.clone())));
+                }
+                for (_, s) in kvitter_svar {
                     let _ = s.send(Err(StoreError::Backend(tekst.clone())));
                 }
             }

@@ -17,8 +17,8 @@
 //! next message is never sent before the receiver acknowledged the previous one (answered
 //! StatusKode 20) or it moved to the fejlkø. A worker reads up to [`LAES_FORUD`] due messages
 //! of its queue at once and pushes them one by one. Acknowledgements are recorded (`kvitter`)
-//! in groups by one task (`kvitteringer`, one write transaction per group) **off the worker's
-//! path**: the worker hands each one over and goes on with its next message; before it reads
+//! by the Beskedfordeler's writer, in the transaction of the messages and acknowledgements
+//! waiting with them ([`Beskedfordeler::kvitter_i_koe`]), **off the worker's path**: the worker hands each one over and goes on with its next message; before it reads
 //! its queue again, and before it stops, it waits until all it handed over are durable. A
 //! crash in between, or a failed recording, means the receiver gets those messages again, in
 //! their order (at least once). A read-ahead is dropped when an attempt fails or is abandoned,
@@ -52,7 +52,7 @@ use fki_store::besked::{Dueslag, Leveret, Leveringsform};
 use reqwest::header::CONTENT_TYPE;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -153,71 +153,26 @@ struct Push {
     bf: Arc<Beskedfordeler>,
     http: reqwest::Client,
     config: PushConfig,
-    /// To the acknowledgement task ([`kvitteringer`]).
-    kvittering: mpsc::Sender<Kvittering>,
 }
 
-/// A push worker's acknowledgement: dueslag, loebenr, time, and where the outcome goes.
-type Kvittering = (
-    Uuid,
-    i64,
-    i64,
-    oneshot::Sender<fki_oio::store::StoreResult<bool>>,
-);
-
-/// Most acknowledgements [`kvitteringer`] records in one transaction.
-const KVITTER_BATCH: usize = 256;
-
-/// The push workers' acknowledgements, recorded in groups: takes what is waiting (up to
-/// [`KVITTER_BATCH`]), records it in one write transaction
-/// ([`fki_store::besked::BeskedStore::kvitter_par`]) and answers each worker, which waits for
-/// its own acknowledgement before sending its next message. Ends when every sender is gone.
-async fn kvitteringer(bf: Arc<Beskedfordeler>, mut rx: mpsc::Receiver<Kvittering>) {
-    while let Some(first) = rx.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < KVITTER_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
-        }
-        // One time for the group: the latest, so that no leveret is before its attempt.
-        let nu = jobs.iter().map(|j| j.2).max().unwrap_or_default();
-        let par: Vec<(Uuid, i64)> = jobs.iter().map(|j| (j.0, j.1)).collect();
-        match bf.store.kvitter_par(&par, nu).await {
-            Ok(gjort) => {
-                for (j, g) in jobs.into_iter().zip(gjort) {
-                    let _ = j.3.send(Ok(g));
-                }
-            }
-            Err(e) => {
-                let tekst = e.to_string();
-                for j in jobs {
-                    let _ =
-                        j.3.send(Err(fki_oio::store::StoreError::Backend(tekst.clone())));
-                }
-            }
-        }
-    }
-}
-
-/// An acknowledgement handed to [`kvitteringer`] and not yet known to be durable: its
+/// An acknowledgement handed to the writer ([`Beskedfordeler::kvitter_i_koe`]) and not yet known to be durable: its
 /// levering's `loebenr` and `fordelt`, the time it was acknowledged, and the outcome to come.
 struct Afventer {
     loebenr: i64,
     fordelt: i64,
     nu: i64,
-    svar: oneshot::Receiver<fki_oio::store::StoreResult<bool>>,
+    svar: oneshot::Receiver<fki_oio::store::StoreResult<Vec<bool>>>,
 }
 
 impl Push {
-    /// Hand an acknowledgement to [`kvitteringer`]; [`Push::afvent`] learns its outcome. `None`
-    /// when the task has stopped (the message stays Klar and is sent again).
+    /// Hand an acknowledgement to the writer, which records it with the messages and
+    /// acknowledgements waiting at that moment; [`Push::afvent`] learns its outcome. `None`
+    /// when the writer has stopped (the message stays Klar and is sent again).
     async fn kvitter(&self, dueslag: Uuid, l: &Leveret, nu: i64) -> Option<Afventer> {
-        let (tx, svar) = oneshot::channel();
         let loebenr = l.levering.loebenr;
-        self.kvittering
-            .send((dueslag, loebenr, nu, tx))
+        let svar = self
+            .bf
+            .kvitter_i_koe(vec![(dueslag, loebenr)], nu)
             .await
             .ok()?;
         Some(Afventer {
@@ -235,13 +190,13 @@ impl Push {
         let metrics = &self.bf.metrics;
         for a in afventer.drain(..) {
             match a.svar.await {
-                Ok(Ok(true)) => {
+                Ok(Ok(k)) if k.first() == Some(&true) => {
                     metrics.delivered.fetch_add(1, Relaxed);
                     metrics.delivery_latency.observe_us(a.nu - a.fordelt);
                     tracing::debug!(dueslag = %d.uuid, loebenr = a.loebenr, "pushed");
                 }
                 // Moved meanwhile (an operator, the receiver): nothing to record.
-                Ok(Ok(false)) => {}
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
                     tracing::warn!(dueslag = %d.uuid, loebenr = a.loebenr, error = %e,
                         "push: recording the acknowledgement failed; the message will be sent again");
@@ -269,14 +224,7 @@ pub fn start(
         return Ok(None);
     }
     let http = client(ca, &config)?;
-    let (kvittering, rx) = mpsc::channel(KVITTER_BATCH);
-    tokio::spawn(kvitteringer(bf.clone(), rx));
-    let p = Arc::new(Push {
-        bf,
-        http,
-        config,
-        kvittering,
-    });
+    let p = Arc::new(Push { bf, http, config });
     Ok(Some(tokio::spawn(supervisor(p, stop))))
 }
 

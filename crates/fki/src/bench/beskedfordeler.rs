@@ -874,6 +874,9 @@ struct Counters {
     refused: u64,
     /// Sum of the dueslag depths (Klar leveringer).
     depth: u64,
+    /// Group commits of accepted messages, and the time they took in the store (µs).
+    group_commits: u64,
+    group_commit_us: u64,
 }
 
 impl Counters {
@@ -891,6 +894,8 @@ impl Counters {
             "dead_lettered": self.dead_lettered,
             "refused": self.refused,
             "depth": self.depth,
+            "group_commits": self.group_commits,
+            "group_commit_us": self.group_commit_us,
         })
     }
 }
@@ -933,6 +938,10 @@ impl Ctx {
             };
             let v: u64 = value.parse::<f64>().map_or(0, |v| v as u64);
             match name {
+                "fki_beskedfordeler_group_commits_total" => c.group_commits = v,
+                "fki_beskedfordeler_group_commit_seconds_sum" => {
+                    c.group_commit_us = value.parse::<f64>().map_or(0, |v| (v * 1e6) as u64)
+                }
                 "fki_beskedfordeler_accepted_total" => c.accepted = v,
                 "fki_beskedfordeler_duplicates_total" => c.duplicates = v,
                 "fki_beskedfordeler_distributed_total" => c.distributed = v,
@@ -1513,6 +1522,23 @@ impl Phase {
         self.found.complete_in_window as f64 / self.secs()
     }
 
+    /// Messages per group commit in the phase, and the mean time of one in ms.
+    fn group_commits(&self) -> (f64, f64) {
+        let n = self
+            .after
+            .group_commits
+            .saturating_sub(self.before.group_commits)
+            .max(1) as f64;
+        let beskeder = (self.after.accepted + self.after.duplicates)
+            .saturating_sub(self.before.accepted + self.before.duplicates)
+            as f64;
+        let us = self
+            .after
+            .group_commit_us
+            .saturating_sub(self.before.group_commit_us) as f64;
+        (beskeder / n, us / n / 1000.0)
+    }
+
     /// Leveringer per accepted message of the phase.
     fn fanout(&self) -> f64 {
         self.found.expected as f64 / (self.senders.accepted.max(1)) as f64
@@ -1556,6 +1582,8 @@ impl Phase {
             "delivered_pull_per_s": r2(self.found.delivered_pull as f64 / self.secs()),
             "end_to_end_msgs_per_s": r2(self.e2e_per_s()),
             "fanout": r2(self.fanout()),
+            "messages_per_group_commit": r2(self.group_commits().0),
+            "group_commit_mean_ms": r2(self.group_commits().1),
             "unselected_messages": self.found.unselected,
             "undelivered_leveringer": self.found.undelivered,
             "backlog_at_end": self.after.backlog(),
@@ -1945,12 +1973,14 @@ fn report(p: &Phase) {
         left: 0,
     });
     eprintln!(
-        "  {:<24} {:>8.0} accepted/s  {:>8.0} leveringer/s  afsend p50 {:>6.2} ms p99 {:>7.2} ms  backlog at end {:>7}  drained in {:.1} s{}{}",
+        "  {:<24} {:>8.0} accepted/s  {:>8.0} leveringer/s  afsend p50 {:>6.2} ms p99 {:>7.2} ms  {:.1} msgs per group commit of {:.2} ms  backlog at end {:>7}  drained in {:.1} s{}{}",
         p.title,
         p.accepted_per_s(),
         p.distributed_per_s(),
         p.senders.hist.value_at_quantile(0.5) as f64 / 1000.0,
         p.senders.hist.value_at_quantile(0.99) as f64 / 1000.0,
+        p.group_commits().0,
+        p.group_commits().1,
         p.after.backlog(),
         d.seconds,
         if d.complete {
