@@ -649,17 +649,12 @@ macro_rules! adgang_impl {
                 if es.is_empty() {
                     return Ok(());
                 }
-                let mut tx = self
-                    .$write
-                    .begin()
-                    .await
-                    .map_err(|e| StoreError::Backend(format!("writing audit log: {e}")))?;
-                for q in $crate::adgang_sql::insert_audit_mange(es) {
-                    execute(&mut *tx, q, "writing audit log").await?;
-                }
-                tx.commit()
-                    .await
-                    .map_err(|e| StoreError::Backend(format!("writing audit log: {e}")))
+                self.skriv_alle(
+                    $crate::adgang_sql::insert_audit_mange(es),
+                    "writing audit log",
+                )
+                .await
+                .map(|_| ())
             }
 
             async fn audit_prune(&self, foer: i64) -> StoreResult<u64> {

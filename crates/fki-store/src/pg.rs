@@ -131,6 +131,17 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// Run `qs` in one transaction; rows changed, summed.
+    pub(crate) async fn skriv_alle(&self, qs: Vec<Sql>, ctx: &str) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_err(ctx))?;
+        let mut n = 0;
+        for q in qs {
+            n += execute(&mut *tx, q, ctx).await?;
+        }
+        tx.commit().await.map_err(db_err(ctx))?;
+        Ok(n)
+    }
+
     /// Connect to a `postgres://` / `postgresql://` URL and migrate the database.
     pub async fn open_url(url: &str) -> StoreResult<Self> {
         let opts = PgConnectOptions::from_str(url)

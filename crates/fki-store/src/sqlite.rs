@@ -104,6 +104,16 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Run `qs` in one write transaction on the calling thread ([`crate::sqlite_direkte`]);
+    /// rows changed, summed.
+    pub(crate) async fn skriv_alle(&self, qs: Vec<Sql>, ctx: &str) -> StoreResult<u64> {
+        let mut conn = self.writer.acquire().await.map_err(db_err(ctx))?;
+        crate::sqlite_direkte::transaktion(&mut conn, ctx, |d| {
+            qs.into_iter().try_fold(0, |n, q| Ok(n + d.udfoer(q, ctx)?))
+        })
+        .await
+    }
+
     /// Open (creating if missing) the database file at `path` and migrate it.
     pub async fn open_path(path: &Path) -> StoreResult<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
