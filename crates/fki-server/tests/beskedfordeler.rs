@@ -8,6 +8,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use base64::Engine;
 use chrono::Utc;
@@ -209,9 +210,15 @@ impl Env {
 
     /// GET the waiting messages of a dueslag as `s`.
     async fn hent(&self, s: &System, token: &str, dueslag: Uuid, antal: u32) -> (u16, Value) {
+        self.hent_q(s, token, dueslag, &format!("antal={antal}"))
+            .await
+    }
+
+    /// GET the waiting messages of a dueslag as `s`, with the query `q`.
+    async fn hent_q(&self, s: &System, token: &str, dueslag: Uuid, q: &str) -> (u16, Value) {
         let r = common::tls_client(&self.handle().state.ca, Some(&s.cert), self.https_addr)
             .get(format!(
-                "{}/beskedfordeler/dueslag/{dueslag}/beskeder?antal={antal}",
+                "{}/beskedfordeler/dueslag/{dueslag}/beskeder?{q}",
                 self.https()
             ))
             .header("authorization", format!("Holder-of-key {token}"))
@@ -447,6 +454,65 @@ async fn afsend_fordeling_og_pull_sqlite() {
 #[tokio::test]
 async fn afsend_fordeling_og_pull_postgres() {
     afsend_fordeling_og_pull(Backend::Postgres).await;
+}
+
+/// `vent` makes a pull of an empty dueslag a long poll: it answers when a message arrives, or
+/// empty when the time is up.
+#[tokio::test]
+async fn pull_with_vent_waits_for_the_next_message() {
+    let Some(env) = Env::start(Backend::Sqlite).await else {
+        return;
+    };
+    let afsender = env.system("Afsender", CVR_A).await;
+    let modtager = env.system("Modtager", CVR_A).await;
+    env.agreement(&afsender, BFO_AFSEND, CVR_A).await;
+    env.agreement(&modtager, BFO_MODTAG, CVR_A).await;
+    let d = env.pull_dueslag(&modtager, CVR_A, "TRUE").await;
+    let tok = env.token(&afsender, BFO_AFSEND, CVR_A);
+    let mtok = env.token(&modtager, BFO_MODTAG, CVR_A);
+
+    // Empty and nothing comes: an empty list, after the wait.
+    let t = std::time::Instant::now();
+    let (s, v) = env.hent_q(&modtager, &mtok, d, "antal=10&vent=300").await;
+    assert_eq!(s, 200, "{v}");
+    assert!(besked_ids(&v).is_empty());
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+
+    // A message sent while the pull waits answers it at once, long before the wait is over.
+    let id = Uuid::new_v4();
+    let t = std::time::Instant::now();
+    let (hentet, sendt) = tokio::join!(
+        env.hent_q(&modtager, &mtok, d, "antal=10&vent=20000"),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            env.afsend(Some(&afsender), Some(&tok), besked(id, CVR_A, "0101011234"))
+                .await
+        }
+    );
+    assert_eq!((sendt.0, sendt.1.status_kode), (200, 20));
+    assert_eq!(hentet.0, 200, "{}", hentet.1);
+    assert_eq!(besked_ids(&hentet.1), vec![id]);
+    let ventet = t.elapsed();
+    assert!(
+        ventet >= Duration::from_millis(300) && ventet < Duration::from_secs(10),
+        "{ventet:?}"
+    );
+
+    // Not empty: no waiting at all.
+    let t = std::time::Instant::now();
+    let (_, v) = env.hent_q(&modtager, &mtok, d, "vent=20000").await;
+    assert_eq!(besked_ids(&v), vec![id]);
+    assert!(t.elapsed() < Duration::from_secs(10));
+
+    for q in ["vent=30001", "vent=-1", "vent=x"] {
+        let (s, v) = env.hent_q(&modtager, &mtok, d, q).await;
+        assert_eq!(s, 400, "{q}: {v}");
+    }
+    env.finish().await;
 }
 
 async fn refusals_and_duplicates(backend: Backend) {

@@ -2,10 +2,13 @@
 //! the messages of its dueslag in distribution order and acknowledges each one; a message stays
 //! at the head (and is handed out again) until it is acknowledged: at least once.
 //!
-//! - `GET /beskedfordeler/dueslag/{uuid}/beskeder?antal=N` (1–100, default 1): the first N
-//!   messages waiting, as JSON `{"beskeder": [{"loebenr", "beskedId", "fordelt",
+//! - `GET /beskedfordeler/dueslag/{uuid}/beskeder?antal=N&vent=MS` (N 1–100, default 1): the
+//!   first N messages waiting, as JSON `{"beskeder": [{"loebenr", "beskedId", "fordelt",
 //!   "haendelsesbesked"}]}`; `haendelsesbesked` is the Haendelsesbesked XML with the
-//!   Beskedfordeler's Leverancerute added (item 5d).
+//!   Beskedfordeler's Leverancerute added (item 5d). With `vent` (ms, 0–[`VENT_MAKS_MS`],
+//!   default 0) an empty dueslag is a long poll: the answer comes as soon as a message for it
+//!   is accepted by this process (or, for messages another process accepted, when `vent` is
+//!   over), so a receiver need not poll an empty dueslag.
 //! - `POST /beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/kvitter`: acknowledged, it leaves
 //!   the dueslag (204; 404 if it is not waiting).
 //! - `POST /beskedfordeler/dueslag/{uuid}/kvitter` with JSON `{"loebenr": [..]}` (at most
@@ -106,9 +109,10 @@ async fn hent(
         Err(r) => return r,
     };
     let mut antal = 1u32;
+    let mut vent = 0u64;
     for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
-        match (k.as_ref(), v.parse::<u32>()) {
-            ("antal", Ok(n)) if (1..=100).contains(&n) => antal = n,
+        match (k.as_ref(), v.parse::<u64>()) {
+            ("antal", Ok(n)) if (1..=100).contains(&n) => antal = n as u32,
             ("antal", _) => {
                 return problem(
                     StatusCode::BAD_REQUEST,
@@ -116,26 +120,43 @@ async fn hent(
                     "antal must be a whole number from 1 to 100",
                 );
             }
+            ("vent", Ok(ms)) if ms <= VENT_MAKS_MS => vent = ms,
+            ("vent", _) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    format!("vent must be a whole number of milliseconds from 0 to {VENT_MAKS_MS}"),
+                );
+            }
             (other, _) => {
                 return problem(
                     StatusCode::BAD_REQUEST,
                     "invalid",
-                    format!("unknown query parameter {other:?} (known: antal)"),
+                    format!("unknown query parameter {other:?} (known: antal, vent)"),
                 );
             }
         }
     }
-    let nu = fki_oio::time::now();
+    let bf = &state.beskedfordeler;
+    let frist = tokio::time::Instant::now() + std::time::Duration::from_millis(vent);
+    let vaekker = bf.notify_for(d.uuid);
     // Pull ignores push's retry times: everything waiting is due for a receiver that asks.
-    let klar = match state
-        .beskedfordeler
-        .store
-        .klar(d.uuid, i64::MAX, antal)
-        .await
-    {
-        Ok(k) => k,
-        Err(e) => return store_fejl(e),
+    let klar = loop {
+        // Registered before the read, so a message committed in between wakes it.
+        let vaekket = vaekker.notified();
+        tokio::pin!(vaekket);
+        vaekket.as_mut().enable();
+        let klar = match bf.store.klar(d.uuid, i64::MAX, antal).await {
+            Ok(k) => k,
+            Err(e) => return store_fejl(e),
+        };
+        if !klar.is_empty() || tokio::time::Instant::now() >= frist {
+            break klar;
+        }
+        // Woken, or the time is up: read again (the last read at the deadline).
+        let _ = tokio::time::timeout_at(frist, vaekket).await;
     };
+    let nu = fki_oio::time::now();
     let mut beskeder = Vec::with_capacity(klar.len());
     for l in klar {
         let xml = match super::med_leverancerute(&l, nu) {
@@ -185,6 +206,9 @@ async fn kvitter(
 
 /// Most loebenr one batch acknowledgement takes.
 pub const KVITTER_MAKS: usize = 1000;
+
+/// Longest `vent` of a pull (ms).
+pub const VENT_MAKS_MS: u64 = 30_000;
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]

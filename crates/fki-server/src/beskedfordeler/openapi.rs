@@ -31,7 +31,8 @@ pub fn openapi_paths(paths: &mut Map<String, Value>, schemas: &mut Map<String, V
     paths.insert("/beskedfordeler/dueslag/{uuid}/beskeder".into(), json!({
         "get": {"tags": [tag], "operationId": "bf_hent", "security": hok,
             "summary": "Pull: the first messages waiting in one's own dueslag, in distribution order (token for bfo_modtag/2)",
-            "parameters": [uuid_p.clone(), {"name": "antal", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 1}}],
+            "parameters": [uuid_p.clone(), {"name": "antal", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 1}},
+                {"name": "vent", "in": "query", "required": false, "description": "Long poll: when the dueslag is empty, wait up to this many milliseconds for a message before answering (an empty list when none came)", "schema": {"type": "integer", "minimum": 0, "maximum": 30000, "default": 0}}],
             "responses": {"200": jsonr("Waiting messages", r("BeskedListe")), "404": problem("No such dueslag of the caller"), "401": problem("No valid token")}}
     }));
     paths.insert("/beskedfordeler/dueslag/{uuid}/beskeder/{loebenr}/kvitter".into(), json!({

@@ -15,8 +15,9 @@
 //! 2. The receivers run from then on: the push receiver answers every `ModtagBeskedInput`
 //!    with StatusKode 20 and records when it arrived; one pull task per pull dueslag takes up
 //!    to 100 messages (`GET …/beskeder?antal=100`), records their arrival, acknowledges them
-//!    all with one batch `POST …/dueslag/{uuid}/kvitter`, and when its dueslag is empty waits
-//!    `--pull-interval-ms`.
+//!    all with one batch `POST …/dueslag/{uuid}/kvitter`; an empty dueslag is long-polled
+//!    (`vent=--pull-vent-ms`, the server answers when a message arrives), or with
+//!    `--pull-vent-ms 0` polled again after `--pull-interval-ms`.
 //! 3. Warm-up (unmeasured; it also makes the server read the Værdilister), then the phases,
 //!    each `--seconds` long with `--concurrency` senders and followed by a drain (until every
 //!    levering the server made has been delivered, at most `--drain-seconds`):
@@ -140,9 +141,14 @@ pub struct BeskedfordelerArgs {
     /// Values per Værdiliste.
     #[arg(long, default_value_t = 100_000)]
     vaerdier: usize,
-    /// How long a pull task waits after finding its dueslag empty, in milliseconds.
+    /// How long a pull task waits after finding its dueslag empty, in milliseconds (only
+    /// with `--pull-vent-ms 0`).
     #[arg(long, default_value_t = 20)]
     pull_interval_ms: u64,
+    /// Long poll of the HTTP pull tasks: the server holds a pull of an empty dueslag up to this
+    /// many milliseconds until a message arrives (`vent`); 0 = poll with `--pull-interval-ms`.
+    #[arg(long, default_value_t = 1000)]
+    pull_vent_ms: u64,
     /// Longest wait for the backlog to drain after a phase, in seconds.
     #[arg(long, default_value_t = 120.0)]
     drain_seconds: f64,
@@ -280,6 +286,7 @@ pub async fn run(a: BeskedfordelerArgs) -> anyhow::Result<()> {
             "concurrency": a.concurrency,
             "seconds": a.seconds,
             "pull_interval_ms": a.pull_interval_ms,
+            "pull_vent_ms": a.pull_vent_ms,
             "cores": common.cores,
             "git_commit": common.git_commit,
             "git_dirty": common.git_dirty,
@@ -1064,9 +1071,14 @@ async fn pull_task(
     dueslag: Uuid,
     stop: Arc<AtomicBool>,
     interval: Duration,
+    vent: u64,
 ) {
     let base = format!("{}/beskedfordeler/dueslag/{dueslag}", ctx.base);
-    let hent = format!("{base}/beskeder?antal={PULL_BATCH}");
+    let hent = if vent > 0 {
+        format!("{base}/beskeder?antal={PULL_BATCH}&vent={vent}")
+    } else {
+        format!("{base}/beskeder?antal={PULL_BATCH}")
+    };
     let kvitter = format!("{base}/kvitter");
     while !stop.load(Relaxed) {
         let pulled = async {
@@ -1099,7 +1111,10 @@ async fn pull_task(
             }
         };
         if pulled.beskeder.is_empty() {
-            tokio::time::sleep(interval).await;
+            // A long poll already waited on the server.
+            if vent == 0 {
+                tokio::time::sleep(interval).await;
+            }
             continue;
         }
         for b in &pulled.beskeder {
@@ -1872,6 +1887,7 @@ async fn exercise(
     );
     let stop = Arc::new(AtomicBool::new(false));
     let interval = Duration::from_millis(a.pull_interval_ms);
+    let vent = a.pull_vent_ms;
     let pulls: Vec<_> = setup
         .dueslag
         .iter()
@@ -1892,6 +1908,7 @@ async fn exercise(
                     d.uuid,
                     stop.clone(),
                     interval,
+                    vent,
                 ))
             }
         })
@@ -2249,14 +2266,18 @@ impl BackendResult {
         );
         let _ = writeln!(
             t,
-            "setup {:.1} s (Værdilister {:.1} s), server start {:.1} s; fan-out {:.2} leveringer per message ({:.1} % of messages reach no dueslag); pull tasks wait {} ms on an empty dueslag",
+            "setup {:.1} s (Værdilister {:.1} s), server start {:.1} s; fan-out {:.2} leveringer per message ({:.1} % of messages reach no dueslag); pull tasks {} on an empty dueslag",
             self.setup.seconds,
             self.setup.lists_seconds,
             self.startup_seconds,
             self.check.expected as f64 / self.check.accepted.max(1) as f64,
             100.0 * self.phases.iter().map(|p| p.found.unselected).sum::<u64>() as f64
                 / self.check.accepted.max(1) as f64,
-            a.pull_interval_ms,
+            if a.pull_vent_ms > 0 {
+                format!("long-poll (vent={} ms)", a.pull_vent_ms)
+            } else {
+                format!("wait {} ms", a.pull_interval_ms)
+            },
         );
         let _ = writeln!(
             t,
