@@ -26,6 +26,18 @@ use async_trait::async_trait;
 use fki_oio::store::StoreResult;
 use uuid::Uuid;
 
+/// See [`BeskedStore::skriver`].
+#[async_trait]
+pub trait BeskedSkriver: Send {
+    /// [`BeskedStore::modtag_og_kvitter`] on the session's connection.
+    async fn modtag_og_kvitter(
+        &mut self,
+        beskeder: Vec<NyBesked>,
+        par: &[(Uuid, i64)],
+        nu: i64,
+    ) -> StoreResult<(Vec<Modtaget>, Vec<bool>)>;
+}
+
 /// How a dueslag receives its messages.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Leveringsform {
@@ -395,6 +407,12 @@ pub trait BeskedStore: Send + Sync {
         par: &[(Uuid, i64)],
         nu: i64,
     ) -> StoreResult<(Vec<Modtaget>, Vec<bool>)>;
+    /// A writer that keeps its write connection between calls of
+    /// [`BeskedSkriver::modtag_og_kvitter`], for a server's writer while work keeps waiting:
+    /// on SQLite the one writer connection is taken once, not once per group commit, and every
+    /// other write waits until the session is dropped, so keep it only for a few rounds. On
+    /// PostgreSQL it is [`Self::modtag_og_kvitter`] on the pool.
+    async fn skriver(&self) -> StoreResult<Box<dyn BeskedSkriver + '_>>;
     /// Count a failed attempt of a Klar levering: `forsoeg + 1`, the next attempt not before
     /// `naeste_forsoeg`, `sidste_fejl = fejl`. Returns the new count, `None` if the levering is
     /// not Klar (or missing). Moving it to the fejlkø after [`Dueslag::maks_forsoeg`] attempts

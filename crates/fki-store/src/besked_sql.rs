@@ -1003,6 +1003,35 @@ pub(crate) async fn kvitter_par_i<T: Skriver>(
     Ok(gjort)
 }
 
+/// [`crate::besked::BeskedStore::modtag_og_kvitter`]'s body: nothing for nothing, `$once`
+/// (an expression awaiting one attempt) tried again after a conflict, the acknowledged pairs
+/// answered in input order.
+macro_rules! med_forsoeg {
+    ($beskeder:expr, $par:expr, $once:expr) => {{
+        if $beskeder.is_empty() && $par.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let mut attempt = 1;
+        let (svar, mut gjort) = loop {
+            match $once.await {
+                Err(StoreError::Conflict(e)) if attempt < $crate::besked_sql::MODTAG_ATTEMPTS => {
+                    tracing::debug!(attempt, "accepting messages: retrying after {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt)))
+                        .await;
+                    attempt += 1;
+                }
+                r => break r?,
+            }
+        };
+        let kvitteret = $par
+            .iter()
+            .map(|(d, l)| gjort.remove(&(d.to_string(), *l)))
+            .collect();
+        Ok((svar, kvitteret))
+    }};
+}
+pub(crate) use med_forsoeg;
+
 /// The statements of the hot path for one backend (accepting, acknowledging, reading a
 /// dueslag's head): `skriv = sqlx` runs them through sqlx on the pools `$read` and `$write`,
 /// `skriv = direkte` on the handle of a connection of those pools ([`crate::sqlite_direkte`],
@@ -1042,6 +1071,26 @@ macro_rules! besked_udfoer {
                 Ok(r)
             }
 
+            /// A session that is the store itself: the pool gives each call a connection.
+            async fn besked_skriver(
+                &self,
+            ) -> StoreResult<Box<dyn $crate::besked::BeskedSkriver + '_>> {
+                struct Session<'a>(&'a $store);
+                #[async_trait::async_trait]
+                impl $crate::besked::BeskedSkriver for Session<'_> {
+                    async fn modtag_og_kvitter(
+                        &mut self,
+                        beskeder: Vec<$crate::besked::NyBesked>,
+                        par: &[(uuid::Uuid, i64)],
+                        nu: i64,
+                    ) -> StoreResult<(Vec<$crate::besked::Modtaget>, Vec<bool>)> {
+                        $crate::besked::BeskedStore::modtag_og_kvitter(self.0, beskeder, par, nu)
+                            .await
+                    }
+                }
+                Ok(Box::new(Session(self)))
+            }
+
             /// Every row of a read on the pool `$read`, converted to its domain value.
             async fn besked_laes<R>(
                 &self,
@@ -1070,12 +1119,54 @@ macro_rules! besked_udfoer {
                 par: &[(uuid::Uuid, i64)],
                 nu: i64,
             ) -> StoreResult<$crate::besked_sql::Skrevet> {
+                let mut conn = self
+                    .$write
+                    .acquire()
+                    .await
+                    .map_err(db_err($crate::besked_sql::MODTAG_CTX))?;
+                Self::besked_skriv_paa(&mut conn, beskeder, par, nu).await
+            }
+
+            /// One attempt on the connection `conn`.
+            async fn besked_skriv_paa(
+                conn: &mut sqlx::SqliteConnection,
+                beskeder: &[$crate::besked::NyBesked],
+                par: &[(uuid::Uuid, i64)],
+                nu: i64,
+            ) -> StoreResult<$crate::besked_sql::Skrevet> {
                 const CTX: &str = $crate::besked_sql::MODTAG_CTX;
-                let mut conn = self.$write.acquire().await.map_err(db_err(CTX))?;
-                $crate::sqlite_direkte::transaktion(&mut conn, CTX, |d| {
+                $crate::sqlite_direkte::transaktion(conn, CTX, |d| {
                     $crate::besked_sql::straks($crate::besked_sql::skriv_i(d, beskeder, par, nu))
                 })
                 .await
+            }
+
+            /// A session holding one connection of `$write` until dropped.
+            async fn besked_skriver(
+                &self,
+            ) -> StoreResult<Box<dyn $crate::besked::BeskedSkriver + '_>> {
+                struct Session(sqlx::pool::PoolConnection<sqlx::Sqlite>);
+                #[async_trait::async_trait]
+                impl $crate::besked::BeskedSkriver for Session {
+                    async fn modtag_og_kvitter(
+                        &mut self,
+                        beskeder: Vec<$crate::besked::NyBesked>,
+                        par: &[(uuid::Uuid, i64)],
+                        nu: i64,
+                    ) -> StoreResult<(Vec<$crate::besked::Modtaget>, Vec<bool>)> {
+                        $crate::besked_sql::med_forsoeg!(
+                            beskeder,
+                            par,
+                            <$store>::besked_skriv_paa(&mut self.0, &beskeder, par, nu)
+                        )
+                    }
+                }
+                let conn = self
+                    .$write
+                    .acquire()
+                    .await
+                    .map_err(db_err($crate::besked_sql::MODTAG_CTX))?;
+                Ok(Box::new(Session(conn)))
             }
 
             /// Every row of a read on a connection of `$read`, converted to its domain value.
@@ -1480,30 +1571,17 @@ macro_rules! besked_impl {
                 par: &[(uuid::Uuid, i64)],
                 nu: i64,
             ) -> StoreResult<(Vec<$crate::besked::Modtaget>, Vec<bool>)> {
-                if beskeder.is_empty() && par.is_empty() {
-                    return Ok((Vec::new(), Vec::new()));
-                }
-                let mut attempt = 1;
-                let (svar, mut gjort) = loop {
-                    match self.besked_skriv_once(&beskeder, par, nu).await {
-                        Err(StoreError::Conflict(e))
-                            if attempt < $crate::besked_sql::MODTAG_ATTEMPTS =>
-                        {
-                            tracing::debug!(attempt, "accepting messages: retrying after {e}");
-                            tokio::time::sleep(std::time::Duration::from_millis(
-                                5 * u64::from(attempt),
-                            ))
-                            .await;
-                            attempt += 1;
-                        }
-                        r => break r?,
-                    }
-                };
-                let kvitteret = par
-                    .iter()
-                    .map(|(d, l)| gjort.remove(&(d.to_string(), *l)))
-                    .collect();
-                Ok((svar, kvitteret))
+                $crate::besked_sql::med_forsoeg!(
+                    beskeder,
+                    par,
+                    self.besked_skriv_once(&beskeder, par, nu)
+                )
+            }
+
+            async fn skriver(
+                &self,
+            ) -> StoreResult<Box<dyn $crate::besked::BeskedSkriver + '_>> {
+                self.besked_skriver().await
             }
 
             async fn klar(

@@ -37,6 +37,7 @@ conformance!(
     kvitter_mange_counts_klar_only,
     kvitter_par_across_dueslag,
     modtag_og_kvitter_in_one_transaction,
+    skriver_session_round_after_round,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -944,6 +945,34 @@ mod bodies {
             s.modtag_og_kvitter(Vec::new(), &[], T0).await.unwrap(),
             (Vec::new(), Vec::new())
         );
+    }
+
+    pub async fn skriver_session_round_after_round(s: Arc<dyn BeskedStore>, _: Target) {
+        let a = opret(&*s, "A").await.uuid;
+        let m = [ny(T0, &[a]), ny(T0 + 1, &[a])];
+        {
+            let mut w = s.skriver().await.unwrap();
+            let (svar, k) = w
+                .modtag_og_kvitter(vec![m[0].clone()], &[], T0)
+                .await
+                .unwrap();
+            assert!(svar[0].ny);
+            assert!(k.is_empty());
+            // The next round acknowledges what the first stored.
+            let (svar, k) = w
+                .modtag_og_kvitter(vec![m[1].clone(), m[0].clone()], &[(a, 1)], T0 + 5)
+                .await
+                .unwrap();
+            assert_eq!(
+                svar.iter().map(|x| x.ny).collect::<Vec<_>>(),
+                vec![true, false]
+            );
+            assert_eq!(k, vec![true]);
+        }
+        // Once the session is gone, other writes go on.
+        assert_eq!(besked_ids(&alle_klar(&*s, a).await), vec![m[1].besked_id]);
+        assert!(s.kvitter(a, 2, T0 + 10).await.unwrap());
+        assert!(alle_klar(&*s, a).await.is_empty());
     }
 
     pub async fn ryd_kvitterede_keeps_klar(s: Arc<dyn BeskedStore>, _: Target) {

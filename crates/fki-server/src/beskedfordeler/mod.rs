@@ -557,73 +557,110 @@ impl Beskedfordeler {
     }
 }
 
+/// Group commits in a row on one writer session ([`BeskedStore::skriver`]) before the
+/// connection is let go, so that other writes of the store get their turn.
+const RUNDER_PAA_SESSION: usize = 8;
+
 /// The writer task: takes what is waiting (up to [`MAX_BATCH`] jobs), commits the messages and
 /// acknowledgements among them in one transaction
-/// ([`BeskedStore::modtag_og_kvitter`]), answers each sender.
+/// ([`fki_store::besked::BeskedSkriver::modtag_og_kvitter`]), answers each sender. While more
+/// is waiting right after a commit it keeps its write connection for the next round (at most
+/// [`RUNDER_PAA_SESSION`] rounds), and lets it go as soon as nothing is waiting.
 async fn writer(store: Arc<dyn BeskedStore>, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
-    while let Some(first) = rx.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
-        }
-        let mut nye = Vec::new();
-        let mut modtag_svar = Vec::new();
-        let mut par = Vec::new();
-        // Per acknowledgement job: how many pairs it has, and its answer.
-        let mut kvitter_svar = Vec::new();
-        let mut nu = 0;
-        for j in jobs {
-            match j {
-                Job::Modtag { ny, svar } => {
-                    nye.push(ny);
-                    modtag_svar.push(svar);
-                }
-                Job::Kvitter {
-                    par: p,
-                    nu: n,
-                    svar,
-                } => {
-                    // One time for the group: the latest, so that no leveret is before its
-                    // acknowledgement.
-                    nu = nu.max(n);
-                    kvitter_svar.push((p.len(), svar));
-                    par.extend(p);
-                }
-            }
-        }
-        let start = Instant::now();
-        let med_beskeder = !nye.is_empty();
-        let res = store.modtag_og_kvitter(nye, &par, nu).await;
-        if med_beskeder {
-            metrics
-                .group_commit_time
-                .observe_us(start.elapsed().as_micros() as i64);
-            metrics.group_commits.fetch_add(1, Ordering::Relaxed);
-        }
-        match res {
-            Ok((modtaget, kvitteret)) => {
-                for (s, r) in modtag_svar.into_iter().zip(modtaget) {
-                    let _ = s.send(Ok(r));
-                }
-                let mut rest = kvitteret.as_slice();
-                for (n, s) in kvitter_svar {
-                    let (egne, efter) = rest.split_at(n.min(rest.len()));
-                    rest = efter;
-                    let _ = s.send(Ok(egne.to_vec()));
-                }
-            }
+    let mut naeste = rx.recv().await;
+    while let Some(first) = naeste.take() {
+        let mut session = match store.skriver().await {
+            Ok(s) => Some(s),
             Err(e) => {
-                tracing::error!(error = %e, "storing a batch of messages and acknowledgements failed");
-                let tekst = e.to_string();
-                for s in modtag_svar {
-                    let _ = s.send(Err(StoreError::Backend(tekst.clone())));
+                tracing::error!(error = %e, "the Beskedfordeler writer cannot open a write session");
+                None
+            }
+        };
+        let mut first = Some(first);
+        for _ in 0..RUNDER_PAA_SESSION {
+            let Some(f) = first.take() else { break };
+            let mut jobs = vec![f];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
                 }
-                for (_, s) in kvitter_svar {
-                    let _ = s.send(Err(StoreError::Backend(tekst.clone())));
-                }
+            }
+            runde(session.as_deref_mut(), &*store, jobs, &metrics).await;
+            first = rx.try_recv().ok();
+        }
+        drop(session);
+        naeste = match first {
+            Some(j) => Some(j),
+            None => rx.recv().await,
+        };
+    }
+}
+
+/// One group commit of `jobs` (on `session`, else on the store's pool).
+async fn runde(
+    session: Option<&mut (dyn fki_store::besked::BeskedSkriver + '_)>,
+    store: &dyn BeskedStore,
+    jobs: Vec<Job>,
+    metrics: &Metrics,
+) {
+    let mut nye = Vec::new();
+    let mut modtag_svar = Vec::new();
+    let mut par = Vec::new();
+    // Per acknowledgement job: how many pairs it has, and its answer.
+    let mut kvitter_svar = Vec::new();
+    let mut nu = 0;
+    for j in jobs {
+        match j {
+            Job::Modtag { ny, svar } => {
+                nye.push(ny);
+                modtag_svar.push(svar);
+            }
+            Job::Kvitter {
+                par: p,
+                nu: n,
+                svar,
+            } => {
+                // One time for the group: the latest, so that no leveret is before its
+                // acknowledgement.
+                nu = nu.max(n);
+                kvitter_svar.push((p.len(), svar));
+                par.extend(p);
+            }
+        }
+    }
+    let start = Instant::now();
+    let med_beskeder = !nye.is_empty();
+    let res = match session {
+        Some(s) => s.modtag_og_kvitter(nye, &par, nu).await,
+        None => store.modtag_og_kvitter(nye, &par, nu).await,
+    };
+    if med_beskeder {
+        metrics
+            .group_commit_time
+            .observe_us(start.elapsed().as_micros() as i64);
+        metrics.group_commits.fetch_add(1, Ordering::Relaxed);
+    }
+    match res {
+        Ok((modtaget, kvitteret)) => {
+            for (s, r) in modtag_svar.into_iter().zip(modtaget) {
+                let _ = s.send(Ok(r));
+            }
+            let mut rest = kvitteret.as_slice();
+            for (n, s) in kvitter_svar {
+                let (egne, efter) = rest.split_at(n.min(rest.len()));
+                rest = efter;
+                let _ = s.send(Ok(egne.to_vec()));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storing a batch of messages and acknowledgements failed");
+            let tekst = e.to_string();
+            for s in modtag_svar {
+                let _ = s.send(Err(StoreError::Backend(tekst.clone())));
+            }
+            for (_, s) in kvitter_svar {
+                let _ = s.send(Err(StoreError::Backend(tekst.clone())));
             }
         }
     }
