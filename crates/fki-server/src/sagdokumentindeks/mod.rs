@@ -178,22 +178,73 @@ async fn soap(
     slot: Option<crate::optagelse::Slot>,
     secured: WsSecured<SagDokumentIndeksService>,
 ) -> Response {
+    besvar(&st, &headers, slot, secured, &SDI, |body, version| {
+        laes_kald(
+            body,
+            version,
+            |ns, navn| operation::output_element(tjeneste, ns, navn),
+            |op| operation::laes(tjeneste, op),
+        )
+    })
+    .await
+}
+
+/// An operation of an index service, as [`besvar`] runs it.
+pub(crate) trait Indeksoperation: Sized {
+    /// Its name in the call record.
+    fn navn(&self) -> &'static str;
+    /// Run it for the caller `k`; the answer's output element, or the error it is answered
+    /// with.
+    async fn udfoer(
+        self,
+        st: &AppState,
+        k: &Kald,
+        hvem: Hvem<'_>,
+        out_ns: &'static str,
+        output: &'static str,
+    ) -> Result<String, Fejl>;
+}
+
+impl Indeksoperation for Operation {
+    fn navn(&self) -> &'static str {
+        Operation::navn(self)
+    }
+
+    async fn udfoer(
+        self,
+        st: &AppState,
+        k: &Kald,
+        hvem: Hvem<'_>,
+        out_ns: &'static str,
+        output: &'static str,
+    ) -> Result<String, Fejl> {
+        udfoer(st, k, hvem, out_ns, output, self).await
+    }
+}
+
+/// A SOAP request to the index service `tjeneste` end to end, for SF1470 and SF1490: `laes`
+/// reads it ([`laes_kald`]), the caller's context is taken from its token, the operation runs,
+/// and its answer (or the StandardRetur of what went wrong) goes back in the request's SOAP
+/// version with the RequestHeader echoed.
+pub(crate) async fn besvar<S: SecuredService, O: Indeksoperation>(
+    st: &AppState,
+    headers: &HeaderMap,
+    slot: Option<crate::optagelse::Slot>,
+    secured: WsSecured<S>,
+    tjeneste: &'static Indekstjeneste,
+    laes: impl FnOnce(&[u8], SoapVersion) -> Result<Laest<O>, Box<Response>>,
+) -> Response {
     let version = secured.soap_version;
     let Laest {
         out_ns,
         output,
         request_header,
         operation,
-    } = match laes_kald(
-        &secured.body,
-        version,
-        |ns, navn| operation::output_element(tjeneste, ns, navn),
-        |op| operation::laes(tjeneste, op),
-    ) {
+    } = match laes(&secured.body, version) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let svar = match kald(&st, &headers, secured.caller.as_ref()).await {
+    let svar = match kald_for(st, headers, secured.caller.as_ref(), tjeneste).await {
         Err(f) => svar::standard(out_ns, output, f.kode, Some(&f.tekst)),
         Ok(k) => match operation {
             Err(f) => svar::standard(out_ns, output, f.kode, Some(&f.tekst)),
@@ -206,7 +257,8 @@ async fn soap(
                 let hvem = Hvem {
                     caller: secured.caller.as_ref(),
                 };
-                udfoer(&st, &k, hvem, out_ns, output, operation)
+                operation
+                    .udfoer(st, &k, hvem, out_ns, output)
                     .await
                     .unwrap_or_else(|f| svar::standard(out_ns, output, f.kode, Some(&f.tekst)))
             }

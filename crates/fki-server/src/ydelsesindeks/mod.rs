@@ -49,9 +49,9 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::admin::{Admin, AdminResult};
 use crate::sagdokumentindeks::{
-    self as sdi, Hvem, Indekstjeneste, Kald, Laest, ValiderParam, ejer, fjern_alle, foelsomhed,
-    kald_for, laes_kald, laes_synlige, oio, opslag, paging, skriv_side, soeg_uuids, sorter,
-    tjek_ejer,
+    self as sdi, Hvem, Indeksoperation, Indekstjeneste, Kald, ValiderParam, besvar, ejer,
+    fjern_alle, foelsomhed, laes_kald, laes_synlige, oio, opslag, paging, skriv_side, soeg_uuids,
+    sorter, tjek_ejer,
 };
 use crate::sts::ENTITY_YDELSESINDEKS;
 use crate::sts::soap::{SecuredService, WsSecured};
@@ -105,39 +105,32 @@ async fn soap(
     slot: Option<crate::optagelse::Slot>,
     secured: WsSecured<YdelsesIndeksService>,
 ) -> Response {
-    let version = secured.soap_version;
-    let Laest {
-        out_ns,
-        output,
-        request_header,
-        operation,
-    } = match laes_kald(
-        &secured.body,
-        version,
-        |ns, navn| operation::ydelse_output_element(tjeneste, ns, navn),
-        |op| operation::laes_ydelse(tjeneste, op),
-    ) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let svar = match kald_for(&st, &headers, secured.caller.as_ref(), &YI).await {
-        Err(f) => svar::standard(out_ns, output, f.kode, Some(&f.tekst)),
-        Ok(k) => match operation {
-            Err(f) => svar::standard(out_ns, output, f.kode, Some(&f.tekst)),
-            Ok(operation) => {
-                if let Some(s) = &slot {
-                    s.operation(operation.navn());
-                }
-                let hvem = Hvem {
-                    caller: secured.caller.as_ref(),
-                };
-                udfoer(&st, &k, hvem, out_ns, output, operation)
-                    .await
-                    .unwrap_or_else(|f| svar::standard(out_ns, output, f.kode, Some(&f.tekst)))
-            }
-        },
-    };
-    crate::sts::soap::envelope(version, request_header.as_deref(), &svar)
+    besvar(&st, &headers, slot, secured, &YI, |body, version| {
+        laes_kald(
+            body,
+            version,
+            |ns, navn| operation::ydelse_output_element(tjeneste, ns, navn),
+            |op| operation::laes_ydelse(tjeneste, op),
+        )
+    })
+    .await
+}
+
+impl Indeksoperation for YdelseOperation {
+    fn navn(&self) -> &'static str {
+        YdelseOperation::navn(self)
+    }
+
+    async fn udfoer(
+        self,
+        st: &AppState,
+        k: &Kald,
+        hvem: Hvem<'_>,
+        out_ns: &'static str,
+        output: &'static str,
+    ) -> Result<String, Fejl> {
+        udfoer(st, k, hvem, out_ns, output, self).await
+    }
 }
 
 async fn udfoer(
