@@ -327,9 +327,10 @@ pub(crate) async fn transaktion<T>(
     // SAFETY: `laas` lives until the end of this function, after every use of `d`.
     let mut d = unsafe { Direkte::ny(laas.as_raw_handle()) };
     if !d.autocommit() {
-        return Err(StoreError::Backend(format!(
-            "{ctx}: the connection is inside a transaction"
-        )));
+        // Left open by work that did not finish (a panic, a cancelled future): whatever it
+        // did was never committed, so undo it rather than lose the connection for good.
+        tracing::error!("{ctx}: the connection was left inside a transaction; rolled back");
+        d.exec("ROLLBACK", ctx)?;
     }
     d.exec("BEGIN IMMEDIATE", ctx)?;
     let r = arbejde(&mut d).and_then(|v| d.exec("COMMIT", ctx).map(|()| v));
@@ -419,6 +420,27 @@ mod tests {
         transaktion(&mut c, "test", |d| d.udfoer(indsaet("c", 4, None), "test"))
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_transaction_left_open_is_rolled_back_before_the_next() {
+        let mut c = forbindelse().await;
+        // As if earlier work had stopped half-way: an open transaction with a write in it.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(
+            "BEGIN IMMEDIATE; INSERT INTO t (k, n) VALUES ('halv', 0)",
+        ))
+        .execute(&mut c)
+        .await
+        .unwrap();
+        transaktion(&mut c, "test", |d| d.udfoer(indsaet("a", 1, None), "test"))
+            .await
+            .unwrap();
+        let rows = laes(&mut c, "test", alle).await.unwrap();
+        assert_eq!(
+            rows,
+            vec![("a".into(), 1, None)],
+            "the half-done write is gone"
+        );
     }
 
     #[tokio::test]
