@@ -117,6 +117,16 @@ impl Env {
         }
     }
 
+    /// A sending and a receiving system of CVR A, with their `bfo_afsend` and `bfo_modtag`
+    /// agreements.
+    async fn afsender_og_modtager(&self) -> (System, System) {
+        let afsender = self.system("Afsender", CVR_A).await;
+        let modtager = self.system("Modtager", CVR_A).await;
+        self.agreement(&afsender, BFO_AFSEND, CVR_A).await;
+        self.agreement(&modtager, BFO_MODTAG, CVR_A).await;
+        (afsender, modtager)
+    }
+
     async fn system(&self, name: &str, cvr: &str) -> System {
         let st = &self.handle().state;
         let (uuid, cert) = common::register_system(st.adgang.as_ref(), &st.ca, name, cvr).await;
@@ -463,10 +473,7 @@ async fn pull_with_vent_waits_for_the_next_message() {
     let Some(env) = Env::start(Backend::Sqlite).await else {
         return;
     };
-    let afsender = env.system("Afsender", CVR_A).await;
-    let modtager = env.system("Modtager", CVR_A).await;
-    env.agreement(&afsender, BFO_AFSEND, CVR_A).await;
-    env.agreement(&modtager, BFO_MODTAG, CVR_A).await;
+    let (afsender, modtager) = env.afsender_og_modtager().await;
     let d = env.pull_dueslag(&modtager, CVR_A, "TRUE").await;
     let tok = env.token(&afsender, BFO_AFSEND, CVR_A);
     let mtok = env.token(&modtager, BFO_MODTAG, CVR_A);
@@ -519,10 +526,7 @@ async fn refusals_and_duplicates(backend: Backend) {
     let Some(env) = Env::start(backend).await else {
         return;
     };
-    let afsender = env.system("Afsender", CVR_A).await;
-    let modtager = env.system("Modtager", CVR_A).await;
-    env.agreement(&afsender, BFO_AFSEND, CVR_A).await;
-    env.agreement(&modtager, BFO_MODTAG, CVR_A).await;
+    let (afsender, modtager) = env.afsender_og_modtager().await;
     let d = env.pull_dueslag(&modtager, CVR_A, "TRUE").await;
     let tok = env.token(&afsender, BFO_AFSEND, CVR_A);
 
@@ -764,10 +768,7 @@ async fn admin_refuses_bad_dueslag_and_filters() {
 #[tokio::test]
 async fn metrics_count_messages_and_show_each_dueslag() {
     let env = Env::start(Backend::Sqlite).await.unwrap();
-    let afsender = env.system("Afsender", CVR_A).await;
-    let modtager = env.system("Modtager", CVR_A).await;
-    env.agreement(&afsender, BFO_AFSEND, CVR_A).await;
-    env.agreement(&modtager, BFO_MODTAG, CVR_A).await;
+    let (afsender, modtager) = env.afsender_og_modtager().await;
     let d = env.pull_dueslag(&modtager, CVR_A, "TRUE").await;
     let tok = env.token(&afsender, BFO_AFSEND, CVR_A);
     let id = Uuid::new_v4();

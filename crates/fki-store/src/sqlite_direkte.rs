@@ -320,28 +320,24 @@ pub(crate) async fn transaktion<T>(
     ctx: &str,
     arbejde: impl FnOnce(&mut Direkte) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    let mut laas = conn
-        .lock_handle()
-        .await
-        .map_err(|e| StoreError::Backend(format!("{ctx}: {e}")))?;
-    // SAFETY: `laas` lives until the end of this function, after every use of `d`.
-    let mut d = unsafe { Direkte::ny(laas.as_raw_handle()) };
-    if !d.autocommit() {
-        // Left open by work that did not finish (a panic, a cancelled future): whatever it
-        // did was never committed, so undo it rather than lose the connection for good.
-        tracing::error!("{ctx}: the connection was left inside a transaction; rolled back");
-        d.exec("ROLLBACK", ctx)?;
-    }
-    d.exec("BEGIN IMMEDIATE", ctx)?;
-    let r = arbejde(&mut d).and_then(|v| d.exec("COMMIT", ctx).map(|()| v));
-    if r.is_err()
-        && !d.autocommit()
-        && let Err(e) = d.exec("ROLLBACK", ctx)
-    {
-        tracing::error!(error = %e, "{ctx}: rollback failed");
-    }
-    drop(laas);
-    r
+    laes(conn, ctx, |d| {
+        if !d.autocommit() {
+            // Left open by work that did not finish (a panic): whatever it did was never
+            // committed, so undo it rather than lose the connection for good.
+            tracing::error!("{ctx}: the connection was left inside a transaction; rolled back");
+            d.exec("ROLLBACK", ctx)?;
+        }
+        d.exec("BEGIN IMMEDIATE", ctx)?;
+        let r = arbejde(d).and_then(|v| d.exec("COMMIT", ctx).map(|()| v));
+        if r.is_err()
+            && !d.autocommit()
+            && let Err(e) = d.exec("ROLLBACK", ctx)
+        {
+            tracing::error!(error = %e, "{ctx}: rollback failed");
+        }
+        r
+    })
+    .await
 }
 
 #[cfg(test)]
