@@ -522,6 +522,33 @@ async fn pull_with_vent_waits_for_the_next_message() {
     env.finish().await;
 }
 
+/// The pull routes remember a dueslag they looked up; a local change, or a second, ends that
+/// (a dueslag removed by another process).
+#[tokio::test]
+async fn pull_sees_a_removed_dueslag_after_a_change_or_a_second() {
+    let Some(env) = Env::start(Backend::Sqlite).await else {
+        return;
+    };
+    let (_, modtager) = env.afsender_og_modtager().await;
+    let mtok = env.token(&modtager, BFO_MODTAG, CVR_A);
+    let bf = &env.handle().state.beskedfordeler;
+    for lokal in [true, false] {
+        let d = env.pull_dueslag(&modtager, CVR_A, "TRUE").await;
+        let (s, v) = env.hent(&modtager, &mtok, d, 1).await;
+        assert_eq!(s, 200, "{v}");
+        // Removed behind the server's back, as another process would.
+        assert!(bf.store.slet_dueslag(d).await.unwrap());
+        if lokal {
+            bf.changed();
+        } else {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+        let (s, v) = env.hent(&modtager, &mtok, d, 1).await;
+        assert_eq!(s, 404, "local change {lokal}: {v}");
+    }
+    env.finish().await;
+}
+
 async fn refusals_and_duplicates(backend: Backend) {
     let Some(env) = Env::start(backend).await else {
         return;

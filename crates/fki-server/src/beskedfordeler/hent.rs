@@ -76,8 +76,7 @@ async fn eget_dueslag(state: &AppState, parts: &Parts, uuid: &str) -> Result<Due
     };
     let d = state
         .beskedfordeler
-        .store
-        .hent_dueslag(uuid)
+        .dueslag(uuid)
         .await
         .map_err(store_fejl)?
         .ok_or_else(ikke_fundet)?;

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use fki_beskedfordeler::filter::Filter;
 use fki_oio::store::{StoreError, StoreResult};
 use fki_store::adgang::{AdgangStore, AftaleFilter, AftaleStatus};
-use fki_store::besked::{BeskedStore, Modtaget, NyBesked};
+use fki_store::besked::{BeskedStore, Dueslag, Modtaget, NyBesked};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -58,6 +58,8 @@ pub const BFO_MODTAG: &str = "http://entityid.kombit.dk/service/bfo_modtag/2";
 const MAX_BATCH: usize = 512;
 /// How often changes made by other processes are looked for.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
+/// Most dueslag [`Beskedfordeler::dueslag`] remembers (it starts over when full).
+const DUESLAG_CACHE_MAKS: usize = 10_000;
 
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
@@ -228,6 +230,9 @@ pub struct Beskedfordeler {
     /// The dueslag the push supervisor knew at its last listing: a message for any other
     /// dueslag makes it list again at once (a dueslag created by another process).
     kendte_dueslag: std::sync::RwLock<HashSet<Uuid>>,
+    /// Dueslag the pull routes looked up, with the [`Self::generation`] and time of the lookup
+    /// ([`Self::dueslag`]).
+    dueslag_cache: std::sync::Mutex<HashMap<Uuid, (u64, Instant, Dueslag)>>,
     /// Woken on local changes ([`Self::changed`]), on [`Self::wake`] and for a message to a
     /// dueslag the supervisor does not know: the push supervisor waits on it.
     pub dueslag_aendret: tokio::sync::Notify,
@@ -267,6 +272,7 @@ impl Beskedfordeler {
             ny_besked: tokio::sync::Notify::new(),
             per_dueslag: Default::default(),
             kendte_dueslag: Default::default(),
+            dueslag_cache: Default::default(),
             dueslag_aendret: tokio::sync::Notify::new(),
             amqp_adgange: Default::default(),
             metrics,
@@ -330,6 +336,32 @@ impl Beskedfordeler {
             .kendte_dueslag
             .write()
             .unwrap_or_else(|p| p.into_inner()) = alle;
+    }
+
+    /// A dueslag as the pull routes see it, without a store read per request: a lookup is
+    /// reused until a local change ([`Self::changed`]) and for at most [`REFRESH_EVERY`]
+    /// (changes by other processes, as for the distribution picture). Unknown dueslag are not
+    /// remembered.
+    pub async fn dueslag(&self, uuid: Uuid) -> StoreResult<Option<Dueslag>> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        {
+            let c = self.dueslag_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((g, t, d)) = c.get(&uuid)
+                && *g == generation
+                && t.elapsed() < REFRESH_EVERY
+            {
+                return Ok(Some(d.clone()));
+            }
+        }
+        let d = self.store.hent_dueslag(uuid).await?;
+        if let Some(d) = &d {
+            let mut c = self.dueslag_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if c.len() >= DUESLAG_CACHE_MAKS {
+                c.clear();
+            }
+            c.insert(uuid, (generation, Instant::now(), d.clone()));
+        }
+        Ok(d)
     }
 
     /// A local change of abonnementer, dueslag or Værdilister: the next message sees it, and
