@@ -881,6 +881,26 @@ impl Skriver for crate::sqlite_direkte::Direkte {
     }
 }
 
+/// A row type the hot path reads on backend `DB`: through sqlx ([`sqlx::FromRow`]) or directly
+/// ([`crate::sqlite_direkte::FraRaekke`]), into its domain value.
+pub(crate) trait Raekketype<DB: sqlx::Database>:
+    crate::sqlite_direkte::FraRaekke
+    + crate::exec::IntoDomain
+    + for<'r> sqlx::FromRow<'r, DB::Row>
+    + Send
+    + Unpin
+{
+}
+
+impl<DB: sqlx::Database, R> Raekketype<DB> for R where
+    R: crate::sqlite_direkte::FraRaekke
+        + crate::exec::IntoDomain
+        + for<'r> sqlx::FromRow<'r, DB::Row>
+        + Send
+        + Unpin
+{
+}
+
 /// The result of a flow run on an executor that never waits ([`crate::sqlite_direkte`]).
 pub(crate) fn straks<T>(f: impl std::future::Future<Output = StoreResult<T>>) -> StoreResult<T> {
     use futures::FutureExt as _;
@@ -1098,13 +1118,7 @@ macro_rules! besked_udfoer {
                 ctx: &str,
             ) -> StoreResult<Vec<<R as $crate::exec::IntoDomain>::Out>>
             where
-                R: $crate::sqlite_direkte::FraRaekke
-                    + $crate::exec::IntoDomain
-                    + for<'r> sqlx::FromRow<
-                        'r,
-                        <<Conn as sqlx::Connection>::Database as sqlx::Database>::Row,
-                    > + Send
-                    + Unpin,
+                R: $crate::besked_sql::Raekketype<<Conn as sqlx::Connection>::Database>,
             {
                 fetch_all_into::<R, _>(&self.$read, q, ctx).await
             }
@@ -1176,13 +1190,7 @@ macro_rules! besked_udfoer {
                 ctx: &str,
             ) -> StoreResult<Vec<<R as $crate::exec::IntoDomain>::Out>>
             where
-                R: $crate::sqlite_direkte::FraRaekke
-                    + $crate::exec::IntoDomain
-                    + for<'r> sqlx::FromRow<
-                        'r,
-                        <<Conn as sqlx::Connection>::Database as sqlx::Database>::Row,
-                    > + Send
-                    + Unpin,
+                R: $crate::besked_sql::Raekketype<<Conn as sqlx::Connection>::Database>,
             {
                 let mut conn = self.$read.acquire().await.map_err(db_err(ctx))?;
                 $crate::sqlite_direkte::laes(&mut conn, ctx, |d| {
