@@ -1183,7 +1183,8 @@ macro_rules! besked_udfoer {
                 Ok(Box::new(Session(conn)))
             }
 
-            /// Every row of a read on a connection of `$read`, converted to its domain value.
+            /// Every row of a read on one of the store's own read connections (a file
+            /// database), else on a connection of `$read`, converted to its domain value.
             async fn besked_laes<R>(
                 &self,
                 q: Sql,
@@ -1192,14 +1193,17 @@ macro_rules! besked_udfoer {
             where
                 R: $crate::besked_sql::Raekketype<<Conn as sqlx::Connection>::Database>,
             {
-                let mut conn = self.$read.acquire().await.map_err(db_err(ctx))?;
-                $crate::sqlite_direkte::laes(&mut conn, ctx, |d| {
+                let arbejde = |d: &mut $crate::sqlite_direkte::Direkte| {
                     d.raekker(q, ctx, R::fra_raekke)?
                         .into_iter()
                         .map($crate::exec::IntoDomain::into_domain)
                         .collect()
-                })
-                .await
+                };
+                if let Some(l) = self.direkte_laesere() {
+                    return l.laes(ctx, arbejde);
+                }
+                let mut conn = self.$read.acquire().await.map_err(db_err(ctx))?;
+                $crate::sqlite_direkte::laes(&mut conn, ctx, arbejde).await
             }
         }
     };

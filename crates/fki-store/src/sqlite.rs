@@ -96,14 +96,46 @@ impl SqliteTuning {
     }
 }
 
+/// How long a statement waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The pragmas every connection is opened with (name, value), sqlx's and
+/// [`crate::sqlite_direkte::Laesere`]'s alike.
+fn pragmaer(tuning: &SqliteTuning) -> [(&'static str, String); 4] {
+    [
+        // PostgreSQL's LIKE is case-sensitive; make SQLite's agree (facts are lower-cased by
+        // the engine already, `sti` is not).
+        ("case_sensitive_like", "ON".into()),
+        // Negative: KiB.
+        (
+            "cache_size",
+            format!("-{}", u64::from(tuning.cache_mib) * 1024),
+        ),
+        // Mapping the file lets connections share the OS page cache instead of copying pages
+        // into their own (see [`SqliteTuning::mmap_mib`] for its cost in RSS).
+        ("mmap_size", (u64::from(tuning.mmap_mib) << 20).to_string()),
+        ("temp_store", "MEMORY".into()),
+    ]
+}
+
 /// The SQLite implementation of [`Store`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Read connections of fki's own for the Beskedfordeler's hot reads
+    /// ([`crate::sqlite_direkte::Laesere`]); `None` for an in-memory database.
+    laesere: Option<std::sync::Arc<crate::sqlite_direkte::Laesere>>,
+    /// The WAL checkpoints of a file database, off the writer's commits (stopped with the
+    /// last clone of the store).
+    _kontrolpunkter: Option<std::sync::Arc<crate::sqlite_direkte::Kontrolpunkter>>,
 }
 
 impl SqliteStore {
+    pub(crate) fn direkte_laesere(&self) -> Option<&crate::sqlite_direkte::Laesere> {
+        self.laesere.as_deref()
+    }
+
     /// Run `qs` in one write transaction on the calling thread ([`crate::sqlite_direkte`]);
     /// rows changed, summed.
     pub(crate) async fn skriv_alle(&self, qs: Vec<Sql>, ctx: &str) -> StoreResult<u64> {
@@ -150,20 +182,19 @@ impl SqliteStore {
         let opts = opts
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true)
-            // PostgreSQL's LIKE is case-sensitive; make SQLite's agree (facts are lower-cased
-            // by the engine already, `sti` is not).
-            .pragma("case_sensitive_like", "ON")
-            // Negative: KiB.
-            .pragma(
-                "cache_size",
-                format!("-{}", u64::from(tuning.cache_mib) * 1024),
-            )
-            // Mapping the file lets connections share the OS page cache instead of copying
-            // pages into their own (see [`SqliteTuning::mmap_mib`] for its cost in RSS).
-            .pragma("mmap_size", (u64::from(tuning.mmap_mib) << 20).to_string())
-            .pragma("temp_store", "MEMORY");
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pragmaer = pragmaer(&tuning);
+        let opts = pragmaer
+            .iter()
+            .fold(opts, |o, (k, v)| o.pragma(*k, v.clone()));
+        // A file database's checkpoints run on a thread of their own (below), not in the
+        // writer's commits.
+        let writer_opts = if memory {
+            opts.clone()
+        } else {
+            opts.clone().pragma("wal_autocheckpoint", "0")
+        };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -173,7 +204,7 @@ impl SqliteStore {
             // As for the readers: no ping per checkout. Every write (a group commit of
             // messages, each acknowledgement of a levering) checks the one writer out.
             .test_before_acquire(false)
-            .connect_with(opts.clone())
+            .connect_with(writer_opts)
             .await
             .map_err(db_err("opening SQLite database"))?;
         MIGRATOR
@@ -189,11 +220,40 @@ impl SqliteStore {
                 // No ping per checkout (a hop to the connection's worker thread): a local file
                 // connection does not go stale.
                 .test_before_acquire(false)
-                .connect_with(opts.pragma("query_only", "ON"))
+                .connect_with(opts.clone().pragma("query_only", "ON"))
                 .await
                 .map_err(db_err("opening SQLite read connections"))?
         };
-        let store = SqliteStore { writer, reader };
+        let (laesere, kontrolpunkter) = if memory {
+            (None, None)
+        } else {
+            let pragmaer: Vec<String> = std::iter::once(format!(
+                "PRAGMA busy_timeout = {}",
+                BUSY_TIMEOUT.as_millis()
+            ))
+            .chain(pragmaer.iter().map(|(k, v)| format!("PRAGMA {k} = {v}")))
+            .collect();
+            let sti = opts.get_filename().to_owned();
+            let antal = tuning.readers as usize;
+            let (l, k) = tokio::task::spawn_blocking(move || {
+                StoreResult::Ok((
+                    crate::sqlite_direkte::Laesere::aabn(&sti, antal, &pragmaer)?,
+                    crate::sqlite_direkte::Kontrolpunkter::start(
+                        &sti,
+                        crate::sqlite_direkte::KONTROLPUNKT_HVERT,
+                    )?,
+                ))
+            })
+            .await
+            .map_err(|e| StoreError::Backend(format!("opening SQLite connections: {e}")))??;
+            (Some(std::sync::Arc::new(l)), Some(std::sync::Arc::new(k)))
+        };
+        let store = SqliteStore {
+            writer,
+            reader,
+            laesere,
+            _kontrolpunkter: kontrolpunkter,
+        };
         store.seed_services().await?;
         Ok(store)
     }

@@ -16,17 +16,35 @@
 //! for the disk); the exception is a commit that runs an automatic WAL checkpoint, which
 //! syncs the database file.
 
-use std::ffi::{CStr, c_char, c_int};
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, c_char, c_int};
+use std::path::Path;
 use std::ptr::{self, NonNull};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fki_oio::store::{StoreError, StoreResult};
 use libsqlite3_sys as ffi;
 
 use crate::sql::{Bind, Sql};
 
-/// A connection handle borrowed for the duration of one [`sqlx`] `LockedSqliteHandle`.
+/// Most prepared statements a [`Direkte`] keeps for reuse. The hot path's statements have few
+/// shapes (multi-row statements come in power-of-two sizes), so this is never reached in
+/// practice; when it is, the cache starts over.
+const MAKS_CACHE: usize = 64;
+
+/// A connection handle used by one thread at a time: borrowed for the duration of one
+/// [`sqlx`] `LockedSqliteHandle` ([`laes`], [`transaktion`]), or one of fki's own read
+/// connections ([`Laesere`]).
+///
+/// Statements are kept, reset, for the next use of the same SQL text (keyed by the text, so a
+/// statement with other values reuses the plan): SQLite's parse and plan of a statement cost
+/// more than running the hot path's short ones. All are finalised when the `Direkte` is
+/// dropped, which is before sqlx gets its handle back: sqlx closes connections with
+/// `sqlite3_close`, which fails (and sqlx panics) while any statement is left.
 pub(crate) struct Direkte {
     db: NonNull<ffi::sqlite3>,
+    cache: HashMap<String, NonNull<ffi::sqlite3_stmt>>,
 }
 
 impl Direkte {
@@ -34,7 +52,24 @@ impl Direkte {
     /// `db` must be the handle of a `LockedSqliteHandle` that outlives the returned value, so
     /// that no other thread uses the connection meanwhile.
     pub(crate) unsafe fn ny(db: NonNull<ffi::sqlite3>) -> Self {
-        Direkte { db }
+        Direkte {
+            db,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Statements kept for reuse (tests).
+    #[cfg(test)]
+    fn gemte(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// How often SQLite parsed and planned the kept statement of `tekst` again (tests).
+    #[cfg(test)]
+    fn genforberedt(&self, tekst: &str) -> Option<c_int> {
+        let s = self.cache.get(tekst)?;
+        // SAFETY: a kept statement, not in use.
+        Some(unsafe { ffi::sqlite3_stmt_status(s.as_ptr(), ffi::SQLITE_STMTSTATUS_REPREPARE, 0) })
     }
 
     fn fejl(&self, ctx: &str, rc: c_int) -> StoreError {
@@ -67,17 +102,28 @@ impl Direkte {
     }
 
     fn prepare(&mut self, q: Sql, ctx: &str) -> StoreResult<Stmt<'_>> {
+        if let Some(raw) = self.cache.remove(&q.text) {
+            let stmt = Stmt {
+                con: self,
+                raw,
+                binds: q.binds,
+                tekst: Some(q.text),
+            };
+            return stmt.bind(ctx);
+        }
         let mut raw = ptr::null_mut();
         let mut hale: *const c_char = ptr::null();
         let len = c_int::try_from(q.text.len())
             .map_err(|_| StoreError::Backend(format!("{ctx}: statement too long")))?;
         // SAFETY: valid handle; the text pointer and length describe `q.text`, which lives
-        // through the call; SQLite writes `raw` and `hale`.
+        // through the call; SQLite writes `raw` and `hale`. PERSISTENT: the statement is
+        // meant to be kept and reused.
         let rc = unsafe {
-            ffi::sqlite3_prepare_v2(
+            ffi::sqlite3_prepare_v3(
                 self.db.as_ptr(),
                 q.text.as_ptr().cast(),
                 len,
+                ffi::SQLITE_PREPARE_PERSISTENT,
                 &mut raw,
                 &mut hale,
             )
@@ -88,15 +134,17 @@ impl Direkte {
         let Some(raw) = NonNull::new(raw) else {
             return Err(StoreError::Backend(format!("{ctx}: empty statement")));
         };
+        // One statement per Sql, as on the sqlx path with prepared statements.
+        // SAFETY: `hale` points into `q.text` (or at its end).
+        let brugt = unsafe { hale.offset_from(q.text.as_ptr().cast()) } as usize;
+        let enkelt = q.text[brugt.min(q.text.len())..].trim().is_empty();
         let stmt = Stmt {
             con: self,
             raw,
             binds: q.binds,
+            tekst: enkelt.then_some(q.text),
         };
-        // One statement per Sql, as on the sqlx path with prepared statements.
-        // SAFETY: `hale` points into `q.text` (or at its end).
-        let brugt = unsafe { hale.offset_from(q.text.as_ptr().cast()) } as usize;
-        if !q.text[brugt.min(q.text.len())..].trim().is_empty() {
+        if !enkelt {
             return Err(StoreError::Backend(format!(
                 "{ctx}: more than one statement in one Sql"
             )));
@@ -155,11 +203,14 @@ impl Direkte {
 }
 
 /// A prepared statement with its bound values (they stay here, so SQLite may point at them:
-/// `SQLITE_STATIC`); finalised on drop.
+/// `SQLITE_STATIC`). On drop it is reset, its values unbound, and kept in the connection's
+/// cache under its text; finalised instead when it has no text to be kept under or cannot
+/// be reset.
 struct Stmt<'c> {
     con: &'c mut Direkte,
     raw: NonNull<ffi::sqlite3_stmt>,
     binds: Vec<Bind>,
+    tekst: Option<String>,
 }
 
 impl Stmt<'_> {
@@ -288,10 +339,44 @@ impl Raekke<'_> {
 
 impl Drop for Stmt<'_> {
     fn drop(&mut self) {
-        // SAFETY: finalised once, here.
-        unsafe {
-            ffi::sqlite3_finalize(self.raw.as_ptr());
+        let s = self.raw.as_ptr();
+        // SAFETY: a live statement; after the reset and the unbinding SQLite no longer points
+        // at `self.binds`. A statement whose last step failed reports that error again from
+        // the reset: it is not kept.
+        let kept = unsafe {
+            ffi::sqlite3_reset(s) == ffi::SQLITE_OK
+                && ffi::sqlite3_clear_bindings(s) == ffi::SQLITE_OK
+        };
+        match self.tekst.take() {
+            Some(tekst) if kept => {
+                if self.con.cache.len() >= MAKS_CACHE {
+                    self.con.ryd_cache();
+                }
+                self.con.cache.insert(tekst, self.raw);
+            }
+            // SAFETY: finalised once, here; it is in no cache.
+            _ => unsafe {
+                ffi::sqlite3_finalize(s);
+            },
         }
+    }
+}
+
+impl Direkte {
+    /// Finalise every kept statement.
+    fn ryd_cache(&mut self) {
+        for (_, s) in self.cache.drain() {
+            // SAFETY: kept statements are reset and in no use; each is finalised once.
+            unsafe {
+                ffi::sqlite3_finalize(s.as_ptr());
+            }
+        }
+    }
+}
+
+impl Drop for Direkte {
+    fn drop(&mut self) {
+        self.ryd_cache();
     }
 }
 
@@ -309,6 +394,8 @@ pub(crate) async fn laes<T>(
     // SAFETY: `laas` lives until the end of this function, after every use of `d`.
     let mut d = unsafe { Direkte::ny(laas.as_raw_handle()) };
     let r = arbejde(&mut d);
+    // Its kept statements are finalised while the handle is still ours.
+    drop(d);
     drop(laas);
     r
 }
@@ -338,6 +425,234 @@ pub(crate) async fn transaktion<T>(
         r
     })
     .await
+}
+
+/// One of fki's own read connections: opened and closed here, never lent to sqlx.
+struct EgenForbindelse(Direkte);
+
+// SAFETY: the connection is opened with `SQLITE_OPEN_NOMUTEX` (SQLite's multi-thread mode): it
+// may be used from any thread as long as one thread at a time uses it, which the `Mutex`
+// around it in [`Laesere`] ensures. Its statements belong to it and move with it.
+unsafe impl Send for EgenForbindelse {}
+
+impl EgenForbindelse {
+    fn aabn(sti: &Path, pragmaer: &[String]) -> StoreResult<Self> {
+        const CTX: &str = "opening a direct SQLite read connection";
+        let navn = CString::new(sti.as_os_str().as_encoded_bytes())
+            .map_err(|_| StoreError::Backend(format!("{CTX}: NUL in {}", sti.display())))?;
+        let mut db = ptr::null_mut();
+        // SAFETY: a NUL-terminated file name; SQLite writes `db` (a handle even on most
+        // failures, closed below).
+        let rc = unsafe {
+            ffi::sqlite3_open_v2(
+                navn.as_ptr(),
+                &mut db,
+                ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_NOMUTEX,
+                ptr::null(),
+            )
+        };
+        let Some(db) = NonNull::new(db) else {
+            return Err(StoreError::Backend(format!("{CTX}: out of memory")));
+        };
+        // From here the handle is closed on every path (drop).
+        // SAFETY: a handle no one else has.
+        let mut f = EgenForbindelse(unsafe { Direkte::ny(db) });
+        if rc != ffi::SQLITE_OK {
+            return Err(f.0.fejl(CTX, rc));
+        }
+        // Plans that do not depend on bound values (SQLite's "query planner stability
+        // guarantee"). Without it, SQLite with STAT4 statistics (which the bundled library
+        // gathers) marks a kept statement for a fresh parse and plan whenever a value is bound
+        // to a parameter its plan looked at, which the push workers' queue read does for every
+        // dueslag: the cache would save nothing.
+        // SAFETY: a valid handle; ENABLE_QPSG takes an int and a nullable int pointer.
+        let rc = unsafe {
+            ffi::sqlite3_db_config(
+                db.as_ptr(),
+                ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
+                1 as c_int,
+                ptr::null_mut::<c_int>(),
+            )
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(f.0.fejl(CTX, rc));
+        }
+        for p in pragmaer {
+            f.0.exec(p, CTX)?;
+        }
+        // Pragmas run once: do not keep them.
+        f.0.ryd_cache();
+        Ok(f)
+    }
+}
+
+impl Drop for EgenForbindelse {
+    fn drop(&mut self) {
+        self.0.ryd_cache();
+        // SAFETY: every statement of the connection is finalised (its cache is the only place
+        // statements outlive a call); the handle is closed once, here.
+        let rc = unsafe { ffi::sqlite3_close(self.0.db.as_ptr()) };
+        if rc != ffi::SQLITE_OK {
+            tracing::error!(rc, "closing a direct SQLite read connection failed");
+        }
+    }
+}
+
+/// fki's own read connections to a SQLite file, for the short reads of the Beskedfordeler's
+/// hot path (a push worker's queue head, a pull, a dueslag). A read runs on the calling
+/// thread, on the first connection not in use, with the statements that connection prepared
+/// before: no pool checkout, no hand-over to sqlx's connection thread, no parse and plan.
+/// Each connection is `query_only`; in WAL mode it reads the last committed state and never
+/// waits for the writer. A read that finds every connection in use waits for one (reads here
+/// take microseconds; there are as many connections as the reader pool has).
+pub(crate) struct Laesere {
+    forbindelser: Vec<Mutex<EgenForbindelse>>,
+    naeste: AtomicUsize,
+}
+
+impl std::fmt::Debug for Laesere {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Laesere")
+            .field("forbindelser", &self.forbindelser.len())
+            .finish()
+    }
+}
+
+impl Laesere {
+    /// Open `antal` (at least 1) connections to the database file `sti`, each set up with
+    /// `pragmaer` (statements such as `PRAGMA cache_size = -32768`) and `query_only`.
+    pub(crate) fn aabn(sti: &Path, antal: usize, pragmaer: &[String]) -> StoreResult<Self> {
+        let mut alle: Vec<String> = pragmaer.to_vec();
+        alle.push("PRAGMA query_only = ON".into());
+        let forbindelser = (0..antal.max(1))
+            .map(|_| EgenForbindelse::aabn(sti, &alle).map(Mutex::new))
+            .collect::<StoreResult<_>>()?;
+        Ok(Laesere {
+            forbindelser,
+            naeste: AtomicUsize::new(0),
+        })
+    }
+
+    /// Run `arbejde` on a free connection, outside any transaction (each statement sees one
+    /// snapshot).
+    pub(crate) fn laes<T>(
+        &self,
+        ctx: &str,
+        arbejde: impl FnOnce(&mut Direkte) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let n = self.forbindelser.len();
+        let start = self.naeste.fetch_add(1, Ordering::Relaxed) % n;
+        let mut vagt = None;
+        for k in 0..n {
+            if let Ok(g) = self.forbindelser[(start + k) % n].try_lock() {
+                vagt = Some(g);
+                break;
+            }
+        }
+        let mut g = match vagt {
+            Some(g) => g,
+            // Work that panicked with the lock leaves a connection outside any transaction
+            // (statements are reset when dropped): it is still good to use.
+            None => self.forbindelser[start]
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        };
+        if !g.0.autocommit() {
+            // A read never opens a transaction; one left open is rolled back, not kept.
+            g.0.exec("ROLLBACK", ctx)?;
+        }
+        arbejde(&mut g.0)
+    }
+}
+
+/// The WAL checkpoints of a SQLite file, on a thread of their own.
+///
+/// By default SQLite checkpoints from the connection that commits: the commit that takes the
+/// WAL past 1,000 pages copies them into the database file and syncs it, and the Beskedfordeler's
+/// writer, with every sender behind it waiting, paid for that. The store's writer is opened with
+/// `wal_autocheckpoint = 0`, and this thread runs the same kind of checkpoint (PASSIVE: it never
+/// waits for, and never blocks, readers or the writer) every [`KONTROLPUNKT_HVERT`] instead.
+/// Stops, after a last checkpoint, when dropped.
+pub(crate) struct Kontrolpunkter {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    traad: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How often the checkpoint thread copies the WAL into the database file.
+pub(crate) const KONTROLPUNKT_HVERT: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl std::fmt::Debug for Kontrolpunkter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kontrolpunkter")
+    }
+}
+
+impl Kontrolpunkter {
+    /// Start checkpointing the database file `sti` every `hvert`.
+    pub(crate) fn start(sti: &Path, hvert: std::time::Duration) -> StoreResult<Self> {
+        let mut f = EgenForbindelse::aabn(sti, &[])?;
+        // A connection finds out that the file is in WAL mode (and opens the WAL) when it
+        // first reads; until then a checkpoint from it does nothing.
+        f.0.exec(
+            "SELECT count(*) FROM sqlite_schema",
+            "opening the checkpoint connection",
+        )?;
+        f.0.ryd_cache();
+        let (stop, rx) = std::sync::mpsc::channel::<()>();
+        let traad = std::thread::Builder::new()
+            .name("fki-sqlite-checkpoint".into())
+            .spawn(move || {
+                loop {
+                    let slut = !matches!(
+                        rx.recv_timeout(hvert),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    );
+                    if let Err(e) = f.0.kontrolpunkt() {
+                        tracing::warn!(error = %e, "SQLite WAL checkpoint failed");
+                    }
+                    if slut {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("starting the checkpoint thread: {e}")))?;
+        Ok(Kontrolpunkter {
+            stop: Some(stop),
+            traad: Some(traad),
+        })
+    }
+}
+
+impl Drop for Kontrolpunkter {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.traad.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Direkte {
+    /// A PASSIVE checkpoint of the WAL: `(frames in the WAL, frames copied)`. Another
+    /// checkpoint running meanwhile is not an error (nothing is done).
+    fn kontrolpunkt(&mut self) -> StoreResult<(i64, i64)> {
+        let (mut log, mut kopieret): (c_int, c_int) = (0, 0);
+        // SAFETY: a valid handle; a NULL schema name means every attached database.
+        let rc = unsafe {
+            ffi::sqlite3_wal_checkpoint_v2(
+                self.db.as_ptr(),
+                ptr::null(),
+                ffi::SQLITE_CHECKPOINT_PASSIVE,
+                &mut log,
+                &mut kopieret,
+            )
+        };
+        match rc {
+            ffi::SQLITE_OK => Ok((i64::from(log), i64::from(kopieret))),
+            ffi::SQLITE_BUSY => Ok((i64::from(log), 0)),
+            rc => Err(self.fejl("checkpointing the WAL", rc)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -469,5 +784,249 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("parameter 2"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_statement_is_prepared_once_per_text_and_reused_with_other_values() {
+        let mut c = forbindelse().await;
+        let (n, gemte) = transaktion(&mut c, "test", |d| {
+            let mut n = 0;
+            for (k, v) in [("a", 1), ("b", 2), ("c", 3)] {
+                n += d.udfoer(indsaet(k, v, None), "test")?;
+            }
+            // BEGIN IMMEDIATE and the insert.
+            Ok((n, d.gemte()))
+        })
+        .await
+        .unwrap();
+        assert_eq!((n, gemte), (3, 2));
+        let q = |k: &str| {
+            let mut q = Sql::new("SELECT n FROM t WHERE k = ");
+            q.arg(Bind::Text(k.into()));
+            q
+        };
+        let tal = laes(&mut c, "test", |d| {
+            Ok((d.tal(q("b"), "test")?, d.tal(q("c"), "test")?, d.gemte()))
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            tal,
+            (vec![2], vec![3], 1),
+            "the second read reused the first's statement"
+        );
+        // Every kept statement was finalised when the handle went back: sqlx can close the
+        // connection (sqlite3_close fails while any statement is left).
+        c.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_statement_that_failed_is_not_kept() {
+        let mut c = forbindelse().await;
+        let gemte = transaktion(&mut c, "test", |d| {
+            d.udfoer(indsaet("a", 1, None), "test")?;
+            let fejl = d.udfoer(indsaet("a", 2, None), "test").unwrap_err();
+            assert!(matches!(fejl, StoreError::Conflict(_)), "{fejl:?}");
+            let efter = d.gemte();
+            // The same text again works (prepared anew) and is kept.
+            d.udfoer(indsaet("b", 3, None), "test")?;
+            Ok((efter, d.gemte()))
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            gemte,
+            (1, 2),
+            "BEGIN kept, the failed insert not; then the insert"
+        );
+        c.close().await.unwrap();
+    }
+
+    /// A file database with a row, written through sqlx.
+    async fn fil() -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        sqlx::SqliteConnection,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let sti = dir.path().join("l.db");
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&sti)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(
+            "CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT NOT NULL, x TEXT); \
+             INSERT INTO t (k, n) VALUES ('a', 1)",
+        ))
+        .execute(&mut c)
+        .await
+        .unwrap();
+        (dir, sti, c)
+    }
+
+    #[tokio::test]
+    async fn own_read_connections_see_each_commit_and_cannot_write() {
+        let (_dir, sti, mut c) = fil().await;
+        let l = Laesere::aabn(&sti, 2, &["PRAGMA cache_size = -1024".into()]).unwrap();
+        assert_eq!(l.laes("test", alle).unwrap().len(), 1);
+        transaktion(&mut c, "test", |d| d.udfoer(indsaet("b", 2, None), "test"))
+            .await
+            .unwrap();
+        assert_eq!(
+            l.laes("test", alle).unwrap().len(),
+            2,
+            "a commit is seen at once"
+        );
+        let e = l
+            .laes("test", |d| d.udfoer(indsaet("c", 3, None), "test"))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("query_only") || e.to_string().contains("readonly"),
+            "{e}"
+        );
+        // A read that leaves a transaction open (its snapshot) does not pin the next reads to
+        // that snapshot.
+        for _ in 0..2 {
+            l.laes("test", |d| {
+                d.exec("BEGIN", "test")?;
+                alle(d)
+            })
+            .unwrap();
+        }
+        transaktion(&mut c, "test", |d| d.udfoer(indsaet("c", 3, None), "test"))
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            assert_eq!(l.laes("test", alle).unwrap().len(), 3);
+        }
+        drop(l);
+        c.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn own_read_connections_serve_threads_at_once() {
+        let (_dir, sti, c) = fil().await;
+        let l = std::sync::Arc::new(Laesere::aabn(&sti, 2, &[]).unwrap());
+        let traade: Vec<_> = (0..4)
+            .map(|i| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        let mut q = Sql::new("SELECT n + ");
+                        q.arg(Bind::I64(i)).push(" FROM t WHERE k = 'a'");
+                        assert_eq!(l.laes("test", |d| d.tal(q, "test")).unwrap(), vec![1 + i]);
+                    }
+                })
+            })
+            .collect();
+        for t in traade {
+            t.join().unwrap();
+        }
+        drop(c);
+    }
+
+    /// A table whose statistics (STAT4, after ANALYZE) make the planner look at the value
+    /// bound to `k`: one common value and many rare ones.
+    async fn skaev_fil() -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        sqlx::SqliteConnection,
+    ) {
+        let (dir, sti, mut c) = fil().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(
+            "CREATE TABLE s (k TEXT NOT NULL, n BIGINT NOT NULL); CREATE INDEX s_k ON s (k); \
+             WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 2000) \
+             INSERT INTO s SELECT CASE WHEN i % 10 = 0 THEN 'r' || i ELSE 'ofte' END, i FROM r; \
+             ANALYZE",
+        ))
+        .execute(&mut c)
+        .await
+        .unwrap();
+        (dir, sti, c)
+    }
+
+    fn tael_k(k: &str) -> Sql {
+        let mut q = Sql::new("SELECT count(*) FROM s WHERE k = ");
+        q.arg(Bind::Text(k.into()));
+        q
+    }
+
+    #[tokio::test]
+    async fn own_read_connections_keep_their_plans_whatever_value_is_bound() {
+        let (_dir, sti, mut c) = skaev_fil().await;
+        let tekst = tael_k("").text;
+        // sqlx's connection (default settings): binding another value makes SQLite parse and
+        // plan the kept statement again. This is what the test guards against below.
+        let igen = laes(&mut c, "test", |d| {
+            for k in ["ofte", "r10", "r20", "ofte"] {
+                d.tal(tael_k(k), "test")?;
+            }
+            Ok(d.genforberedt(&tekst))
+        })
+        .await
+        .unwrap();
+        assert!(igen.is_some_and(|n| n > 0), "{igen:?}");
+        let l = Laesere::aabn(&sti, 1, &[]).unwrap();
+        let (antal, igen) = l
+            .laes("test", |d| {
+                let mut antal = Vec::new();
+                for k in ["ofte", "r10", "r20", "ofte"] {
+                    antal.extend(d.tal(tael_k(k), "test")?);
+                }
+                Ok((antal, d.genforberedt(&tekst)))
+            })
+            .unwrap();
+        assert_eq!(antal, vec![1800, 1, 1, 1800]);
+        assert_eq!(igen, Some(0), "the kept statement was used as it was");
+        drop(l);
+        c.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_checkpoint_thread_copies_the_wal_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let sti = dir.path().join("k.db");
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&sti)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .pragma("wal_autocheckpoint", "0");
+        let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(
+            "CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT NOT NULL, x TEXT)",
+        ))
+        .execute(&mut c)
+        .await
+        .unwrap();
+        let stoerrelse = || std::fs::metadata(&sti).unwrap().len();
+        let foer = stoerrelse();
+        for i in 0..200 {
+            transaktion(&mut c, "test", |d| {
+                d.udfoer(
+                    indsaet(&format!("{i:0>200}"), i, Some(&"x".repeat(2000))),
+                    "test",
+                )
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(
+            stoerrelse(),
+            foer,
+            "no automatic checkpoint: the rows are in the WAL only"
+        );
+        let k = Kontrolpunkter::start(&sti, std::time::Duration::from_millis(20)).unwrap();
+        let frist = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while stoerrelse() < foer + 200 * 2000 {
+            assert!(
+                std::time::Instant::now() < frist,
+                "no checkpoint within 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Stops when dropped (joins its thread).
+        drop(k);
+        c.close().await.unwrap();
     }
 }
