@@ -262,7 +262,7 @@ impl Filter {
             Filter::Betingelse(felt, op) => {
                 let mut hit = false;
                 values(ctx, *felt, &mut |v| {
-                    if !hit && op_holds(op, &v.vaerdi(), lister) {
+                    if !hit && v.med_vaerdi(|v| op_holds(op, v, lister)) {
                         hit = true;
                     }
                 });

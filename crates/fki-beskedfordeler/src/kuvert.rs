@@ -56,9 +56,17 @@ pub enum UnikId {
 impl UnikId {
     /// The value as a filter compares it: the UUID in lower-case hyphenated form, or the URN.
     pub fn vaerdi(&self) -> String {
+        self.med_vaerdi(str::to_owned)
+    }
+
+    /// `f` of [`UnikId::vaerdi`], without allocating (filters compare every value of a message
+    /// against every abonnement).
+    pub fn med_vaerdi<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         match self {
-            UnikId::Uuid(u) => u.to_string(),
-            UnikId::Urn(s) => s.clone(),
+            UnikId::Uuid(u) => f(u
+                .hyphenated()
+                .encode_lower(&mut [0u8; uuid::fmt::Hyphenated::LENGTH])),
+            UnikId::Urn(s) => f(s),
         }
     }
 
@@ -1059,6 +1067,19 @@ impl Haendelsesbesked {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_is_the_lower_case_uuid_or_the_urn() {
+        let u: Uuid = "5D0F5C6A-7B2E-4F7A-9C1D-2E3F4A5B6C7D".parse().unwrap();
+        assert_eq!(
+            UnikId::Uuid(u).vaerdi(),
+            "5d0f5c6a-7b2e-4f7a-9c1d-2e3f4a5b6c7d"
+        );
+        assert_eq!(UnikId::Uuid(u).med_vaerdi(str::len), 36);
+        let urn = UnikId::urn("urn:oio:kle:32.00.00").unwrap();
+        assert!(urn.med_vaerdi(|v| v == urn.vaerdi()));
+        assert_eq!(urn.to_string(), urn.vaerdi());
+    }
 
     #[test]
     fn urn_forms_are_checked() {
