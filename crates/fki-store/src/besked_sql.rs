@@ -766,33 +766,40 @@ pub(crate) fn kvitter_mange(dueslag: Uuid, loebenr: &[i64], nu: i64) -> Sql {
 }
 
 /// Klar → Kvitteret for the `(dueslag, loebenr)` pairs (at most
-/// [`crate::besked::KVITTER_CHUNK`], not empty), padded like [`kvitter_mange`]; returns the
-/// pairs changed.
+/// [`crate::besked::KVITTER_CHUNK`], not empty); returns the pairs changed. The pairs are
+/// joined in (`UPDATE … FROM (VALUES …)`), so that each is one lookup of its levering: a
+/// row-value `IN (VALUES …)` made SQLite read every Klar levering (the whole backlog) per
+/// statement; `status || ''` keeps SQLite's planner, which without statistics takes the
+/// status index for selective, from starting there. Repeated pairs are sent once, and the list is padded to a power of two with a
+/// pair no levering has (`''`, -1), so the statement caches see few shapes.
 pub(crate) fn kvitter_par(par: &[(Uuid, i64)], nu: i64) -> Sql {
     debug_assert!(!par.is_empty() && par.len() <= crate::besked::KVITTER_CHUNK);
+    let mut unikke: Vec<(String, i64)> = par.iter().map(|(d, l)| (d.to_string(), *l)).collect();
+    unikke.sort_unstable();
+    unikke.dedup();
+    let n = unikke.len().next_power_of_two();
     let mut q = Sql::new(&format!(
         "UPDATE besked_levering SET status = '{}', leveret = ",
         LeveringStatus::Kvitteret.as_str()
     ));
-    q.arg(Bind::I64(nu)).push(&format!(
-        " WHERE status = '{}' AND (dueslag, loebenr) IN (VALUES ",
-        klar()
-    ));
-    let last = *par.last().expect("not empty");
-    let n = par.len().next_power_of_two();
-    for (i, (d, l)) in par
-        .iter()
-        .copied()
-        .chain(std::iter::repeat(last))
+    q.arg(Bind::I64(nu)).push(" FROM (VALUES ");
+    for (i, (d, l)) in unikke
+        .into_iter()
+        .chain(std::iter::repeat((String::new(), -1)))
         .take(n)
         .enumerate()
     {
         if i > 0 {
             q.push(", ");
         }
-        q.list([Bind::Text(d.to_string()), Bind::I64(l)]);
+        q.list([Bind::Text(d), Bind::I64(l)]);
     }
-    q.push(") RETURNING dueslag, loebenr");
+    q.push(&format!(
+        ") AS v WHERE besked_levering.dueslag = v.column1 \
+         AND besked_levering.loebenr = v.column2 AND besked_levering.status || '' = '{}' \
+         RETURNING besked_levering.dueslag, besked_levering.loebenr",
+        klar()
+    ));
     q
 }
 

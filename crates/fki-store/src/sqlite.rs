@@ -51,6 +51,10 @@ pub struct SqliteTuning {
     /// process's resident set counts each mapping's pages, so this multiplies by
     /// `readers + 1` in `ps`/`VmHWM` even though the pages are shared page cache.
     pub mmap_mib: u32,
+    /// WAL pages after which a commit copies the WAL into the database file
+    /// (`FKI_SQLITE_WAL_PAGES`, SQLite's `wal_autocheckpoint`; default SQLite's 1,000). More
+    /// pages: fewer, longer checkpoints, and pages changed again and again copied less often.
+    pub wal_pages: u32,
 }
 
 impl Default for SqliteTuning {
@@ -59,6 +63,7 @@ impl Default for SqliteTuning {
             readers: 4,
             cache_mib: 32,
             mmap_mib: 0,
+            wal_pages: 1000,
         }
     }
 }
@@ -92,6 +97,7 @@ impl SqliteTuning {
             readers: var("FKI_SQLITE_READERS", d.readers, 1)?,
             cache_mib: var("FKI_SQLITE_CACHE_MB", d.cache_mib, 1)?,
             mmap_mib: var("FKI_SQLITE_MMAP_MB", d.mmap_mib, 0)?,
+            wal_pages: var("FKI_SQLITE_WAL_PAGES", d.wal_pages, 1)?,
         })
     }
 }
@@ -101,7 +107,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The pragmas every connection is opened with (name, value), sqlx's and
 /// [`crate::sqlite_direkte::Laesere`]'s alike.
-fn pragmaer(tuning: &SqliteTuning) -> [(&'static str, String); 4] {
+fn pragmaer(tuning: &SqliteTuning) -> [(&'static str, String); 5] {
     [
         // PostgreSQL's LIKE is case-sensitive; make SQLite's agree (facts are lower-cased by
         // the engine already, `sti` is not).
@@ -115,6 +121,7 @@ fn pragmaer(tuning: &SqliteTuning) -> [(&'static str, String); 4] {
         // into their own (see [`SqliteTuning::mmap_mib`] for its cost in RSS).
         ("mmap_size", (u64::from(tuning.mmap_mib) << 20).to_string()),
         ("temp_store", "MEMORY".into()),
+        ("wal_autocheckpoint", tuning.wal_pages.to_string()),
     ]
 }
 
@@ -126,8 +133,8 @@ pub struct SqliteStore {
     /// Read connections of fki's own for the Beskedfordeler's hot reads
     /// ([`crate::sqlite_direkte::Laesere`]); `None` for an in-memory database.
     laesere: Option<std::sync::Arc<crate::sqlite_direkte::Laesere>>,
-    /// The WAL checkpoints of a file database, off the writer's commits (stopped with the
-    /// last clone of the store).
+    /// A file database's WAL copied ahead of the writer's checkpoints (stopped with the last
+    /// clone of the store).
     _kontrolpunkter: Option<std::sync::Arc<crate::sqlite_direkte::Kontrolpunkter>>,
 }
 
@@ -188,13 +195,6 @@ impl SqliteStore {
         let opts = pragmaer
             .iter()
             .fold(opts, |o, (k, v)| o.pragma(*k, v.clone()));
-        // A file database's checkpoints run on a thread of their own (below), not in the
-        // writer's commits.
-        let writer_opts = if memory {
-            opts.clone()
-        } else {
-            opts.clone().pragma("wal_autocheckpoint", "0")
-        };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -204,7 +204,7 @@ impl SqliteStore {
             // As for the readers: no ping per checkout. Every write (a group commit of
             // messages, each acknowledgement of a levering) checks the one writer out.
             .test_before_acquire(false)
-            .connect_with(writer_opts)
+            .connect_with(opts.clone())
             .await
             .map_err(db_err("opening SQLite database"))?;
         MIGRATOR
@@ -492,8 +492,16 @@ mod tests {
     #[test]
     fn tuning_defaults_and_overrides() {
         assert_eq!(tuning(&[]).unwrap(), SqliteTuning::default());
-        let t = tuning(&[("FKI_SQLITE_MMAP_MB", "256"), ("FKI_SQLITE_READERS", " 2 ")]).unwrap();
-        assert_eq!((t.readers, t.cache_mib, t.mmap_mib), (2, 32, 256));
+        let t = tuning(&[
+            ("FKI_SQLITE_MMAP_MB", "256"),
+            ("FKI_SQLITE_READERS", " 2 "),
+            ("FKI_SQLITE_WAL_PAGES", "4000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (t.readers, t.cache_mib, t.mmap_mib, t.wal_pages),
+            (2, 32, 256, 4000)
+        );
     }
 
     #[test]
@@ -505,5 +513,80 @@ mod tests {
         );
         let e = tuning(&[("FKI_SQLITE_CACHE_MB", "lots")]).unwrap_err();
         assert!(e.contains("FKI_SQLITE_CACHE_MB"), "{e}");
+    }
+
+    /// The WAL stays bounded under a stream of commits with reads in between (SQLite's
+    /// automatic checkpoint, in the committing connection, lets the next write start the WAL
+    /// over; checkpoints run elsewhere, racing the writes, never did and the WAL grew without
+    /// end).
+    #[tokio::test]
+    async fn the_wal_stays_bounded_while_messages_stream_in() {
+        use crate::besked::{BeskedStore, Dueslag, Leveringsform, NyBesked};
+        let dir = tempfile::tempdir().unwrap();
+        let sti = dir.path().join("fki.sqlite");
+        let s = super::SqliteStore::open_path(&sti).await.unwrap();
+        let d = Dueslag {
+            uuid: uuid::Uuid::new_v4(),
+            navn: "wal".into(),
+            ejer: uuid::Uuid::new_v4(),
+            myndighed: "29189846".into(),
+            aktiv: true,
+            levering: Leveringsform::Pull,
+            maks_forsoeg: 3,
+            oprettet: 0,
+        };
+        s.opret_dueslag(&d).await.unwrap();
+        let fyld = "x".repeat(8000);
+        let mut stoerst = 0;
+        // 3,000 messages of 8 kB: 24 MB, six times the WAL's automatic checkpoint size.
+        for runde in 0..300 {
+            let beskeder = (0..10)
+                .map(|i| NyBesked {
+                    besked_id: uuid::Uuid::new_v4(),
+                    afsender: uuid::Uuid::nil(),
+                    myndighed: "29189846".into(),
+                    modtaget: runde * 10 + i,
+                    xml: format!("<Haendelsesbesked>{fyld}</Haendelsesbesked>"),
+                    dueslag: vec![d.uuid],
+                })
+                .collect();
+            s.modtag(beskeder).await.unwrap();
+            assert!(!s.klar(d.uuid, i64::MAX, 1).await.unwrap().is_empty());
+            let wal = std::fs::metadata(dir.path().join("fki.sqlite-wal"))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            stoerst = stoerst.max(wal);
+        }
+        assert!(stoerst < 8 << 20, "the WAL grew to {stoerst} bytes");
+    }
+
+    /// Acknowledging a group of leveringer looks each one up; it does not read the dueslag's
+    /// whole backlog of Klar leveringer (nor the table).
+    #[tokio::test]
+    async fn acknowledging_looks_each_levering_up() {
+        let s = super::SqliteStore::open_url("sqlite::memory:")
+            .await
+            .unwrap();
+        let mut q = crate::besked_sql::kvitter_par(
+            &[(uuid::Uuid::new_v4(), 1), (uuid::Uuid::new_v4(), 2)],
+            0,
+        );
+        q.text = format!("EXPLAIN QUERY PLAN {}", q.text);
+        let mut conn = s.writer.acquire().await.unwrap();
+        let plan =
+            crate::sqlite_direkte::laes(&mut conn, "test", |d| d.raekker(q, "test", |r| r.text(3)))
+                .await
+                .unwrap();
+        let levering: Vec<&String> = plan
+            .iter()
+            .filter(|l| l.contains("besked_levering"))
+            .collect();
+        assert!(
+            !levering.is_empty()
+                && levering
+                    .iter()
+                    .all(|l| l.starts_with("SEARCH") && l.contains("loebenr=?")),
+            "{plan:?}"
+        );
     }
 }

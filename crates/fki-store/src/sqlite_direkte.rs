@@ -111,17 +111,18 @@ impl Direkte {
             };
             return stmt.bind(ctx);
         }
+        let tekst = nummererede_parametre(&q.text);
         let mut raw = ptr::null_mut();
         let mut hale: *const c_char = ptr::null();
-        let len = c_int::try_from(q.text.len())
+        let len = c_int::try_from(tekst.len())
             .map_err(|_| StoreError::Backend(format!("{ctx}: statement too long")))?;
-        // SAFETY: valid handle; the text pointer and length describe `q.text`, which lives
+        // SAFETY: valid handle; the text pointer and length describe `tekst`, which lives
         // through the call; SQLite writes `raw` and `hale`. PERSISTENT: the statement is
         // meant to be kept and reused.
         let rc = unsafe {
             ffi::sqlite3_prepare_v3(
                 self.db.as_ptr(),
-                q.text.as_ptr().cast(),
+                tekst.as_ptr().cast(),
                 len,
                 ffi::SQLITE_PREPARE_PERSISTENT,
                 &mut raw,
@@ -135,9 +136,9 @@ impl Direkte {
             return Err(StoreError::Backend(format!("{ctx}: empty statement")));
         };
         // One statement per Sql, as on the sqlx path with prepared statements.
-        // SAFETY: `hale` points into `q.text` (or at its end).
-        let brugt = unsafe { hale.offset_from(q.text.as_ptr().cast()) } as usize;
-        let enkelt = q.text[brugt.min(q.text.len())..].trim().is_empty();
+        // SAFETY: `hale` points into `tekst` (or at its end).
+        let brugt = unsafe { hale.offset_from(tekst.as_ptr().cast()) } as usize;
+        let enkelt = tekst[brugt.min(tekst.len())..].trim().is_empty();
         let stmt = Stmt {
             con: self,
             raw,
@@ -202,6 +203,28 @@ impl Direkte {
     }
 }
 
+/// `text` with every `$N` outside quotes written `?N`. Both are parameter N to SQLite, but it
+/// looks a `$N` up by name (in a list, per parameter: quadratic in a statement of many rows,
+/// such as the multi-row inserts here) where `?N` is its index.
+fn nummererede_parametre(text: &str) -> String {
+    let mut ud = String::with_capacity(text.len());
+    let mut citat: Option<char> = None;
+    let mut tegn = text.chars().peekable();
+    while let Some(c) = tegn.next() {
+        match (citat, c) {
+            (None, '\'' | '"' | '`') => citat = Some(c),
+            (Some(q), _) if c == q => citat = None,
+            (None, '$') if tegn.peek().is_some_and(char::is_ascii_digit) => {
+                ud.push('?');
+                continue;
+            }
+            _ => {}
+        }
+        ud.push(c);
+    }
+    ud
+}
+
 /// A prepared statement with its bound values (they stay here, so SQLite may point at them:
 /// `SQLITE_STATIC`). On drop it is reset, its values unbound, and kept in the connection's
 /// cache under its text; finalised instead when it has no text to be kept under or cannot
@@ -214,28 +237,22 @@ struct Stmt<'c> {
 }
 
 impl Stmt<'_> {
-    /// Bind `binds[N-1]` to the parameter named `$N` (SQLite numbers named parameters in the
-    /// order they first appear, which need not be N's order), as sqlx does.
+    /// Bind `binds[N-1]` to parameter N (`?N`, written `$N` in the [`Sql`]: see
+    /// [`nummererede_parametre`]).
     fn bind(self, ctx: &str) -> StoreResult<Self> {
         let s = self.raw.as_ptr();
-        // SAFETY: `s` is a live statement.
+        // SAFETY: `s` is a live statement. With numbered parameters the count is the largest
+        // N used.
         let n = unsafe { ffi::sqlite3_bind_parameter_count(s) };
-        for k in 1..=n {
-            // SAFETY: `k` is within 1..=n; the name is NUL-terminated and owned by SQLite.
-            let navn = unsafe { ffi::sqlite3_bind_parameter_name(s, k) };
-            let nr = (!navn.is_null())
-                .then(|| unsafe { CStr::from_ptr(navn) }.to_bytes())
-                .and_then(|b| b.strip_prefix(b"$"))
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .and_then(|t| t.parse::<usize>().ok());
-            let Some(b) = nr.and_then(|nr| self.binds.get(nr.wrapping_sub(1))) else {
-                return Err(StoreError::Backend(format!(
-                    "{ctx}: parameter {k} is not $N for one of the {} values",
-                    self.binds.len()
-                )));
-            };
-            // SAFETY: the values live in `self.binds` until the statement is finalised
-            // (`SQLITE_STATIC`); lengths are their byte lengths.
+        if n.max(0) as usize > self.binds.len() {
+            return Err(StoreError::Backend(format!(
+                "{ctx}: parameter {n} has no value among the {} given",
+                self.binds.len()
+            )));
+        }
+        for (k, b) in (1..=n).zip(&self.binds) {
+            // SAFETY: the values live in `self.binds` until the statement is reset and its
+            // values unbound, or finalised (`SQLITE_STATIC`); lengths are their byte lengths.
             let rc = unsafe {
                 match b {
                     Bind::I64(v) | Bind::OptI64(Some(v)) => ffi::sqlite3_bind_int64(s, k, *v),
@@ -567,19 +584,22 @@ impl Laesere {
 
 /// The WAL checkpoints of a SQLite file, on a thread of their own.
 ///
-/// By default SQLite checkpoints from the connection that commits: the commit that takes the
-/// WAL past 1,000 pages copies them into the database file and syncs it, and the Beskedfordeler's
-/// writer, with every sender behind it waiting, paid for that. The store's writer is opened with
-/// `wal_autocheckpoint = 0`, and this thread runs the same kind of checkpoint (PASSIVE: it never
-/// waits for, and never blocks, readers or the writer) every [`KONTROLPUNKT_HVERT`] instead.
-/// Stops, after a last checkpoint, when dropped.
+/// SQLite checkpoints from the connection that commits: the commit that takes the WAL past
+/// `wal_autocheckpoint` pages copies them into the database file and syncs it, and the
+/// Beskedfordeler's writer, with every sender behind it waiting, pays for that. This thread
+/// copies the WAL ahead of it (PASSIVE checkpoints: they never wait for, and never block,
+/// readers or the writer) every [`KONTROLPUNKT_HVERT`], so that the writer's own checkpoint
+/// finds little left to copy and sync. The writer's checkpoint stays: only a checkpoint that
+/// finishes between two commits lets the next commit start the WAL over, and this thread's,
+/// racing the commits, seldom does (alone, it let the WAL grow without end under a steady
+/// stream). Stops, after a last checkpoint, when dropped.
 pub(crate) struct Kontrolpunkter {
     stop: Option<std::sync::mpsc::Sender<()>>,
     traad: Option<std::thread::JoinHandle<()>>,
 }
 
 /// How often the checkpoint thread copies the WAL into the database file.
-pub(crate) const KONTROLPUNKT_HVERT: std::time::Duration = std::time::Duration::from_millis(200);
+pub(crate) const KONTROLPUNKT_HVERT: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl std::fmt::Debug for Kontrolpunkter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -983,6 +1003,22 @@ mod tests {
         c.close().await.unwrap();
     }
 
+    #[test]
+    fn dollar_parameters_become_numbered_ones_outside_quotes_only() {
+        assert_eq!(
+            nummererede_parametre(r#"SELECT '$1', "$2", $3, $10 || 'it''s $4', a$ FROM t"#),
+            r#"SELECT '$1', "$2", ?3, ?10 || 'it''s $4', a$ FROM t"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dollar_inside_a_string_is_text_not_a_parameter() {
+        let mut c = forbindelse().await;
+        let mut q = Sql::new("SELECT '$1 kr', ");
+        q.arg(Bind::I64(5));
+        let r = laes(&mut c, "test", |d| d.par(q, "test")).await.unwrap();
+        assert_eq!(r, vec![("$1 kr".into(), 5)]);
+    }
     #[tokio::test]
     async fn the_checkpoint_thread_copies_the_wal_into_the_database_file() {
         let dir = tempfile::tempdir().unwrap();
