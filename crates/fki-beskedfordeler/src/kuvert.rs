@@ -108,7 +108,7 @@ impl UnikId {
 
 impl fmt::Display for UnikId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.vaerdi())
+        self.med_vaerdi(|v| f.write_str(v))
     }
 }
 

@@ -201,6 +201,15 @@ impl Direkte {
         // SAFETY: valid handle.
         unsafe { ffi::sqlite3_get_autocommit(self.db.as_ptr()) != 0 }
     }
+
+    /// Roll back a transaction left open on the connection; whether there was one.
+    fn rul_aaben_tilbage(&mut self, ctx: &str) -> StoreResult<bool> {
+        if self.autocommit() {
+            return Ok(false);
+        }
+        self.exec("ROLLBACK", ctx)?;
+        Ok(true)
+    }
 }
 
 /// `text` with every `$N` outside quotes written `?N`. Both are parameter N to SQLite, but it
@@ -425,11 +434,10 @@ pub(crate) async fn transaktion<T>(
     arbejde: impl FnOnce(&mut Direkte) -> StoreResult<T>,
 ) -> StoreResult<T> {
     laes(conn, ctx, |d| {
-        if !d.autocommit() {
+        if d.rul_aaben_tilbage(ctx)? {
             // Left open by work that did not finish (a panic): whatever it did was never
-            // committed, so undo it rather than lose the connection for good.
+            // committed, so it is undone rather than the connection lost for good.
             tracing::error!("{ctx}: the connection was left inside a transaction; rolled back");
-            d.exec("ROLLBACK", ctx)?;
         }
         d.exec("BEGIN IMMEDIATE", ctx)?;
         let r = arbejde(d).and_then(|v| d.exec("COMMIT", ctx).map(|()| v));
@@ -574,10 +582,8 @@ impl Laesere {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         };
-        if !g.0.autocommit() {
-            // A read never opens a transaction; one left open is rolled back, not kept.
-            g.0.exec("ROLLBACK", ctx)?;
-        }
+        // A read never opens a transaction; one left open is rolled back, not kept.
+        g.0.rul_aaben_tilbage(ctx)?;
         arbejde(&mut g.0)
     }
 }
