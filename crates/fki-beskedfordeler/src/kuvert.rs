@@ -915,6 +915,27 @@ impl W {
         }
     }
 
+    fn leverancerute(&mut self, r: &Leverancerute) {
+        self.open("Leverancerute");
+        self.opt_id("Fordelingssystem", &r.fordelingssystem);
+        self.tid("ModtagelsesTidspunkt", &r.modtagelses_tidspunkt);
+        self.tid("LeveranceTidspunkt", &r.leverance_tidspunkt);
+        self.aktoer("ModtagetFraSystem", &r.modtaget_fra_system);
+        self.opt_id("ErLeveretIHenholdTil", &r.er_leveret_i_henhold_til);
+        if let Some(u) = &r.lokal_udvidelse {
+            self.open("LeveranceruteLokalUdvidelse");
+            self.text(
+                "AntalLeveranceforsoeg",
+                &u.antal_leveranceforsoeg.map(|n| n.to_string()),
+            );
+            for x in &u.andet {
+                self.out.push_str(x);
+            }
+            self.close("LeveranceruteLokalUdvidelse");
+        }
+        self.close("Leverancerute");
+    }
+
     fn text(&mut self, name: &str, v: &Option<String>) {
         if let Some(t) = v {
             self.open(name);
@@ -924,11 +945,22 @@ impl W {
     }
 }
 
+/// `<ns2:Leverancerute>…</ns2:Leverancerute>` of `r`, for a place where `ns2` is bound to
+/// [`NS_KUVERT`] and the default namespace is [`NS_SAGDOK`] (as inside [`Haendelsesbesked::to_xml`]).
+pub(crate) fn leverancerute_xml(r: &Leverancerute) -> String {
+    let mut w = W { out: String::new() };
+    w.leverancerute(r);
+    w.out
+}
+
+/// The XML declaration every written document starts with.
+pub(crate) const XML_DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n";
+
 impl Haendelsesbesked {
     /// A standalone document: `<ns2:Haendelsesbesked xmlns="urn:oio:sagdok:3.0.0"
     /// xmlns:ns2="urn:oio:besked:kuvert:1.0">`.
     pub fn to_xml(&self) -> String {
-        let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n");
+        let mut s = String::from(XML_DECL);
         s.push_str(&self.element(&format!(" xmlns=\"{NS_SAGDOK}\" xmlns:ns2=\"{NS_KUVERT}\"")));
         s
     }
@@ -1009,24 +1041,7 @@ impl Haendelsesbesked {
         if let Some(ruter) = &l.leveranceruter {
             w.open("Leveranceruter");
             for r in ruter {
-                w.open("Leverancerute");
-                w.opt_id("Fordelingssystem", &r.fordelingssystem);
-                w.tid("ModtagelsesTidspunkt", &r.modtagelses_tidspunkt);
-                w.tid("LeveranceTidspunkt", &r.leverance_tidspunkt);
-                w.aktoer("ModtagetFraSystem", &r.modtaget_fra_system);
-                w.opt_id("ErLeveretIHenholdTil", &r.er_leveret_i_henhold_til);
-                if let Some(u) = &r.lokal_udvidelse {
-                    w.open("LeveranceruteLokalUdvidelse");
-                    w.text(
-                        "AntalLeveranceforsoeg",
-                        &u.antal_leveranceforsoeg.map(|n| n.to_string()),
-                    );
-                    for x in &u.andet {
-                        w.out.push_str(x);
-                    }
-                    w.close("LeveranceruteLokalUdvidelse");
-                }
-                w.close("Leverancerute");
+                w.leverancerute(r);
             }
             w.close("Leveranceruter");
         }

@@ -7,6 +7,8 @@
 //!   is wrong, and a writer in the shape KOMBIT's own (JAXB) services emit;
 //! - [`retur`]: `StandardRetur` (StatusKode, FejlbeskedTekst) and the codes the Beskedfordeler
 //!   answers with;
+//! - [`gemt`]: a stored message handed on with the Beskedfordeler's hop spliced in, without
+//!   parsing it again;
 //! - [`filter`]: the subscription filter language over `Filtreringsdata` (text and JSON forms,
 //!   one AST, one evaluator).
 //!
@@ -15,5 +17,6 @@
 //! `wsdl/Beskedfordeler.wsdl`, `example_messages/`).
 
 pub mod filter;
+pub mod gemt;
 pub mod kuvert;
 pub mod retur;

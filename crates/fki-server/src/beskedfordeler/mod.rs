@@ -453,13 +453,9 @@ impl Beskedfordeler {
         let modtagere = if version == old.abonnement_version && !old.modtagere.is_empty() {
             old.modtagere.clone()
         } else {
-            self.load_modtagere().await?
+            fordeling::Modtagerkort::ny(self.load_modtagere().await?)
         };
-        let alle: Vec<&Filter> = modtagere
-            .values()
-            .flatten()
-            .flat_map(|m| m.filtre.iter())
-            .collect();
+        let alle: Vec<&Filter> = modtagere.alle().flat_map(|m| m.filtre.iter()).collect();
         let brugte = Fordeling::brugte_lister(&alle);
         let versioner: HashMap<Uuid, i64> = lister.iter().copied().collect();
         let mut nye = Lister::default();
@@ -704,27 +700,37 @@ pub const FORDELINGSSYSTEM: Uuid = Uuid::from_u128(0xe88e639b_aa60_42c5_be40_443
 
 /// The message of a levering as it is handed to its receiver: the stored Haendelsesbesked
 /// with the Beskedfordeler's hop added to `Leveranceinformation/Leveranceruter` (item 5d):
-/// when it was received, when it is delivered (`nu`), and the attempt number.
+/// when it was received, when it is delivered (`nu`), and the attempt number. Spliced into the
+/// stored text ([`fki_beskedfordeler::gemt`]), not parsed again.
 pub fn med_leverancerute(
     l: &fki_store::besked::Leveret,
     nu: i64,
 ) -> Result<String, fki_beskedfordeler::kuvert::BeskedFejl> {
-    Ok(besked_med_leverancerute(l, nu)?.to_xml())
+    fki_beskedfordeler::gemt::med_leverancerute(&l.besked.xml, leveringens_rute(l, nu))
 }
 
-/// As [`med_leverancerute`], the parsed message (push wraps it in `ModtagBeskedInput`).
-pub fn besked_med_leverancerute(
+/// As [`med_leverancerute`], wrapped in `ModtagBeskedInput` as push delivers it.
+pub fn modtag_besked_input(
     l: &fki_store::besked::Leveret,
     nu: i64,
-) -> Result<fki_beskedfordeler::kuvert::Haendelsesbesked, fki_beskedfordeler::kuvert::BeskedFejl> {
-    let mut h = fki_beskedfordeler::kuvert::Haendelsesbesked::parse(&l.besked.xml)?;
-    h.tilfoej_leverancerute(leverancerute(
+) -> Result<String, fki_beskedfordeler::kuvert::BeskedFejl> {
+    fki_beskedfordeler::gemt::modtag_besked_input_med_leverancerute(
+        &l.besked.xml,
+        leveringens_rute(l, nu),
+    )
+}
+
+/// The hop of delivering `l` at `nu`.
+fn leveringens_rute(
+    l: &fki_store::besked::Leveret,
+    nu: i64,
+) -> fki_beskedfordeler::kuvert::Leverancerute {
+    leverancerute(
         l.besked.modtaget,
         nu,
         (!l.besked.afsender.is_nil()).then_some(l.besked.afsender),
         l.levering.forsoeg as u64 + 1,
-    ));
-    Ok(h)
+    )
 }
 
 /// The Beskedfordeler's hop (item 5d): received at `modtaget` (from `afsender`), delivered

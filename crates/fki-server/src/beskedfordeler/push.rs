@@ -426,8 +426,8 @@ impl Push {
         let loebenr = l.levering.loebenr;
         let forsoeg = l.levering.forsoeg + 1;
         let nu = fki_oio::time::now();
-        let body = match super::besked_med_leverancerute(&l, nu) {
-            Ok(h) => h.modtag_besked_input(),
+        let body = match super::modtag_besked_input(&l, nu) {
+            Ok(b) => b,
             Err(e) => {
                 // It will never parse: no use trying again.
                 let grund = format!("the stored message does not parse: {e}");
