@@ -249,6 +249,33 @@ fn check_op(felt: Felt, op: &Op) -> Result<(), String> {
 // Evaluation
 
 impl Filter {
+    /// The Beskedtyper (as [`UnikId::vaerdi`] writes them) of which a message must have one for
+    /// the filter to pass it, or `None` when the filter passes messages whatever their
+    /// Beskedtype. A distributor indexes its filters by these, so that a message is tested
+    /// against the filters of its own Beskedtype and the unrestricted ones only.
+    ///
+    /// Sound, not complete: when it answers `Some(s)`, a message whose Beskedtype is not in `s`
+    /// (or that has none) never passes; `None` promises nothing.
+    pub fn kraevede_beskedtyper(&self) -> Option<HashSet<&str>> {
+        match self {
+            Filter::Betingelse(Felt::Beskedtype, Op::Lig(x)) => Some(HashSet::from([x.as_str()])),
+            Filter::Betingelse(Felt::Beskedtype, Op::I(xs)) => {
+                Some(xs.iter().map(String::as_str).collect())
+            }
+            Filter::Betingelse(..) | Filter::Not(_) | Filter::Nogen(..) => None,
+            // Every part must pass: the narrowest restriction of them holds (their intersection).
+            Filter::And(fs) => fs
+                .iter()
+                .filter_map(Filter::kraevede_beskedtyper)
+                .reduce(|a, b| a.intersection(&b).copied().collect()),
+            // One part passes: restricted only when every part is.
+            Filter::Or(fs) => fs.iter().try_fold(HashSet::new(), |mut alle, f| {
+                alle.extend(f.kraevede_beskedtyper()?);
+                Some(alle)
+            }),
+        }
+    }
+
     /// Whether a message with `data` passes.
     pub fn matcher(&self, data: &Filtreringsdata, lister: &dyn Vaerdilister) -> bool {
         self.eval(&Ctx::Top(data), lister)

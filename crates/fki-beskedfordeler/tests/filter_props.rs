@@ -322,6 +322,62 @@ proptest! {
         .into();
         prop_assert_eq!(f.matcher(&d, &Lists(&l)), reference(&f, &fs, &antal, None, &l), "{}", f);
     }
+
+    /// The Beskedtyper a filter requires are sound: a message it passes has one of them.
+    #[test]
+    fn a_passed_message_has_a_required_beskedtype(f in filter_in(None), d in message(), l in lists()) {
+        if let Some(typer) = f.kraevede_beskedtyper()
+            && f.matcher(&d, &Lists(&l))
+        {
+            let v = d.beskedtype.as_ref().map(UnikId::vaerdi);
+            prop_assert!(v.as_deref().is_some_and(|v| typer.contains(v)), "{} passed {:?}, requires {:?}", f, v, typer);
+        }
+    }
+}
+
+#[test]
+fn the_required_beskedtyper_follow_and_or_and_not() {
+    let a = "00000000-0000-0000-0000-000000000001";
+    let b = "00000000-0000-0000-0000-000000000002";
+    let krav = |s: &str| {
+        Filter::parse(s).unwrap().kraevede_beskedtyper().map(|t| {
+            let mut t: Vec<String> = t.into_iter().map(str::to_owned).collect();
+            t.sort();
+            t
+        })
+    };
+    assert_eq!(
+        krav(&format!("beskedtype = \"{a}\"")),
+        Some(vec![a.to_owned()])
+    );
+    assert_eq!(
+        krav(&format!(
+            "beskedtype IN [\"{a}\", \"{b}\"] AND relateretobjekt.objektid = \"{a}\""
+        )),
+        Some(vec![a.to_owned(), b.to_owned()])
+    );
+    assert_eq!(
+        krav(&format!(
+            "beskedtype IN [\"{a}\", \"{b}\"] AND beskedtype = \"{b}\""
+        )),
+        Some(vec![b.to_owned()])
+    );
+    assert_eq!(
+        krav(&format!("beskedtype = \"{a}\" OR beskedtype = \"{b}\"")),
+        Some(vec![a.to_owned(), b.to_owned()])
+    );
+    assert_eq!(
+        krav(&format!(
+            "beskedtype = \"{a}\" OR relateretobjekt.objektid = \"{a}\""
+        )),
+        None
+    );
+    assert_eq!(krav(&format!("NOT beskedtype = \"{a}\"")), None);
+    assert_eq!(krav("TRUE"), None);
+    assert_eq!(
+        krav(r#"objektregistrering.opgaveemne ^= "urn:oio:kle:27""#),
+        None
+    );
 }
 
 /// Found by the property above (a CI run): an occurrence without any of the fields still counts
