@@ -1145,18 +1145,19 @@ macro_rules! besked_udfoer {
                     .acquire()
                     .await
                     .map_err(db_err($crate::besked_sql::MODTAG_CTX))?;
-                Self::besked_skriv_paa(&mut conn, beskeder, par, nu).await
+                Self::besked_skriv_paa(&mut conn, None, beskeder, par, nu).await
             }
 
-            /// One attempt on the connection `conn`.
+            /// One attempt on the connection `conn` (with the statements kept in `gemte`).
             async fn besked_skriv_paa(
                 conn: &mut sqlx::SqliteConnection,
+                gemte: Option<&mut $crate::sqlite_direkte::Gemte>,
                 beskeder: &[$crate::besked::NyBesked],
                 par: &[(uuid::Uuid, i64)],
                 nu: i64,
             ) -> StoreResult<$crate::besked_sql::Skrevet> {
                 const CTX: &str = $crate::besked_sql::MODTAG_CTX;
-                $crate::sqlite_direkte::transaktion(conn, CTX, |d| {
+                $crate::sqlite_direkte::transaktion_gemt(conn, gemte, CTX, |d| {
                     $crate::besked_sql::straks($crate::besked_sql::skriv_i(d, beskeder, par, nu))
                 })
                 .await
@@ -1166,7 +1167,13 @@ macro_rules! besked_udfoer {
             async fn besked_skriver(
                 &self,
             ) -> StoreResult<Box<dyn $crate::besked::BeskedSkriver + '_>> {
-                struct Session(sqlx::pool::PoolConnection<sqlx::Sqlite>);
+                /// The writer's connection and the statements it keeps for the session's
+                /// rounds. `gemte` is declared first, so it is dropped (finalised) before the
+                /// connection goes back to the pool.
+                struct Session {
+                    gemte: $crate::sqlite_direkte::Gemte,
+                    conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+                }
                 #[async_trait::async_trait]
                 impl $crate::besked::BeskedSkriver for Session {
                     async fn modtag_og_kvitter(
@@ -1178,7 +1185,13 @@ macro_rules! besked_udfoer {
                         $crate::besked_sql::med_forsoeg!(
                             beskeder,
                             par,
-                            <$store>::besked_skriv_paa(&mut self.0, &beskeder, par, nu)
+                            <$store>::besked_skriv_paa(
+                                &mut self.conn,
+                                Some(&mut self.gemte),
+                                &beskeder,
+                                par,
+                                nu
+                            )
                         )
                     }
                 }
@@ -1187,7 +1200,10 @@ macro_rules! besked_udfoer {
                     .acquire()
                     .await
                     .map_err(db_err($crate::besked_sql::MODTAG_CTX))?;
-                Ok(Box::new(Session(conn)))
+                Ok(Box::new(Session {
+                    gemte: Default::default(),
+                    conn,
+                }))
             }
 
             /// Every row of a read on one of the store's own read connections (a file

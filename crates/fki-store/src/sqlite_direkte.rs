@@ -406,10 +406,49 @@ impl Drop for Direkte {
     }
 }
 
+/// Prepared statements of one sqlx connection kept from one use of its handle to the next
+/// ([`transaktion_gemt`]), for a holder of the connection that uses it many times in a row (the
+/// Beskedfordeler's writer session): the writer's statements are then parsed and planned once
+/// per session instead of once per transaction.
+///
+/// Finalised when dropped. Its holder keeps it next to the connection it belongs to and drops
+/// it first (declared before the connection in the holder), so the statements are gone before
+/// sqlx could close the connection, and while nobody else can use the connection: the holder
+/// owns it, and sqlx's worker thread touches the handle only for commands, of which none is in
+/// flight between two of the holder's uses.
+#[derive(Default)]
+pub(crate) struct Gemte(HashMap<String, NonNull<ffi::sqlite3_stmt>>);
+
+// SAFETY: the statements are used only through [`transaktion_gemt`], on the thread that holds
+// the connection's lock at that moment, and finalised in `drop` as described above; they move
+// between threads with the connection they belong to.
+unsafe impl Send for Gemte {}
+
+impl Drop for Gemte {
+    fn drop(&mut self) {
+        for (_, s) in self.0.drain() {
+            // SAFETY: kept statements are reset and in no use; each is finalised once.
+            unsafe {
+                ffi::sqlite3_finalize(s.as_ptr());
+            }
+        }
+    }
+}
+
 /// Run `arbejde` on `conn`'s handle, on this thread, outside any transaction (reads: each
 /// statement sees one snapshot).
 pub(crate) async fn laes<T>(
     conn: &mut sqlx::SqliteConnection,
+    ctx: &str,
+    arbejde: impl FnOnce(&mut Direkte) -> StoreResult<T>,
+) -> StoreResult<T> {
+    laes_gemt(conn, None, ctx, arbejde).await
+}
+
+/// [`laes`], starting from the statements in `gemte` and leaving the ones kept there.
+async fn laes_gemt<T>(
+    conn: &mut sqlx::SqliteConnection,
+    gemte: Option<&mut Gemte>,
     ctx: &str,
     arbejde: impl FnOnce(&mut Direkte) -> StoreResult<T>,
 ) -> StoreResult<T> {
@@ -419,8 +458,20 @@ pub(crate) async fn laes<T>(
         .map_err(|e| StoreError::Backend(format!("{ctx}: {e}")))?;
     // SAFETY: `laas` lives until the end of this function, after every use of `d`.
     let mut d = unsafe { Direkte::ny(laas.as_raw_handle()) };
+    let mut gemte = gemte;
+    if let Some(g) = gemte.as_deref_mut() {
+        // SAFETY (of the check): kept statements of a live connection.
+        debug_assert!(
+            g.0.values()
+                .all(|s| unsafe { ffi::sqlite3_db_handle(s.as_ptr()) == d.db.as_ptr() })
+        );
+        d.cache = std::mem::take(&mut g.0);
+    }
     let r = arbejde(&mut d);
-    // Its kept statements are finalised while the handle is still ours.
+    // Kept statements go back to `gemte`, or are finalised while the handle is still ours.
+    if let Some(g) = gemte {
+        g.0 = std::mem::take(&mut d.cache);
+    }
     drop(d);
     drop(laas);
     r
@@ -433,7 +484,17 @@ pub(crate) async fn transaktion<T>(
     ctx: &str,
     arbejde: impl FnOnce(&mut Direkte) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    laes(conn, ctx, |d| {
+    transaktion_gemt(conn, None, ctx, arbejde).await
+}
+
+/// [`transaktion`] with the statements kept in `gemte` (see [`Gemte`]).
+pub(crate) async fn transaktion_gemt<T>(
+    conn: &mut sqlx::SqliteConnection,
+    gemte: Option<&mut Gemte>,
+    ctx: &str,
+    arbejde: impl FnOnce(&mut Direkte) -> StoreResult<T>,
+) -> StoreResult<T> {
+    laes_gemt(conn, gemte, ctx, |d| {
         if d.rul_aaben_tilbage(ctx)? {
             // Left open by work that did not finish (a panic): whatever it did was never
             // committed, so it is undone rather than the connection lost for good.
@@ -843,6 +904,39 @@ mod tests {
         );
         // Every kept statement was finalised when the handle went back: sqlx can close the
         // connection (sqlite3_close fails while any statement is left).
+        c.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn statements_kept_for_a_session_serve_its_next_transactions() {
+        let mut c = forbindelse().await;
+        let mut gemte = Gemte::default();
+        let mut set = Vec::new();
+        for (k, v) in [("a", 1), ("b", 2), ("c", 3)] {
+            let q = indsaet(k, v, None);
+            let tekst = q.text.clone();
+            let stmt = transaktion_gemt(&mut c, Some(&mut gemte), "test", |d| {
+                d.udfoer(q, "test")?;
+                Ok(d.cache.get(&tekst).map(|s| s.as_ptr() as usize))
+            })
+            .await
+            .unwrap();
+            set.push(stmt.expect("the insert is kept"));
+            // Between transactions the statements are in `gemte`, and sqlx can use the
+            // connection meanwhile.
+            assert_eq!(gemte.0.len(), 3, "BEGIN IMMEDIATE, the insert, COMMIT");
+            let (antal,): (i64,) = sqlx::query_as("SELECT count(*) FROM t")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            assert_eq!(antal, v);
+        }
+        assert!(
+            set.windows(2).all(|w| w[0] == w[1]),
+            "one prepared insert served every transaction: {set:?}"
+        );
+        // Finalised on drop: sqlx can close the connection.
+        drop(gemte);
         c.close().await.unwrap();
     }
 
