@@ -651,6 +651,58 @@ async fn a_stopped_dueslag_is_not_pushed_until_started_again() {
     .await;
 }
 
+/// A backlog of many times the worker's read-ahead goes out in order, each message once,
+/// while the worker reads on behind what it delivered (the recordings still under way), and
+/// every message ends Kvitteret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_backlog_goes_out_in_order_once_while_recordings_run_behind() {
+    bounded(async {
+        let bf = Bf::start(push_config(ms(2_000))).await;
+        // The receiver fails until the backlog is queued, then takes everything.
+        let virker = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let v = virker.clone();
+        let modtager = Modtager::new(
+            Box::new(move |_, _| {
+                if v.load(Relaxed) {
+                    Svar::Ok
+                } else {
+                    Svar::Http500
+                }
+            }),
+            None,
+        );
+        let url = modtager.serve().await;
+        let dueslag = bf.dueslag(&url, 1000).await;
+        let antal = 6 * fki_server::beskedfordeler::push::LAES_FORUD as usize + 7;
+        let ids: Vec<Uuid> = (0..antal).map(|_| Uuid::new_v4()).collect();
+        modtager.expect_order(&ids);
+        for id in &ids {
+            assert_eq!(bf.afsend(*id).await, 20);
+        }
+        virker.store(true, Relaxed);
+        modtager
+            .until("all accepted", |l| l.accepted.len() >= ids.len())
+            .await;
+        tokio::time::sleep(ms(300)).await;
+        modtager.log(|l| {
+            assert!(l.violations.is_empty(), "{}", l.violations.join("\n"));
+            assert_eq!(l.accepted, ids, "accepted in send order, each once");
+            // Only the head was tried more than once (while the receiver failed).
+            for id in &ids[1..] {
+                assert_eq!(l.attempts[id], 1, "{id} was sent more than once");
+            }
+        });
+        let s = bf
+            .get(&format!("/admin/beskedfordeler/dueslag/{dueslag}"))
+            .await;
+        assert_eq!(s["status"]["kvitteret"], antal, "{s}");
+        assert_eq!(s["status"]["klar"], 0, "{s}");
+        assert_eq!(bf.metrics().delivered.load(Relaxed), antal as u64);
+        bf.finish().await;
+    })
+    .await;
+}
+
 /// An HTTPS receiver that requires a client certificate from the fki CA: fki presents its STS
 /// certificate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

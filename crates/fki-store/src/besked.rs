@@ -387,7 +387,18 @@ pub trait BeskedStore: Send + Sync {
     /// The head is returned even when it is not due yet (`naeste_forsoeg > nu`): the caller
     /// needs it to keep the order, and decides itself when to try again. Because delivery is in
     /// order, the list stops after the first levering that is not due at `nu`.
-    async fn klar(&self, dueslag: Uuid, nu: i64, limit: u32) -> StoreResult<Vec<Leveret>>;
+    async fn klar(&self, dueslag: Uuid, nu: i64, limit: u32) -> StoreResult<Vec<Leveret>> {
+        self.klar_efter(dueslag, None, nu, limit).await
+    }
+    /// [`Self::klar`] behind `loebenr` `efter` (`None`: from the head): for a deliverer that
+    /// reads on while the acknowledgements of what it delivered before are being recorded.
+    async fn klar_efter(
+        &self,
+        dueslag: Uuid,
+        efter: Option<i64>,
+        nu: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Leveret>>;
     /// Klar → Kvitteret with `leveret = nu`; `false` if the levering is not Klar (or missing).
     async fn kvitter(&self, dueslag: Uuid, loebenr: i64, nu: i64) -> StoreResult<bool>;
     /// [`Self::kvitter`] for many leveringer of one dueslag at once (one statement per

@@ -695,15 +695,26 @@ pub(crate) fn select_levering_seq(dueslag: Uuid, loebenr: i64) -> Sql {
 
 /// Leveringer of one status in `loebenr` order, with their messages.
 pub(crate) fn select_leveret(dueslag: Uuid, status: LeveringStatus, limit: u32) -> Sql {
+    select_leveret_efter(dueslag, status, None, limit)
+}
+
+/// [`select_leveret`] behind `loebenr` `efter`.
+pub(crate) fn select_leveret_efter(
+    dueslag: Uuid,
+    status: LeveringStatus,
+    efter: Option<i64>,
+    limit: u32,
+) -> Sql {
     let mut q = Sql::new(&format!(
         "SELECT {LEVERET_COLS} FROM besked_levering l JOIN besked b ON b.seq = l.besked_seq \
          WHERE l.dueslag = "
     ));
     q.arg(Bind::Text(dueslag.to_string()))
-        .push(&format!(
-            " AND l.status = '{}' ORDER BY l.loebenr LIMIT ",
-            status.as_str()
-        ))
+        .push(&format!(" AND l.status = '{}'", status.as_str()));
+    if let Some(efter) = efter {
+        q.push(" AND l.loebenr > ").arg(Bind::I64(efter));
+    }
+    q.push(" ORDER BY l.loebenr LIMIT ")
         .arg(Bind::I64(i64::from(limit)));
     q
 }
@@ -1619,17 +1630,19 @@ macro_rules! besked_impl {
                 self.besked_skriver().await
             }
 
-            async fn klar(
+            async fn klar_efter(
                 &self,
                 dueslag: uuid::Uuid,
+                efter: Option<i64>,
                 nu: i64,
                 limit: u32,
             ) -> StoreResult<Vec<$crate::besked::Leveret>> {
                 let l = self
                     .besked_laes::<$crate::besked_sql::LeveretRow>(
-                        $crate::besked_sql::select_leveret(
+                        $crate::besked_sql::select_leveret_efter(
                             dueslag,
                             $crate::besked::LeveringStatus::Klar,
+                            efter,
                             limit,
                         ),
                         $crate::besked_sql::KLAR_CTX,

@@ -627,6 +627,30 @@ mod bodies {
             loebenr(&s.klar(d, T0 + 300, 10).await.unwrap()),
             vec![2, 3, 4]
         );
+        // Read on behind a loebenr: what follows it, in order, the limit and the first not
+        // due applying as from the head.
+        assert_eq!(
+            loebenr(&s.klar_efter(d, Some(2), T0 + 300, 10).await.unwrap()),
+            vec![3, 4]
+        );
+        assert_eq!(
+            loebenr(&s.klar_efter(d, Some(2), T0 + 300, 1).await.unwrap()),
+            vec![3]
+        );
+        assert_eq!(
+            loebenr(&s.klar_efter(d, Some(1), T0 + 250, 10).await.unwrap()),
+            vec![2]
+        );
+        assert!(
+            s.klar_efter(d, Some(4), T0 + 300, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            loebenr(&s.klar_efter(d, None, T0 + 300, 10).await.unwrap()),
+            vec![2, 3, 4]
+        );
         let st = s.status(d, T0 + 250).await.unwrap();
         assert_eq!((st.klar, st.forfaldne, st.kvitteret), (3, 2, 1));
 

@@ -18,10 +18,15 @@
 //! StatusKode 20) or it moved to the fejlkø. A worker reads up to [`LAES_FORUD`] due messages
 //! of its queue at once and pushes them one by one. Acknowledgements are recorded (`kvitter`)
 //! by the Beskedfordeler's writer, in the transaction of the messages and acknowledgements
-//! waiting with them ([`Beskedfordeler::kvitter_i_koe`]), **off the worker's path**: the worker hands each one over and goes on with its next message; before it reads
-//! its queue again, and before it stops, it waits until all it handed over are durable. A
-//! crash in between, or a failed recording, means the receiver gets those messages again, in
-//! their order (at least once). A read-ahead is dropped when an attempt fails or is abandoned,
+//! waiting with them ([`Beskedfordeler::kvitter_i_koe`]), **off the worker's path**: the
+//! worker hands each one over and goes on with its next message, and reads its queue on
+//! **behind the last message it delivered** (`klar_efter`) while those recordings are under
+//! way. It waits until everything it handed over is durable, and reads from the head of its
+//! queue, when a recording failed (that message is Klar again and goes first), when an attempt
+//! failed, when nothing is due behind the reading point (before it sleeps), after
+//! [`MAKS_LAESNINGER_BAGVED`] reads behind in a row, and before it stops. A crash in between,
+//! or a failed recording, means the receiver gets those messages again, in their order (at
+//! least once). A read-ahead is dropped when an attempt fails or is abandoned,
 //! so nothing overtakes a message waiting for its retry. A failed attempt is counted (`forsoeg_fejlet`) with the next attempt after an
 //! exponential backoff ([`PushConfig::backoff_base`] doubling per attempt, capped at
 //! [`PushConfig::backoff_max`], with jitter: a random point in the upper half); once a message
@@ -66,6 +71,9 @@ const MAX_SVAR: usize = 1024 * 1024;
 const STORE_PAUSE: Duration = Duration::from_secs(1);
 /// Due messages a worker reads from its queue at once (it still pushes them one by one).
 pub const LAES_FORUD: u32 = 32;
+/// Reads behind the last delivered message in a row before a worker waits for its
+/// recordings and reads from the head of its queue.
+const MAKS_LAESNINGER_BAGVED: u32 = 16;
 
 /// How push delivery behaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,6 +173,51 @@ struct Afventer {
 }
 
 impl Push {
+    /// Count the acknowledgements handed over whose recording finished, without waiting for
+    /// the others; whether one of them failed (its message is Klar again: the queue must be
+    /// read from its head).
+    fn hoest(&self, d: &Dueslag, afventer: &mut Vec<Afventer>) -> bool {
+        let mut fejlet = false;
+        afventer.retain_mut(|a| match a.svar.try_recv() {
+            Err(oneshot::error::TryRecvError::Empty) => true,
+            svar => {
+                fejlet |= !self.optael(d, a, svar.map_err(|_| ()));
+                false
+            }
+        });
+        fejlet
+    }
+
+    /// Count one finished recording; `false` when it failed.
+    fn optael(
+        &self,
+        d: &Dueslag,
+        a: &Afventer,
+        svar: Result<fki_oio::store::StoreResult<Vec<bool>>, ()>,
+    ) -> bool {
+        let metrics = &self.bf.metrics;
+        match svar {
+            Ok(Ok(k)) if k.first() == Some(&true) => {
+                metrics.delivered.fetch_add(1, Relaxed);
+                metrics.delivery_latency.observe_us(a.nu - a.fordelt);
+                tracing::debug!(dueslag = %d.uuid, loebenr = a.loebenr, "pushed");
+                true
+            }
+            // Moved meanwhile (an operator, the receiver): nothing to record.
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(dueslag = %d.uuid, loebenr = a.loebenr, error = %e,
+                    "push: recording the acknowledgement failed; the message will be sent again");
+                false
+            }
+            Err(()) => {
+                tracing::warn!(dueslag = %d.uuid, loebenr = a.loebenr,
+                    "push: the acknowledgement task stopped; the message will be sent again");
+                false
+            }
+        }
+    }
+
     /// Hand an acknowledgement to the writer, which records it with the messages and
     /// acknowledgements waiting at that moment; [`Push::afvent`] learns its outcome. `None`
     /// when the writer has stopped (the message stays Klar and is sent again).
@@ -187,25 +240,9 @@ impl Push {
     /// failed leaves its message Klar: the next read of the queue gives it again (at least
     /// once).
     async fn afvent(&self, d: &Dueslag, afventer: &mut Vec<Afventer>) {
-        let metrics = &self.bf.metrics;
-        for a in afventer.drain(..) {
-            match a.svar.await {
-                Ok(Ok(k)) if k.first() == Some(&true) => {
-                    metrics.delivered.fetch_add(1, Relaxed);
-                    metrics.delivery_latency.observe_us(a.nu - a.fordelt);
-                    tracing::debug!(dueslag = %d.uuid, loebenr = a.loebenr, "pushed");
-                }
-                // Moved meanwhile (an operator, the receiver): nothing to record.
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(dueslag = %d.uuid, loebenr = a.loebenr, error = %e,
-                        "push: recording the acknowledgement failed; the message will be sent again");
-                }
-                Err(_) => {
-                    tracing::warn!(dueslag = %d.uuid, loebenr = a.loebenr,
-                        "push: the acknowledgement task stopped; the message will be sent again");
-                }
-            }
+        for mut a in afventer.drain(..) {
+            let svar = (&mut a.svar).await.map_err(|_| ());
+            self.optael(d, &a, svar);
         }
     }
 }
@@ -330,6 +367,11 @@ async fn arbejder(p: Arc<Push>, mut rx: watch::Receiver<Option<Dueslag>>) {
     let mut forud: std::collections::VecDeque<Leveret> = Default::default();
     let mut afventer: Vec<Afventer> = Vec::new();
     let mut sidst: Option<Dueslag> = None;
+    // The loebenr of the last message delivered whose recording may still be under way: the
+    // next read goes on behind it (see the module docs), at most `MAKS_LAESNINGER_BAGVED`
+    // reads in a row before one from the head.
+    let mut efter: Option<i64> = None;
+    let mut laesninger_bagved = 0u32;
     loop {
         let d = if rx.has_changed().is_err() {
             None // the supervisor is gone
@@ -348,21 +390,50 @@ async fn arbejder(p: Arc<Push>, mut rx: watch::Receiver<Option<Dueslag>>) {
         };
         if sidst.as_ref() != Some(&d) {
             forud.clear();
+            efter = None;
         }
         sidst = Some(d.clone());
         let vent = match forud.pop_front() {
-            Some(l) => p.lever(&d, &url, l, &mut rx, &mut afventer).await,
+            Some(l) => {
+                let loebenr = l.levering.loebenr;
+                let vent = p.lever(&d, &url, l, &mut rx, &mut afventer).await;
+                // Delivered (or moved to the fejlkø): read on behind it. Anything else reads
+                // from the head again.
+                efter = matches!(vent, Vent::Nej).then_some(loebenr);
+                vent
+            }
             None => {
-                // Everything pushed so far is recorded before the queue is read again.
-                p.afvent(&d, &mut afventer).await;
+                // A recording that failed leaves its message Klar: from the head, after every
+                // recording handed over. So too now and then under steady load, so that a
+                // message put back behind the reading point (from the fejlkø) is not passed
+                // over for long.
+                if p.hoest(&d, &mut afventer) || laesninger_bagved >= MAKS_LAESNINGER_BAGVED {
+                    efter = None;
+                }
+                if efter.is_none() {
+                    p.afvent(&d, &mut afventer).await;
+                    laesninger_bagved = 0;
+                } else {
+                    laesninger_bagved += 1;
+                }
                 // Registered before looking, so a message stored meanwhile wakes the wait below.
                 let notify = p.bf.notify_for(d.uuid);
                 let vaekket = notify.notified();
                 let nu = fki_oio::time::now();
-                let vent = match p.bf.store.klar(d.uuid, nu, LAES_FORUD).await {
+                let vent = match p.bf.store.klar_efter(d.uuid, efter, nu, LAES_FORUD).await {
                     Err(e) => {
                         tracing::warn!(dueslag = %d.uuid, error = %e, "push: cannot read the dueslag");
+                        efter = None;
                         Vent::Hoejst(STORE_PAUSE)
+                    }
+                    // Nothing due behind the reading point: look from the head once every
+                    // recording is in, before waiting.
+                    Ok(head)
+                        if efter.is_some()
+                            && head.first().is_none_or(|l| l.levering.naeste_forsoeg > nu) =>
+                    {
+                        efter = None;
+                        continue;
                     }
                     Ok(head) => match head.first() {
                         None => Vent::Hoejst(p.config.relist_every),
