@@ -12,8 +12,9 @@
 //!    each on a random dueslag, with mixed filters ([`Pools::filter_text`]): beskedtype
 //!    equality, KLE prefixes on opgaveemne, NOT/OR combinations, and one in ten
 //!    `relateretobjekt.objektid IN vaerdiliste(…)`.
-//! 2. The receivers run from then on: the push receiver answers every `ModtagBeskedInput`
-//!    with StatusKode 20 and records when it arrived; one pull task per pull dueslag takes up
+//! 2. The receivers run from then on: the push receiver (on a thread and runtime of its own,
+//!    apart from the senders, as a receiver elsewhere would be) answers every
+//!    `ModtagBeskedInput` with StatusKode 20 and records when it arrived; one pull task per pull dueslag takes up
 //!    to 100 messages (`GET …/beskeder?antal=100`), records their arrival, acknowledges them
 //!    all with one batch `POST …/dueslag/{uuid}/kvitter`; an empty dueslag is long-polled
 //!    (`vent=--pull-vent-ms`, the server answers when a message arrives), or with
@@ -1029,14 +1030,25 @@ async fn push_received(
         .into_response()
 }
 
-/// Serve the push receiver on 127.0.0.1; its base URL and task.
+/// The push receiver's thread: [`ReceiverHandle::abort`] stops it.
+struct ReceiverHandle(Arc<tokio::sync::Notify>);
+
+impl ReceiverHandle {
+    fn abort(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Serve the push receiver on 127.0.0.1, on a thread with a runtime of its own: a receiver
+/// runs apart from the senders (on another machine, in real life), so the senders' tasks in
+/// this process must not delay its answers, which would slow push delivery down and be
+/// measured as the server's. Its base URL and handle.
 async fn serve_receiver(
     tracker: Arc<Tracker>,
     errors: Arc<Errors>,
-) -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding the push receiver")?;
+) -> anyhow::Result<(String, ReceiverHandle)> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("binding the push receiver")?;
+    l.set_nonblocking(true)?;
     let addr = l.local_addr()?;
     let state = Receiver {
         tracker,
@@ -1046,10 +1058,31 @@ async fn serve_receiver(
     let app = axum::Router::new()
         .route("/push/{dueslag}", axum::routing::post(push_received))
         .with_state(state);
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
-    Ok((format!("http://{addr}"), task))
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("the push receiver's runtime")?;
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopper = stop.clone();
+    std::thread::Builder::new()
+        .name("bench-push-receiver".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let l = match tokio::net::TcpListener::from_std(l) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the push receiver cannot listen");
+                        return;
+                    }
+                };
+                tokio::select! {
+                    _ = axum::serve(l, app) => {}
+                    _ = stopper.notified() => {}
+                }
+            });
+        })
+        .context("starting the push receiver's thread")?;
+    Ok((format!("http://{addr}"), ReceiverHandle(stop)))
 }
 
 #[derive(Deserialize)]
