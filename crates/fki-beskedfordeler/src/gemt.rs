@@ -22,9 +22,14 @@ use crate::kuvert::{
     Haendelsesbesked, Leverancerute, NS_KUVERT, NS_SAGDOK, NS_STS, XML_DECL, leverancerute_xml,
 };
 
-/// The root start tag [`Haendelsesbesked::to_xml`] writes.
-fn rod_tag() -> String {
-    format!("<ns2:Haendelsesbesked xmlns=\"{NS_SAGDOK}\" xmlns:ns2=\"{NS_KUVERT}\">")
+/// The text after the root start tag [`Haendelsesbesked::to_xml`] writes
+/// (`<ns2:Haendelsesbesked xmlns="…sagdok…" xmlns:ns2="…kuvert…">`), if `xml` starts with it.
+fn efter_rod_tag(xml: &str) -> Option<&str> {
+    xml.strip_prefix("<ns2:Haendelsesbesked xmlns=\"")?
+        .strip_prefix(NS_SAGDOK)?
+        .strip_prefix("\" xmlns:ns2=\"")?
+        .strip_prefix(NS_KUVERT)?
+        .strip_prefix("\">")
 }
 
 /// The children of `Leveranceinformation` that precede `Leveranceruter`, as written.
@@ -54,10 +59,7 @@ impl<'a> GemtBesked<'a> {
     /// The place of the next hop in `xml`, or `None` when `xml` is not laid out as
     /// [`Haendelsesbesked::to_xml`] writes (then parse it).
     pub fn find(xml: &'a str) -> Option<Self> {
-        let efter_decl = xml.strip_prefix(XML_DECL)?;
-        let rod = rod_tag();
-        efter_decl.strip_prefix(rod.as_str())?;
-        let indhold = XML_DECL.len() + rod.len();
+        let indhold = xml.len() - efter_rod_tag(xml.strip_prefix(XML_DECL)?)?.len();
         let (indsaet, har_ruter) = find_plads(xml, indhold)?;
         Some(GemtBesked {
             xml,
@@ -112,14 +114,7 @@ pub fn med_leverancerute(
     xml: &str,
     rute: Leverancerute,
 ) -> Result<String, crate::kuvert::BeskedFejl> {
-    match GemtBesked::find(xml) {
-        Some(g) => Ok(g.to_xml_med(&rute)),
-        None => {
-            let mut h = Haendelsesbesked::parse(xml)?;
-            h.tilfoej_leverancerute(rute);
-            Ok(h.to_xml())
-        }
-    }
+    med_rute(xml, rute, |g, r| g.to_xml_med(r), Haendelsesbesked::to_xml)
 }
 
 /// [`Haendelsesbesked::modtag_besked_input`] of `xml` (a stored message) with `rute` added:
@@ -128,12 +123,28 @@ pub fn modtag_besked_input_med_leverancerute(
     xml: &str,
     rute: Leverancerute,
 ) -> Result<String, crate::kuvert::BeskedFejl> {
+    med_rute(
+        xml,
+        rute,
+        |g, r| g.modtag_besked_input_med(r),
+        Haendelsesbesked::modtag_besked_input,
+    )
+}
+
+/// `xml` with `rute` added, `splejset` where [`GemtBesked::find`] recognises the text, else
+/// parsed and `skrevet`.
+fn med_rute(
+    xml: &str,
+    rute: Leverancerute,
+    splejset: impl FnOnce(&GemtBesked<'_>, &Leverancerute) -> String,
+    skrevet: impl FnOnce(&Haendelsesbesked) -> String,
+) -> Result<String, crate::kuvert::BeskedFejl> {
     match GemtBesked::find(xml) {
-        Some(g) => Ok(g.modtag_besked_input_med(&rute)),
+        Some(g) => Ok(splejset(&g, &rute)),
         None => {
             let mut h = Haendelsesbesked::parse(xml)?;
             h.tilfoej_leverancerute(rute);
-            Ok(h.modtag_besked_input())
+            Ok(skrevet(&h))
         }
     }
 }

@@ -199,6 +199,23 @@ struct Modtager {
 }
 
 impl Modtager {
+    /// A receiver answering HTTP 500 until the flag is set, StatusKode 20 from then on.
+    fn fejler_indtil_videre() -> (Arc<Modtager>, Arc<std::sync::atomic::AtomicBool>) {
+        let virker = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let v = virker.clone();
+        let modtager = Modtager::new(
+            Box::new(move |_, _| {
+                if v.load(Relaxed) {
+                    Svar::Ok
+                } else {
+                    Svar::Http500
+                }
+            }),
+            None,
+        );
+        (modtager, virker)
+    }
+
     fn new(beslut: Beslut, dead_after: Option<u64>) -> Arc<Modtager> {
         Arc::new(Modtager {
             log: Mutex::default(),
@@ -600,18 +617,7 @@ async fn a_stopped_dueslag_is_not_pushed_until_started_again() {
     bounded(async {
         let bf = Bf::start(push_config(ms(2_000))).await;
         // Fails until told otherwise.
-        let virker = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let v = virker.clone();
-        let modtager = Modtager::new(
-            Box::new(move |_, _| {
-                if v.load(Relaxed) {
-                    Svar::Ok
-                } else {
-                    Svar::Http500
-                }
-            }),
-            None,
-        );
+        let (modtager, virker) = Modtager::fejler_indtil_videre();
         let url = modtager.serve().await;
         let dueslag = bf.dueslag(&url, 1000).await;
         let id = Uuid::new_v4();
@@ -659,18 +665,7 @@ async fn a_long_backlog_goes_out_in_order_once_while_recordings_run_behind() {
     bounded(async {
         let bf = Bf::start(push_config(ms(2_000))).await;
         // The receiver fails until the backlog is queued, then takes everything.
-        let virker = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let v = virker.clone();
-        let modtager = Modtager::new(
-            Box::new(move |_, _| {
-                if v.load(Relaxed) {
-                    Svar::Ok
-                } else {
-                    Svar::Http500
-                }
-            }),
-            None,
-        );
+        let (modtager, virker) = Modtager::fejler_indtil_videre();
         let url = modtager.serve().await;
         let dueslag = bf.dueslag(&url, 1000).await;
         let antal = 6 * fki_server::beskedfordeler::push::LAES_FORUD as usize + 7;
