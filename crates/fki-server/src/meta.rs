@@ -31,8 +31,20 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The browsable API page (Scalar) at `/docs`, reading `/openapi.json`'s document.
+///
+/// The page (the document embedded: about a megabyte) is rendered once and shared. Scalar's own
+/// `Router` conversion keeps it by value in the handler, which axum copies with every clone of
+/// the router, that is for every connection: 256 connections held 300 MB of copies
+/// (docs/benchmarks.md, session 12).
 pub fn docs(openapi: Value) -> Router {
-    Router::new().merge(Scalar::with_url("/docs", openapi))
+    let html = axum::body::Bytes::from(Scalar::with_url("/docs", openapi).to_html());
+    Router::new().route(
+        "/docs",
+        get(move || {
+            let html = html.clone();
+            async move { axum::response::Html(html) }
+        }),
+    )
 }
 
 /// Every GET route, sorted (LoRa's `/site-map`).
@@ -272,6 +284,35 @@ pub fn openapi() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_docs_page_embeds_the_document_and_every_router_copy_serves_it() {
+        use tower::ServiceExt as _;
+        let doc = openapi();
+        let router = docs(doc.clone());
+        for r in [router.clone(), router] {
+            let res = r
+                .oneshot(
+                    axum::http::Request::get("/docs")
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            assert!(
+                res.headers()[axum::http::header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html")
+            );
+            let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let page = std::str::from_utf8(&body).unwrap();
+            assert!(page.contains(&serde_json::to_string(&doc).unwrap()));
+        }
+    }
 
     #[test]
     fn the_openapi_document_parses_as_openapi_and_covers_every_class() {
