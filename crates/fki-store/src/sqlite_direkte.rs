@@ -40,11 +40,11 @@ const MAKS_CACHE: usize = 64;
 /// Statements are kept, reset, for the next use of the same SQL text (keyed by the text, so a
 /// statement with other values reuses the plan): SQLite's parse and plan of a statement cost
 /// more than running the hot path's short ones. All are finalised when the `Direkte` is
-/// dropped, which is before sqlx gets its handle back: sqlx closes connections with
-/// `sqlite3_close`, which fails (and sqlx panics) while any statement is left.
+/// dropped (its [`Gemte`]), which is before sqlx gets its handle back: sqlx closes connections
+/// with `sqlite3_close`, which fails (and sqlx panics) while any statement is left.
 pub(crate) struct Direkte {
     db: NonNull<ffi::sqlite3>,
-    cache: HashMap<String, NonNull<ffi::sqlite3_stmt>>,
+    cache: Gemte,
 }
 
 impl Direkte {
@@ -54,20 +54,20 @@ impl Direkte {
     pub(crate) unsafe fn ny(db: NonNull<ffi::sqlite3>) -> Self {
         Direkte {
             db,
-            cache: HashMap::new(),
+            cache: Gemte::default(),
         }
     }
 
     /// Statements kept for reuse (tests).
     #[cfg(test)]
     fn gemte(&self) -> usize {
-        self.cache.len()
+        self.cache.0.len()
     }
 
     /// How often SQLite parsed and planned the kept statement of `tekst` again (tests).
     #[cfg(test)]
     fn genforberedt(&self, tekst: &str) -> Option<c_int> {
-        let s = self.cache.get(tekst)?;
+        let s = self.cache.0.get(tekst)?;
         // SAFETY: a kept statement, not in use.
         Some(unsafe { ffi::sqlite3_stmt_status(s.as_ptr(), ffi::SQLITE_STMTSTATUS_REPREPARE, 0) })
     }
@@ -102,7 +102,7 @@ impl Direkte {
     }
 
     fn prepare(&mut self, q: Sql, ctx: &str) -> StoreResult<Stmt<'_>> {
-        if let Some(raw) = self.cache.remove(&q.text) {
+        if let Some(raw) = self.cache.0.remove(&q.text) {
             let stmt = Stmt {
                 con: self,
                 raw,
@@ -375,10 +375,10 @@ impl Drop for Stmt<'_> {
         };
         match self.tekst.take() {
             Some(tekst) if kept => {
-                if self.con.cache.len() >= MAKS_CACHE {
+                if self.con.cache.0.len() >= MAKS_CACHE {
                     self.con.ryd_cache();
                 }
-                self.con.cache.insert(tekst, self.raw);
+                self.con.cache.0.insert(tekst, self.raw);
             }
             // SAFETY: finalised once, here; it is in no cache.
             _ => unsafe {
@@ -391,23 +391,12 @@ impl Drop for Stmt<'_> {
 impl Direkte {
     /// Finalise every kept statement.
     fn ryd_cache(&mut self) {
-        for (_, s) in self.cache.drain() {
-            // SAFETY: kept statements are reset and in no use; each is finalised once.
-            unsafe {
-                ffi::sqlite3_finalize(s.as_ptr());
-            }
-        }
+        self.cache.ryd();
     }
 }
 
-impl Drop for Direkte {
-    fn drop(&mut self) {
-        self.ryd_cache();
-    }
-}
-
-/// Prepared statements of one sqlx connection kept from one use of its handle to the next
-/// ([`transaktion_gemt`]), for a holder of the connection that uses it many times in a row (the
+/// Prepared statements kept by SQL text: a [`Direkte`]'s, and those of one sqlx connection kept
+/// from one use of its handle to the next ([`transaktion_gemt`]), for a holder of the connection that uses it many times in a row (the
 /// Beskedfordeler's writer session): the writer's statements are then parsed and planned once
 /// per session instead of once per transaction.
 ///
@@ -424,14 +413,21 @@ pub(crate) struct Gemte(HashMap<String, NonNull<ffi::sqlite3_stmt>>);
 // between threads with the connection they belong to.
 unsafe impl Send for Gemte {}
 
-impl Drop for Gemte {
-    fn drop(&mut self) {
+impl Gemte {
+    /// Finalise every statement.
+    fn ryd(&mut self) {
         for (_, s) in self.0.drain() {
             // SAFETY: kept statements are reset and in no use; each is finalised once.
             unsafe {
                 ffi::sqlite3_finalize(s.as_ptr());
             }
         }
+    }
+}
+
+impl Drop for Gemte {
+    fn drop(&mut self) {
+        self.ryd();
     }
 }
 
@@ -465,12 +461,12 @@ async fn laes_gemt<T>(
             g.0.values()
                 .all(|s| unsafe { ffi::sqlite3_db_handle(s.as_ptr()) == d.db.as_ptr() })
         );
-        d.cache = std::mem::take(&mut g.0);
+        std::mem::swap(&mut d.cache, g);
     }
     let r = arbejde(&mut d);
     // Kept statements go back to `gemte`, or are finalised while the handle is still ours.
     if let Some(g) = gemte {
-        g.0 = std::mem::take(&mut d.cache);
+        std::mem::swap(&mut d.cache, g);
     }
     drop(d);
     drop(laas);
@@ -917,7 +913,7 @@ mod tests {
             let tekst = q.text.clone();
             let stmt = transaktion_gemt(&mut c, Some(&mut gemte), "test", |d| {
                 d.udfoer(q, "test")?;
-                Ok(d.cache.get(&tekst).map(|s| s.as_ptr() as usize))
+                Ok(d.cache.0.get(&tekst).map(|s| s.as_ptr() as usize))
             })
             .await
             .unwrap();
