@@ -77,15 +77,29 @@ fn bench(backend: &str, postgres_url: Option<&str>, amqp_url: Option<&str>) -> V
             assert!(accepted > 0.0 && raw > 0.0, "{path:#}");
             let share = b["share_of_raw"].as_f64().unwrap();
             assert!((share - accepted / raw).abs() < 0.01, "{path:#}");
+            // The floor: the same broker traffic with no work between, measured in this run.
+            let floor = path["floor_answered_per_s"].as_f64().unwrap();
+            assert!(floor > 0.0, "{path:#}");
+            let of_floor = b["share_of_floor"].as_f64().unwrap();
+            assert!((of_floor - accepted / floor).abs() < 0.01, "{path:#}");
         }
     }
     let amqp = &doc["amqp_publish_confirm"];
     if amqp["measured"] == true {
-        for shape in ["sync", "window"] {
+        for shape in [
+            "sync",
+            "window",
+            "floor",
+            "floor_one_queue",
+            "floor_transient",
+        ] {
             let r = &amqp["runs"][shape];
             assert!(r["confirmed_per_s"].as_f64().unwrap() > 0.0, "{amqp:#}");
             assert_eq!(r["nacked"], 0, "{amqp:#}");
         }
+        // The floor forwards to as many queues as the run has amqp dueslag (6 / 2).
+        let title = amqp["runs"]["floor"]["title"].as_str().unwrap();
+        assert!(title.contains("3 forward queues"), "{title}");
     } else {
         assert!(amqp["skipped"].is_string(), "{amqp:#}");
     }

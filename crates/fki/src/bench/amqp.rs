@@ -2,7 +2,8 @@
 //! HTTP figures have a reference point: persistent messages of the Beskedfordeler's message
 //! size published to a durable, throw-away queue on a channel in confirm mode, each counted
 //! when the broker confirmed it (for a durable queue and a persistent message RabbitMQ
-//! confirms after writing it to disk). Two shapes:
+//! confirms after writing it to disk). Two raw shapes, and after them the floor shapes of
+//! [`floor`] (the broker traffic of fki's AMQP path with no work in between):
 //!
 //! - **sync**: `concurrency` channels, each publishing its next message only after the previous
 //!   one was confirmed, like the HTTP senders of the afsend phases (each waits for its answer);
@@ -22,6 +23,8 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use serde_json::{Value, json};
+
+mod floor;
 
 /// Unconfirmed messages in flight in the window shape.
 pub const WINDOW: usize = 256;
@@ -87,13 +90,19 @@ pub enum Failure {
     Failed(String),
 }
 
-/// Connect to `url`, run both shapes for `seconds` each with messages of `payload`, delete the
-/// queue.
+/// The key of the floor shape with fki's own layout: a durable afsend queue and as many forward
+/// queues as the run has amqp dueslag ([`floor`]).
+pub const FLOOR: &str = "floor";
+
+/// Connect to `url`, run the raw shapes and the floor shapes ([`floor`], with
+/// `forward_queues` queues where fki's path has its amqp dueslag) for `seconds` each with
+/// messages of `payload`, delete the queues.
 pub async fn measure(
     url: &str,
     seconds: f64,
     concurrency: usize,
     payload: &[u8],
+    forward_queues: usize,
 ) -> Result<Vec<Run>, Failure> {
     let conn = match tokio::time::timeout(
         CONNECT_TIMEOUT,
@@ -129,7 +138,22 @@ pub async fn measure(
     let result = async {
         let sync = sync_shape(&conn, &queue, duration, concurrency, payload).await?;
         let window = window_shape(&conn, &queue, duration, payload).await?;
-        Ok(vec![sync, window])
+        let mut runs = vec![sync, window];
+        // fki's path has a durable afsend queue and `forward_queues` amqp dueslag; the other
+        // two show what one dueslag and a transient afsend queue would change.
+        for (key, queues, durable_request) in [
+            (FLOOR, forward_queues, true),
+            ("floor_one_queue", 1, true),
+            ("floor_transient", forward_queues, false),
+        ] {
+            let shape = floor::Shape {
+                key,
+                queues,
+                durable_request,
+            };
+            runs.push(floor::floor_shape(shape, &conn, duration, concurrency, payload).await?);
+        }
+        Ok(runs)
     }
     .await;
     let deleted = admin

@@ -261,7 +261,16 @@ pub async fn run(a: BeskedfordelerArgs) -> anyhow::Result<()> {
             a.seconds,
             payload.len()
         );
-        match amqp::measure(&a.amqp_url, a.seconds, a.concurrency, &payload).await {
+        // The floor shapes forward to as many queues as the run has amqp dueslag (the odd ones).
+        match amqp::measure(
+            &a.amqp_url,
+            a.seconds,
+            a.concurrency,
+            &payload,
+            (a.dueslag / 2).max(1),
+        )
+        .await
+        {
             Ok(r) => AmqpOutcome::Measured(r),
             Err(amqp::Failure::Unreachable(e)) => AmqpOutcome::Skipped(format!("unreachable: {e}")),
             Err(amqp::Failure::Failed(e)) => {
@@ -320,7 +329,9 @@ pub async fn run(a: BeskedfordelerArgs) -> anyhow::Result<()> {
 /// fki's own AMQP path next to RabbitMQ's raw rate (issue 4's "≥ 50 % of the raw
 /// publish-confirm rate on the AMQP path"): the AMQP afsend rate accepted at max rate per
 /// backend against the raw shape the senders have (`--concurrency` channels, one unconfirmed
-/// message each: an AMQP sender, like KOMBIT's, waits for its answer before the next).
+/// message each: an AMQP sender, like KOMBIT's, waits for its answer before the next), and
+/// against the floor ([`amqp::FLOOR`]): the broker traffic of the same path with nothing in
+/// between, whose share of raw is the most any implementation could reach on this machine.
 fn amqp_path(transport: Transport, runs: &[BackendResult], raw: &AmqpOutcome) -> Value {
     if transport != Transport::Amqp {
         return json!({
@@ -328,14 +339,19 @@ fn amqp_path(transport: Transport, runs: &[BackendResult], raw: &AmqpOutcome) ->
             "why": "this run used --transport http; --transport amqp measures fki's AMQP afsend and amqp dueslag",
         });
     }
-    let sync = match raw {
-        AmqpOutcome::Measured(r) => r.iter().find(|r| r.key == "sync").map(amqp::Run::per_s),
+    let shape = |key: &str| match raw {
+        AmqpOutcome::Measured(r) => r.iter().find(|r| r.key == key).map(amqp::Run::per_s),
         _ => None,
     };
+    let sync = shape("sync");
+    let floor = shape(amqp::FLOOR);
     let r2 = |x: f64| (x * 100.0).round() / 100.0;
+    let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
     json!({
         "measured": true,
         "raw_sync_confirmed_per_s": sync.map(r2),
+        "floor_answered_per_s": floor.map(r2),
+        "floor_share_of_raw": floor.zip(sync).map(|(f, s)| r3(f / s)),
         "target_share": TARGET_AMQP_SHARE,
         "backends": runs.iter().map(|r| {
             let accepted = r.phase("max_rate").map(Phase::accepted_per_s);
@@ -343,7 +359,8 @@ fn amqp_path(transport: Transport, runs: &[BackendResult], raw: &AmqpOutcome) ->
             json!({
                 "backend": r.backend.name(),
                 "accepted_per_s": accepted.map(r2),
-                "share_of_raw": share.map(|x| (x * 1000.0).round() / 1000.0),
+                "share_of_raw": share.map(r3),
+                "share_of_floor": accepted.zip(floor).map(|(a, f)| r3(a / f)),
                 "met": share.map(|x| x >= TARGET_AMQP_SHARE),
             })
         }).collect::<Vec<_>>(),
@@ -357,31 +374,38 @@ fn amqp_path_table(v: &Value) -> String {
             v["why"].as_str().unwrap_or("-")
         );
     }
+    let pct = |x: &Value| {
+        x.as_f64()
+            .map_or("-".into(), |x| format!("{:.1} %", 100.0 * x))
+    };
+    let per_s = |x: &Value| x.as_f64().map_or("-".into(), |x| format!("{x:.0}"));
     let mut t = String::from(
         "fki's AMQP afsend at max rate against RabbitMQ's raw rate of the same shape:",
     );
     for b in v["backends"].as_array().into_iter().flatten() {
         let _ = write!(
             t,
-            "\n  {:<10} {:>9} msgs/s accepted = {} of {} msgs/s raw (target ≥ {:.0} %: {})",
+            "\n  {:<10} {:>9} msgs/s accepted = {} of {} msgs/s raw (target ≥ {:.0} %: {}); {} of the floor",
             b["backend"].as_str().unwrap_or("-"),
-            b["accepted_per_s"]
-                .as_f64()
-                .map_or("-".into(), |x| format!("{x:.0}")),
-            b["share_of_raw"]
-                .as_f64()
-                .map_or("-".into(), |x| format!("{:.1} %", 100.0 * x)),
-            v["raw_sync_confirmed_per_s"]
-                .as_f64()
-                .map_or("-".into(), |x| format!("{x:.0}")),
+            per_s(&b["accepted_per_s"]),
+            pct(&b["share_of_raw"]),
+            per_s(&v["raw_sync_confirmed_per_s"]),
             100.0 * TARGET_AMQP_SHARE,
             match b["met"].as_bool() {
                 Some(true) => "met",
                 Some(false) => "MISSED",
                 None => "unknown",
-            }
+            },
+            pct(&b["share_of_floor"]),
         );
     }
+    let _ = write!(
+        t,
+        "\n  {:<10} {:>9} msgs/s answered = {} of raw: the broker's traffic of this path with no work between (the most any implementation reaches here)",
+        "floor",
+        per_s(&v["floor_answered_per_s"]),
+        pct(&v["floor_share_of_raw"]),
+    );
     t
 }
 
@@ -429,16 +453,21 @@ fn amqp_table(o: &AmqpOutcome, size: usize) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "RabbitMQ publish-confirm ({size}-byte persistent messages, durable queue):"
+        "RabbitMQ publish-confirm ({size}-byte persistent messages, durable queue), and the floor of fki's AMQP path:"
     );
     match o {
         AmqpOutcome::Measured(runs) => {
             for r in runs {
                 let _ = writeln!(
                     t,
-                    "  {:<44} {:>9.0} msgs/s  confirm p50 {:>6.2} ms  p99 {:>6.2} ms{}",
+                    "  {:<60} {:>9.0} msgs/s  {} p50 {:>6.2} ms  p99 {:>6.2} ms{}",
                     r.title,
                     r.per_s(),
+                    if r.key.starts_with(amqp::FLOOR) {
+                        "answer "
+                    } else {
+                        "confirm"
+                    },
                     r.ms(0.5),
                     r.ms(0.99),
                     if r.nacked > 0 {
