@@ -331,7 +331,8 @@ pub async fn run(a: BeskedfordelerArgs) -> anyhow::Result<()> {
 /// backend against the raw shape the senders have (`--concurrency` channels, one unconfirmed
 /// message each: an AMQP sender, like KOMBIT's, waits for its answer before the next), and
 /// against the floor ([`amqp::FLOOR`]): the broker traffic of the same path with nothing in
-/// between, whose share of raw is the most any implementation could reach on this machine.
+/// between: fki's own work (store, token check, parsing, distribution) only comes on top, so
+/// the floor's share of raw bounds fki's on this broker and machine.
 fn amqp_path(transport: Transport, runs: &[BackendResult], raw: &AmqpOutcome) -> Value {
     if transport != Transport::Amqp {
         return json!({
@@ -401,7 +402,7 @@ fn amqp_path_table(v: &Value) -> String {
     }
     let _ = write!(
         t,
-        "\n  {:<10} {:>9} msgs/s answered = {} of raw: the broker's traffic of this path with no work between (the most any implementation reaches here)",
+        "\n  {:<10} {:>9} msgs/s answered = {} of raw: the broker's traffic of this path with nothing between (fki's own work comes on top)",
         "floor",
         per_s(&v["floor_answered_per_s"]),
         pct(&v["floor_share_of_raw"]),
