@@ -123,17 +123,9 @@ pub async fn measure(
         .create_channel()
         .await
         .map_err(|e| Failure::Failed(format!("channel: {e}")))?;
-    admin
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
+    declare(&admin, &queue, true)
         .await
-        .map_err(|e| Failure::Failed(format!("declaring the durable queue {queue}: {e}")))?;
+        .map_err(Failure::Failed)?;
     let duration = Duration::from_secs_f64(seconds);
     let result = async {
         let sync = sync_shape(&conn, &queue, duration, concurrency, payload).await?;
@@ -163,6 +155,24 @@ pub async fn measure(
     let runs = result.map_err(Failure::Failed)?;
     deleted.map_err(|e| Failure::Failed(format!("deleting the queue {queue}: {e}")))?;
     Ok(runs)
+}
+
+/// Declare `queue` (durable or transient).
+async fn declare(ch: &Channel, queue: &str, durable: bool) -> Result<(), String> {
+    ch.queue_declare(
+        queue.into(),
+        QueueDeclareOptions {
+            durable,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| {
+        let kind = if durable { "durable" } else { "transient" };
+        format!("declaring the {kind} queue {queue}: {e}")
+    })
 }
 
 async fn confirm_channel(conn: &Connection) -> Result<Channel, String> {

@@ -25,13 +25,13 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    ConfirmSelectOptions, QueueBindOptions, QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
 use tokio::sync::mpsc;
 
-use super::{Run, micros, persistent};
+use super::{Run, declare, micros, persistent};
 
 /// Unacknowledged requests the responder holds (fki's afsend consumer holds as many).
 const PREFETCH: u16 = 256;
@@ -73,17 +73,7 @@ pub async fn floor_shape(
         .collect();
     let admin = channel(conn).await?;
     let result = async {
-        admin
-            .queue_declare(
-                request_queue.as_str().into(),
-                QueueDeclareOptions {
-                    durable: shape.durable_request,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .map_err(|e| format!("declaring {request_queue}: {e}"))?;
+        declare(&admin, &request_queue, shape.durable_request).await?;
         admin
             .queue_bind(
                 request_queue.as_str().into(),
@@ -95,17 +85,7 @@ pub async fn floor_shape(
             .await
             .map_err(|e| format!("binding {request_queue}: {e}"))?;
         for q in &forward_queues {
-            admin
-                .queue_declare(
-                    q.as_str().into(),
-                    QueueDeclareOptions {
-                        durable: true,
-                        ..Default::default()
-                    },
-                    FieldTable::default(),
-                )
-                .await
-                .map_err(|e| format!("declaring {q}: {e}"))?;
+            declare(&admin, q, true).await?;
         }
         run(
             shape,
@@ -134,18 +114,17 @@ async fn channel(conn: &Connection) -> Result<Channel, String> {
         .map_err(|e| format!("channel: {e}"))
 }
 
-/// A receiver: consume `queue`, acknowledge each message, count it in `received`.
-async fn receiver(
+/// A channel with `prefetch` consuming `queue` with manual acknowledgement.
+async fn consume(
     conn: &Connection,
     queue: &str,
-    stop: Arc<AtomicBool>,
-    received: Arc<AtomicU64>,
-) -> Result<tokio::task::JoinHandle<()>, String> {
+    prefetch: u16,
+) -> Result<(Channel, lapin::Consumer), String> {
     let ch = channel(conn).await?;
-    ch.basic_qos(RECEIVER_PREFETCH, BasicQosOptions::default())
+    ch.basic_qos(prefetch, BasicQosOptions::default())
         .await
         .map_err(|e| format!("qos: {e}"))?;
-    let mut consumer = ch
+    let consumer = ch
         .basic_consume(
             queue.into(),
             "".into(),
@@ -154,6 +133,17 @@ async fn receiver(
         )
         .await
         .map_err(|e| format!("consuming {queue}: {e}"))?;
+    Ok((ch, consumer))
+}
+
+/// A receiver: consume `queue`, acknowledge each message, count it in `received`.
+async fn receiver(
+    conn: &Connection,
+    queue: &str,
+    stop: Arc<AtomicBool>,
+    received: Arc<AtomicU64>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let (ch, mut consumer) = consume(conn, queue, RECEIVER_PREFETCH).await?;
     Ok(tokio::spawn(async move {
         while !stop.load(Relaxed) {
             if let Ok(Some(Ok(d))) =
@@ -242,19 +232,7 @@ async fn run(
     }
 
     // 2. The responder.
-    let cch = channel(conn).await?;
-    cch.basic_qos(PREFETCH, BasicQosOptions::default())
-        .await
-        .map_err(|e| format!("qos: {e}"))?;
-    let mut requests = cch
-        .basic_consume(
-            request_queue.into(),
-            "floor-responder".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(|e| format!("consuming {request_queue}: {e}"))?;
+    let (cch, mut requests) = consume(conn, request_queue, PREFETCH).await?;
     let answers = channel(conn).await?;
     let responder = {
         let stop = stop.clone();
