@@ -53,6 +53,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fki_beskedfordeler::retur::StandardRetur;
+use fki_oio::store::{StoreError, StoreResult};
 use fki_store::besked::{Dueslag, Leveret, Leveringsform};
 use reqwest::header::CONTENT_TYPE;
 use rustls::pki_types::pem::PemObject;
@@ -161,6 +162,8 @@ struct Push {
     bf: Arc<Beskedfordeler>,
     http: reqwest::Client,
     config: PushConfig,
+    /// The server's runtime, for store calls (see [`start`]).
+    server: tokio::runtime::Handle,
 }
 
 /// An acknowledgement handed to the writer ([`Beskedfordeler::kvitter_i_koe`]) and not yet known to be durable: its
@@ -186,6 +189,27 @@ impl Push {
             }
         });
         fejlet
+    }
+
+    /// Run a store call on the server's runtime (see [`start`]): a connection the pool opens
+    /// for it is then not tied to the push runtime, which stops first.
+    async fn paa_serveren<T, F>(&self, kald: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = StoreResult<T>> + Send + 'static,
+    {
+        self.server.spawn(kald).await.unwrap_or_else(|e| {
+            Err(StoreError::Backend(format!(
+                "a store call of push delivery did not finish: {e}"
+            )))
+        })
+    }
+
+    /// Move a message to the fejlkø (on the server's runtime).
+    async fn til_fejlkoe(&self, dueslag: Uuid, loebenr: i64, grund: String) -> StoreResult<bool> {
+        let store = self.bf.store.clone();
+        self.paa_serveren(async move { store.til_fejlkoe(dueslag, loebenr, &grund).await })
+            .await
     }
 
     /// Count one finished recording; `false` when it failed.
@@ -250,6 +274,13 @@ impl Push {
 /// Start push delivery: the supervisor task and its workers, until `stop` turns true. The
 /// task ends when they have all stopped (an attempt in flight is abandoned and stays due:
 /// it is sent again later). `Ok(None)` when [`PushConfig::enabled`] is off.
+///
+/// Push runs on a runtime of its own, on one thread (`fki-push`). Each dueslag waits for its
+/// receiver's answer before its next message, so its rate is one over the round trip; on the
+/// server's runtime every step of that round trip queued behind the afsend requests, and under
+/// load push fell behind what was accepted (`docs/benchmarks.md`, session 13). The workers'
+/// store calls still run on the server's runtime ([`Push::paa_serveren`]), so the database
+/// connections they open belong to the runtime that outlives push delivery.
 pub fn start(
     bf: Arc<Beskedfordeler>,
     ca: &fki_sts::ca::Ca,
@@ -261,8 +292,35 @@ pub fn start(
         return Ok(None);
     }
     let http = client(ca, &config)?;
-    let p = Arc::new(Push { bf, http, config });
-    Ok(Some(tokio::spawn(supervisor(p, stop))))
+    let p = Arc::new(Push {
+        bf,
+        http,
+        config,
+        server: tokio::runtime::Handle::current(),
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("the push runtime")?;
+    let (tx, rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("fki-push".into())
+        .spawn(move || {
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                rt.block_on(supervisor(p, stop));
+            }));
+            // Off any runtime: dropping it here may block (its connection tasks are dropped).
+            drop(rt);
+            let _ = tx.send(ended);
+        })
+        .context("the push thread")?;
+    Ok(Some(tokio::spawn(async move {
+        match rx.await {
+            Ok(Ok(())) => {}
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => panic!("the push thread ended without a word"),
+        }
+    })))
 }
 
 /// A running worker: its dueslag as last listed (`None`: stop) and its task.
@@ -278,7 +336,11 @@ async fn supervisor(p: Arc<Push>, mut stop: watch::Receiver<bool>) {
     let mut stopper: HashMap<Uuid, JoinHandle<()>> = HashMap::new();
     loop {
         let vaekket = p.bf.dueslag_aendret.notified();
-        match p.bf.store.list_dueslag(None).await {
+        let store = p.bf.store.clone();
+        match p
+            .paa_serveren(async move { store.list_dueslag(None).await })
+            .await
+        {
             Ok(alle) => {
                 p.bf.kendte_dueslag(alle.iter().map(|d| d.uuid).collect());
                 let aktive: HashMap<Uuid, Dueslag> = alle
@@ -420,7 +482,13 @@ async fn arbejder(p: Arc<Push>, mut rx: watch::Receiver<Option<Dueslag>>) {
                 let notify = p.bf.notify_for(d.uuid);
                 let vaekket = notify.notified();
                 let nu = fki_oio::time::now();
-                let vent = match p.bf.store.klar_efter(d.uuid, efter, nu, LAES_FORUD).await {
+                let (store, uuid) = (p.bf.store.clone(), d.uuid);
+                let laest = p
+                    .paa_serveren(
+                        async move { store.klar_efter(uuid, efter, nu, LAES_FORUD).await },
+                    )
+                    .await;
+                let vent = match laest {
                     Err(e) => {
                         tracing::warn!(dueslag = %d.uuid, error = %e, "push: cannot read the dueslag");
                         efter = None;
@@ -503,7 +571,7 @@ impl Push {
                 // It will never parse: no use trying again.
                 let grund = format!("the stored message does not parse: {e}");
                 tracing::error!(dueslag = %d.uuid, loebenr, error = %e, "push: stored message does not parse");
-                return match store.til_fejlkoe(d.uuid, loebenr, &grund).await {
+                return match self.til_fejlkoe(d.uuid, loebenr, grund).await {
                     Ok(moved) => {
                         if moved {
                             metrics.dead_lettered.fetch_add(1, Relaxed);
@@ -548,10 +616,16 @@ impl Push {
                 let vent = self.config.backoff(forsoeg, rand::random::<f64>());
                 let naeste = fki_oio::time::now().saturating_add(vent.as_micros() as i64);
                 tracing::info!(dueslag = %d.uuid, loebenr, forsoeg, error = %fejl, "push attempt failed");
-                match store.forsoeg_fejlet(d.uuid, loebenr, naeste, &fejl).await {
+                let (store, uuid, f) = (store.clone(), d.uuid, fejl.clone());
+                let talt = self
+                    .paa_serveren(
+                        async move { store.forsoeg_fejlet(uuid, loebenr, naeste, &f).await },
+                    )
+                    .await;
+                match talt {
                     Ok(Some(n)) if n >= d.maks_forsoeg => {
                         let grund = format!("gave up after {n} attempts; the last: {fejl}");
-                        match store.til_fejlkoe(d.uuid, loebenr, &grund).await {
+                        match self.til_fejlkoe(d.uuid, loebenr, grund).await {
                             Ok(moved) => {
                                 if moved {
                                     metrics.dead_lettered.fetch_add(1, Relaxed);
