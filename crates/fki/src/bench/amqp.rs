@@ -18,13 +18,52 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use hdrhistogram::Histogram;
 use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use serde_json::{Value, json};
 
 mod floor;
+
+/// RabbitMQ's direct reply-to pseudo-queue, where RPC senders get their answers.
+pub const REPLY_TO: &str = "amq.rabbitmq.reply-to";
+
+/// Consume direct reply-to on `ch` (without acknowledgements, as direct reply-to requires).
+pub async fn reply_consumer(ch: &Channel, tag: &str) -> Result<lapin::Consumer, String> {
+    ch.basic_consume(
+        REPLY_TO.into(),
+        tag.into(),
+        BasicConsumeOptions {
+            no_ack: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .map_err(|e| format!("cannot consume {REPLY_TO}: {e}"))
+}
+
+/// The answer with correlation ID `corr` on `replies`, within `within`; answers to earlier
+/// requests of the channel (ones that timed out) are skipped.
+pub async fn answer(
+    replies: &mut lapin::Consumer,
+    corr: &str,
+    within: Duration,
+) -> Result<lapin::message::Delivery, String> {
+    loop {
+        let d = match tokio::time::timeout(within, replies.next()).await {
+            Err(_) => return Err(format!("no answer within {within:?}")),
+            Ok(None) => return Err("the reply consumer closed".to_owned()),
+            Ok(Some(Err(e))) => return Err(format!("reply consumer: {e}")),
+            Ok(Some(Ok(d))) => d,
+        };
+        if d.properties.correlation_id().as_ref().map(|c| c.as_str()) == Some(corr) {
+            return Ok(d);
+        }
+    }
+}
 
 /// Unconfirmed messages in flight in the window shape.
 pub const WINDOW: usize = 256;

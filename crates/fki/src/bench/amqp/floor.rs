@@ -31,7 +31,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
 use tokio::sync::mpsc;
 
-use super::{Run, declare, micros, persistent};
+use super::{REPLY_TO, Run, answer, declare, micros, persistent, reply_consumer};
 
 /// Unacknowledged requests the responder holds (fki's afsend consumer holds as many).
 const PREFETCH: u16 = 256;
@@ -39,7 +39,6 @@ const PREFETCH: u16 = 256;
 const FORWARD_BATCH: usize = 100;
 /// The receiver's prefetch (as the bench's amqp dueslag receivers).
 const RECEIVER_PREFETCH: u16 = 100;
-const REPLY_TO: &str = "amq.rabbitmq.reply-to";
 const EXCHANGE: &str = "amq.direct";
 /// The answer's body: about the size of fki's StandardRetur document.
 const ANSWER: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<StandardRetur xmlns=\"urn:oio:sagdok:3.0.0\"><StatusKode>20</StatusKode><FejlbeskedTekst>OK</FejlbeskedTekst></StandardRetur>";
@@ -279,18 +278,7 @@ async fn run(
     let mut senders = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let ch = channel(conn).await?;
-        let replies = ch
-            .basic_consume(
-                REPLY_TO.into(),
-                "".into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .map_err(|e| format!("consuming {REPLY_TO}: {e}"))?;
+        let replies = reply_consumer(&ch, "").await?;
         senders.push((ch, replies));
     }
     let started = Instant::now();
@@ -318,19 +306,7 @@ async fn run(
                 .await
                 .map_err(|e| format!("publish: {e}"))?;
                 r.published += 1;
-                loop {
-                    let d = match tokio::time::timeout(DRAIN, replies.next()).await {
-                        Ok(Some(Ok(d))) => d,
-                        Ok(Some(Err(e))) => return Err(format!("reply consumer: {e}")),
-                        Ok(None) => return Err("the reply consumer closed".to_owned()),
-                        Err(_) => return Err(format!("no answer within {DRAIN:?}")),
-                    };
-                    if d.properties.correlation_id().as_ref().map(|c| c.as_str())
-                        == Some(corr.as_str())
-                    {
-                        break;
-                    }
-                }
+                answer(&mut replies, &corr, DRAIN).await?;
                 r.hist.saturating_record(micros(t0.elapsed()));
                 r.confirmed += 1;
             }

@@ -34,6 +34,7 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer
 use uuid::Uuid;
 
 use super::{CVR, Ctx, PULL_BATCH};
+use crate::bench::amqp::{REPLY_TO, answer, reply_consumer};
 
 /// How long a sender waits for fki's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -41,8 +42,6 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often an idle receiver looks at its stop flag.
 const STOP_POLL: Duration = Duration::from_millis(100);
-/// The reply queue of direct reply-to.
-const REPLY_TO: &str = "amq.rabbitmq.reply-to";
 
 /// Connect to RabbitMQ.
 pub async fn connect(url: &str) -> anyhow::Result<Connection> {
@@ -73,18 +72,9 @@ impl Rpc {
             .create_channel()
             .await
             .map_err(|e| format!("afsend over AMQP: cannot open a channel: {e}"))?;
-        let svar = ch
-            .basic_consume(
-                REPLY_TO.into(),
-                format!("bench-svar-{}", Uuid::new_v4()).into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
+        let svar = reply_consumer(&ch, &format!("bench-svar-{}", Uuid::new_v4()))
             .await
-            .map_err(|e| format!("afsend over AMQP: cannot consume {REPLY_TO}: {e}"))?;
+            .map_err(|e| format!("afsend over AMQP: {e}"))?;
         let mut headers = FieldTable::default();
         headers.insert(
             HEADER_DEV_MYNDIGHED.into(),
@@ -117,35 +107,21 @@ impl Rpc {
             )
             .await
             .map_err(|e| format!("afsend over AMQP: publish failed: {e}"))?;
-        loop {
-            let d = match tokio::time::timeout(ANSWER_TIMEOUT, self.svar.next()).await {
-                Err(_) => {
-                    return Err(format!(
-                        "afsend over AMQP: no answer within {ANSWER_TIMEOUT:?}"
-                    ));
-                }
-                Ok(None) => return Err("afsend over AMQP: the reply consumer closed".into()),
-                Ok(Some(Err(e))) => return Err(format!("afsend over AMQP: reply consumer: {e}")),
-                Ok(Some(Ok(d))) => d,
-            };
-            let c = d.properties.correlation_id().as_ref().map(|c| c.as_str());
-            if c != Some(corr.as_str()) {
-                // An answer to an earlier message of this channel that timed out.
-                continue;
-            }
-            let text = String::from_utf8_lossy(&d.data);
-            return match StandardRetur::find_in(&text) {
-                Ok(s) if s.status_kode == 20 => Ok(()),
-                Ok(s) => Err(format!(
-                    "afsend over AMQP: StatusKode {}: {}",
-                    s.status_kode,
-                    s.fejlbesked_tekst.unwrap_or_default()
-                )),
-                Err(e) => Err(format!(
-                    "afsend over AMQP: an answer without a StandardRetur ({e}): {}",
-                    &text[..text.len().min(300)]
-                )),
-            };
+        let d = answer(&mut self.svar, &corr, ANSWER_TIMEOUT)
+            .await
+            .map_err(|e| format!("afsend over AMQP: {e}"))?;
+        let text = String::from_utf8_lossy(&d.data);
+        match StandardRetur::find_in(&text) {
+            Ok(s) if s.status_kode == 20 => Ok(()),
+            Ok(s) => Err(format!(
+                "afsend over AMQP: StatusKode {}: {}",
+                s.status_kode,
+                s.fejlbesked_tekst.unwrap_or_default()
+            )),
+            Err(e) => Err(format!(
+                "afsend over AMQP: an answer without a StandardRetur ({e}): {}",
+                &text[..text.len().min(300)]
+            )),
         }
     }
 
